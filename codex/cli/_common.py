@@ -1,0 +1,64 @@
+"""Shared CLI plumbing: open the configured engine, print JSON, turn Codex errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+import typer
+
+from codex.config import DbConfig, environ_with_file, resolve_db_config
+from codex.engine import make_engine, translate_db_error
+from codex.errors import CodexError
+
+__all__ = ["cli_errors", "db_config", "echo_json", "open_engine"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def db_config() -> DbConfig:
+    """The database configuration from the environment (and the config file)."""
+    return resolve_db_config(environ_with_file(os.environ))
+
+
+@contextmanager
+def open_engine(**kw: Any) -> Iterator[sa.Engine]:
+    """The configured engine, disposed afterwards."""
+    engine = make_engine(db_config(), **kw)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map Codex and database errors to ``codex: error: …`` on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CodexError as exc:
+            typer.echo(f"codex: error: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            err = translate_db_error(exc)
+            typer.echo(f"codex: error: {err.message}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            typer.echo("codex: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper

@@ -1,0 +1,27 @@
+"""The engine layer: the only importer of the libSQL driver. Everything above sees SQLAlchemy."""
+
+from __future__ import annotations
+
+from codex.engine._errors import LibsqlDriverError, classify_driver_error, translate_db_error
+from codex.engine._factory import (
+    READ_ONLY,
+    Role,
+    engine_mode,
+    engine_url,
+    make_engine,
+    raw_connection,
+    sync_replica,
+)
+
+__all__ = [
+    "READ_ONLY",
+    "LibsqlDriverError",
+    "Role",
+    "classify_driver_error",
+    "engine_mode",
+    "engine_url",
+    "make_engine",
+    "raw_connection",
+    "sync_replica",
+    "translate_db_error",
+]

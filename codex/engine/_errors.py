@@ -1,0 +1,88 @@
+"""Driver error translation, done once.
+
+libsql-experimental raises a bare ``ValueError`` for every SQLite error (locally ``UNIQUE constraint
+failed: t.c``; remotely ``Hrana: stream error: … SQLITE_CONSTRAINT …``). The engine's ``handle_error``
+hook turns them into SQLAlchemy's ``IntegrityError`` / ``OperationalError`` / ``DatabaseError``; then
+:func:`translate_db_error` turns those into the Codex tree (``Conflict`` with table and constraint,
+``DatabaseUnavailable``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from codex.errors import CodexError, Conflict, DatabaseUnavailable, SchemaError
+
+__all__ = ["LibsqlDriverError", "classify_driver_error", "translate_db_error"]
+
+
+class LibsqlDriverError(Exception):
+    """The driver's original message, carried as ``exc.orig`` of the SQLAlchemy error."""
+
+
+_INTEGRITY = ("constraint failed", "SQLITE_CONSTRAINT")
+_OPERATIONAL = (
+    "database is locked",
+    "SQLITE_BUSY",
+    "no such table",
+    "no such column",
+    "syntax error",
+    "stream error",
+    "http error",
+    "STREAM_EXPIRED",
+    "error trying to connect",
+    "unable to open database",
+    "disk I/O error",
+    "Connection refused",
+)
+_CONSTRAINT = re.compile(
+    r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"\\\n]+))?"
+)
+
+
+def classify_driver_error(message: str) -> type[sa.exc.DBAPIError]:
+    """Pick the SQLAlchemy error class for a libSQL driver message."""
+    if any(key in message for key in _INTEGRITY):
+        return sa.exc.IntegrityError
+    if any(key in message for key in _OPERATIONAL):
+        return sa.exc.OperationalError
+    return sa.exc.DatabaseError
+
+
+def _conflict(message: str) -> Conflict:
+    match = _CONSTRAINT.search(message)
+    kind = match.group(1).lower().replace(" ", "_") if match else "constraint"
+    target = (match.group(2) or "").strip() if match else ""
+    details: dict[str, Any] = {"constraint": kind}
+    if kind == "check" and target.startswith("ck_"):
+        details["name"] = target
+    elif target:
+        cols = [part.strip() for part in target.split(",")]
+        details["table"] = cols[0].split(".", 1)[0]
+        details["columns"] = [c.split(".", 1)[-1] for c in cols]
+    text = f"{kind.replace('_', ' ')} constraint failed" + (f": {target}" if target else "")
+    return Conflict(text, **details)
+
+
+def translate_db_error(exc: BaseException) -> CodexError:
+    """Map a (SQLAlchemy-wrapped) driver error to the Codex error tree.
+
+    Args:
+        exc: An error raised by SQLAlchemy or the driver.
+
+    Returns:
+        ``Conflict`` for constraint violations, ``SchemaError`` for a missing table or column,
+        ``DatabaseUnavailable`` for locks, connectivity and anything else from the database.
+    """
+    if isinstance(exc, CodexError):
+        return exc
+    orig = getattr(exc, "orig", None)
+    message = str(orig if orig is not None else exc)
+    if isinstance(exc, sa.exc.IntegrityError) or any(key in message for key in _INTEGRITY):
+        return _conflict(message)
+    if "no such table" in message or "no such column" in message:
+        return SchemaError(f"the database schema is not at the expected version: {message}")
+    return DatabaseUnavailable(f"database error: {message}")

@@ -1,0 +1,220 @@
+"""The engine factory: the only place that knows libSQL's driver, URL forms and defects.
+
+Fixes applied once, here (see ``libsql-runtime.md`` §4):
+
+* errors arrive as bare ``ValueError`` → a ``handle_error`` hook maps them to ``IntegrityError`` /
+  ``OperationalError`` / ``DatabaseError``;
+* ``libsql_experimental`` has no ``Binary`` → ``Binary = bytes`` so ``LargeBinary`` works;
+* the busy timeout is 0 → ``PRAGMA busy_timeout`` on connect (local files only; sqld refuses it);
+* SELECT-then-UPDATE loses updates under the driver's implicit BEGIN → ``isolation_level=None`` and a
+  ``begin`` hook that emits ``BEGIN IMMEDIATE`` (``BEGIN DEFERRED`` for connections marked read-only);
+* the driver holds the GIL while it waits on a lock → a local file's write engine has exactly one
+  connection per process (``pool_size=1, max_overflow=0``); reads use their own engine;
+* foreign keys are turned on for every connection; WAL + ``synchronous=NORMAL`` on local files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from weakref import WeakKeyDictionary
+
+import libsql_experimental
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+
+from codex.config import DbConfig
+from codex.engine._errors import LibsqlDriverError, classify_driver_error
+from codex.errors import ConfigError, DatabaseUnavailable
+
+__all__ = [
+    "READ_ONLY",
+    "Role",
+    "engine_mode",
+    "engine_url",
+    "make_engine",
+    "raw_connection",
+    "sync_replica",
+]
+
+log = logging.getLogger("codex.engine")
+
+if not hasattr(libsql_experimental, "Binary"):
+    libsql_experimental.Binary = bytes  # SQLAlchemy's LargeBinary needs dbapi.Binary
+
+# The replica's handshake lines on stderr at every sync are noise for a CLI.
+os.environ.setdefault("RUST_LOG", "error")
+
+Role = Literal["write", "read"]
+_MODES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+READ_ONLY: Mapping[str, Any] = {"codex_read_only": True}
+"""Execution options that make a connection's transactions ``BEGIN DEFERRED`` (no write lock)."""
+
+
+def _remote_url(url: str) -> sa.URL:
+    split = urlsplit(url)
+    secure = split.scheme in ("libsql", "https", "wss")
+    query = {"secure": "true" if secure else "false"}
+    return sa.URL.create(
+        "sqlite+libsql",
+        host=split.hostname,
+        port=split.port,
+        database=split.path.lstrip("/") or None,
+        query=query,
+    )
+
+
+def engine_url(config: DbConfig) -> sa.URL:
+    """The SQLAlchemy URL for a configuration (never carries the token)."""
+    if config.mode == "memory":
+        return sa.URL.create("sqlite+libsql")
+    if config.mode == "remote":
+        assert config.url is not None
+        return _remote_url(config.url)
+    assert config.path is not None
+    return sa.URL.create("sqlite+libsql", database=str(Path(config.path).expanduser().resolve()))
+
+
+def _sync_url(url: str) -> str:
+    split = urlsplit(url)
+    scheme = {"libsql": "https", "wss": "https", "ws": "http"}.get(split.scheme, split.scheme)
+    return urlunsplit((scheme, split.netloc, split.path, "", ""))
+
+
+def make_engine(
+    config: DbConfig,
+    *,
+    role: Role = "write",
+    busy_timeout_ms: int = 5000,
+    wal: bool = True,
+    create_dirs: bool = True,
+    **engine_kw: Any,
+) -> Engine:
+    """Build the SQLAlchemy engine for a configuration, with the driver defects fixed.
+
+    Args:
+        config: Where the database is (see :func:`codex.config.resolve_db_config`).
+        role: ``"write"`` (transactions ``BEGIN IMMEDIATE``; one connection per process on a local
+            file) or ``"read"`` (``BEGIN DEFERRED``; a small pool).
+        busy_timeout_ms: How long a local writer waits for the lock.
+        wal: Switch a local file to WAL with ``synchronous=NORMAL``. Pass False to leave a file's
+            journal mode untouched (``legacy export`` must not change its source).
+        create_dirs: Create the local file's parent directory.
+        **engine_kw: Extra ``create_engine`` arguments (pool sizing, echo…).
+
+    Returns:
+        A configured engine. Connection failures raise :class:`DatabaseUnavailable`.
+
+    Example:
+        >>> from codex.config import DbConfig
+        >>> eng = make_engine(DbConfig("memory"))
+        >>> with eng.begin() as conn:
+        ...     conn.exec_driver_sql("select 1").scalar()
+        1
+    """
+    url = engine_url(config)
+    local_file = config.mode in ("local", "replica")
+    connect_args: dict[str, Any] = {"isolation_level": None, "check_same_thread": False}
+    if config.mode in ("remote", "replica") and config.token:
+        connect_args["auth_token"] = config.token
+    if config.mode == "replica":
+        assert config.url is not None
+        connect_args["sync_url"] = _sync_url(config.url)
+    if local_file and create_dirs:
+        assert url.database is not None
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+    kw: dict[str, Any] = {}
+    if config.mode == "memory":
+        kw["poolclass"] = StaticPool
+    elif (config.mode == "local" and role == "write") or config.mode == "replica":
+        kw.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    elif config.mode == "local":
+        kw.update(pool_size=4, max_overflow=0, pool_timeout=60)
+    else:
+        kw.update(pool_size=4, max_overflow=4, pool_pre_ping=True, pool_recycle=8)
+    kw.update(engine_kw)
+    engine = sa.create_engine(url, connect_args=connect_args, **kw)
+    begin_mode = "DEFERRED" if role == "read" else "IMMEDIATE"
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return libsql_experimental.connect(*cargs, **cparams)
+        except ValueError as exc:
+            text = str(exc)
+            hint = " (the server refused the token: check VOX_DB_TOKEN)" if "401" in text else ""
+            raise DatabaseUnavailable(
+                f"cannot open the {config.mode} database{hint}: {text}", mode=config.mode
+            ) from exc
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, conn_rec: Any) -> None:
+        if local_file:
+            dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if wal and config.mode == "local":
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        mode = "DEFERRED" if conn.get_execution_options().get("codex_read_only") else begin_mode
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(engine, "handle_error")
+    def _handle_error(ctx: sa.engine.ExceptionContext) -> BaseException | None:
+        original = ctx.original_exception
+        if ctx.sqlalchemy_exception is not None and not isinstance(
+            ctx.sqlalchemy_exception, sa.exc.StatementError
+        ):
+            return None
+        if not isinstance(original, ValueError):
+            return None
+        cls = classify_driver_error(str(original))
+        return cls(ctx.statement, ctx.parameters, LibsqlDriverError(str(original)))
+
+    _MODES[engine] = config.mode
+    return engine
+
+
+def engine_mode(engine: Engine) -> str:
+    """The :class:`DbConfig` mode an engine was built for (``local``, ``memory``, ``remote``, ``replica``)."""
+    return _MODES.get(engine, "local")
+
+
+def raw_connection(conn: sa.Connection) -> Any:
+    """The DBAPI connection under ``conn``, with ``conn``'s transaction begun (hot paths only).
+
+    Writes through it belong to the caller's transaction; errors from it are bare ``ValueError``
+    and must be translated by the caller (``codex.engine.translate_db_error``).
+    """
+    if not conn.in_transaction():
+        raise ConfigError("raw_connection() needs a connection inside a transaction (store.begin())")
+    return conn.connection.dbapi_connection
+
+
+def sync_replica(engine: Engine) -> bool:
+    """Pull the primary's changes into an embedded replica.
+
+    Returns:
+        True when a sync ran, False when the engine is not a replica (nothing to do).
+
+    Raises:
+        DatabaseUnavailable: The primary could not be reached.
+    """
+    if engine_mode(engine) != "replica":
+        return False
+    with engine.connect() as conn:
+        try:
+            conn.connection.dbapi_connection.sync()
+        except ValueError as exc:
+            raise DatabaseUnavailable(f"replica sync failed: {exc}") from exc
+    return True

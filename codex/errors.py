@@ -1,0 +1,72 @@
+"""The Codex error tree: one root, a shallow hierarchy, and errors that carry their data.
+
+Driver errors are translated once, at the engine / repository boundary (``raise … from exc``);
+HTTP status codes come from one mapping table in the API layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CodexError",
+    "ConfigError",
+    "Conflict",
+    "DatabaseUnavailable",
+    "InvalidInput",
+    "NotFound",
+    "QuotaExceeded",
+    "SchemaError",
+]
+
+
+class CodexError(Exception):
+    """Root of every error Codex raises on purpose.
+
+    Args:
+        message: A sentence a user can act on.
+        **details: Structured data about the failure (table, version, digests, …), kept in ``details``.
+    """
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: Mapping[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view: ``{"error": <kind>, "message": …, **details}``."""
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        out.update({k: v for k, v in self.details.items() if v is not None})
+        return out
+
+
+class ConfigError(CodexError):
+    """The configuration (environment, config file) is invalid or unsafe."""
+
+
+class SchemaError(CodexError):
+    """The database schema is not what this code expects (ahead, legacy chain, drifted, non-empty)."""
+
+
+class NotFound(CodexError):
+    """A row addressed by key does not exist."""
+
+
+class Conflict(CodexError):
+    """A UNIQUE, FOREIGN KEY, CHECK or NOT NULL constraint rejected a write.
+
+    ``details`` carries ``table``, ``constraint`` (the kind) and ``columns`` when the driver names them.
+    """
+
+
+class QuotaExceeded(CodexError):
+    """A hard usage limit would be exceeded; nothing was written."""
+
+
+class InvalidInput(CodexError):
+    """A value passed to a Codex API is outside its vocabulary or range."""
+
+
+class DatabaseUnavailable(CodexError):
+    """The database could not be reached, or refused the credentials."""

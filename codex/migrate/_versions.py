@@ -1,0 +1,94 @@
+"""``schema_version`` bookkeeping: the baseline row, forward rows, and the open-time guard.
+
+Meaning of ``schema_version`` in Codex (documented in the README):
+
+* The baseline records ``BASELINE_VERSION`` (1).
+* Forward Alembic revision *n* past the baseline records ``BASELINE_VERSION + n`` on upgrade and removes
+  it on downgrade, so ``MAX(version)`` always says how far along the chain a database is, and the
+  head's value is ``BASELINE_VERSION`` + the number of forward revisions.
+* A database whose ``MAX(version)`` is above the code's head, or above the baseline **without** an
+  ``alembic_version`` table (an upstream legacy chain), is refused with :class:`SchemaError`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from codex.errors import SchemaError
+from codex.schema import BASELINE_VERSION
+
+__all__ = [
+    "LEGACY_REMEDY",
+    "check_not_ahead",
+    "has_table",
+    "read_schema_version",
+    "record_schema_version",
+    "remove_schema_version",
+    "user_tables",
+]
+
+LEGACY_REMEDY = (
+    "This database carries a legacy schema_version chain (or is newer than this code). To bring its data "
+    "over: 1) `codex legacy export rows.jsonl` (reads without migrating); 2) point VOX_DB_PATH at a new "
+    "file; 3) `codex db upgrade` on it; 4) `codex legacy import rows.jsonl`. If the database is simply "
+    "newer than this code, upgrade Codex instead."
+)
+
+
+def has_table(conn: sa.Connection, name: str) -> bool:
+    """True when ``name`` is a table of the connected database."""
+    row = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (name,)
+    ).first()
+    return row is not None
+
+
+def user_tables(conn: sa.Connection) -> list[str]:
+    """Tables other than SQLite/libSQL internals and ``alembic_version``."""
+    rows = conn.exec_driver_sql(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+        "AND name NOT LIKE 'libsql\\_%' ESCAPE '\\' AND name <> 'alembic_version' ORDER BY name"
+    ).all()
+    return [str(r[0]) for r in rows]
+
+
+def read_schema_version(conn: sa.Connection) -> int:
+    """``MAX(schema_version.version)``, or 0 when the table is missing or empty."""
+    if not has_table(conn, "schema_version"):
+        return 0
+    value = conn.exec_driver_sql("SELECT COALESCE(MAX(version), 0) FROM schema_version").scalar()
+    return int(value or 0)
+
+
+def record_schema_version(conn: sa.Connection, version: int) -> None:
+    """Insert (or refresh) a ``schema_version`` row; used by the baseline and forward revisions."""
+    conn.exec_driver_sql(
+        "INSERT INTO schema_version (version) VALUES (?) "
+        "ON CONFLICT(version) DO UPDATE SET applied_at = datetime('now')",
+        (version,),
+    )
+
+
+def remove_schema_version(conn: sa.Connection, version: int) -> None:
+    """Delete a forward revision's ``schema_version`` row (on downgrade)."""
+    conn.exec_driver_sql("DELETE FROM schema_version WHERE version = ?", (version,))
+
+
+def check_not_ahead(conn: sa.Connection, head_version: int) -> int:
+    """Refuse a database that is ahead of the code or carries an upstream legacy chain.
+
+    Returns:
+        The current ``schema_version`` (0 for an empty database).
+
+    Raises:
+        SchemaError: ``MAX(version) > head_version``, or ``> BASELINE_VERSION`` with no Alembic history.
+    """
+    current = read_schema_version(conn)
+    if current > head_version or (current > BASELINE_VERSION and not has_table(conn, "alembic_version")):
+        raise SchemaError(
+            f"schema_version {current} is ahead of this code (head {head_version}, baseline "
+            f"{BASELINE_VERSION}). {LEGACY_REMEDY}",
+            schema_version=current,
+            head_schema_version=head_version,
+        )
+    return current

@@ -1,0 +1,92 @@
+"""Shared fixtures: every contract test runs on a local libSQL file and on a real sqld server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from codex.config import DbConfig
+from codex.engine import make_engine
+from tests.sqld import SqldServer, start_sqld
+
+BACKENDS = ("local", "sqld")
+
+
+def wipe(engine: sa.Engine) -> None:
+    """Drop every user object of a (shared, remote) database so the next test starts empty."""
+    with engine.connect() as conn:
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                rows = conn.exec_driver_sql(
+                    "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "
+                    "AND name NOT LIKE 'libsql_%' AND sql IS NOT NULL"
+                ).all()
+                for kind, name in rows:
+                    if kind == "table":
+                        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+                for kind, name in rows:
+                    if kind in ("view", "trigger"):
+                        conn.exec_driver_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
+        finally:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture(scope="session")
+def sqld_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqldServer]:
+    """One sqld per test session, on 127.0.0.1, with its own data directory."""
+    with start_sqld(tmp_path_factory.mktemp("sqld") / "data") as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend a contract test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbConfig]:
+    """An empty database on the requested backend."""
+    if backend == "local":
+        yield DbConfig("local", path=str(tmp_path / "codex.db"), source="test")
+        return
+    server: SqldServer = request.getfixturevalue("sqld_server")
+    config = DbConfig("remote", url=server.url, token="", source="test")
+    engine = make_engine(config)
+    wipe(engine)
+    try:
+        yield config
+    finally:
+        wipe(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(db_config: DbConfig) -> Iterator[sa.Engine]:
+    """A write engine on an empty database."""
+    eng = make_engine(db_config)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag every test that uses the sqld backend with the ``sqld`` marker."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "sqld":
+            item.add_marker(pytest.mark.sqld)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_db_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never inherit a developer's database variables."""
+    for name in list(os.environ):
+        if name.startswith(("VOX_", "TURSO_")):
+            monkeypatch.delenv(name, raising=False)
