@@ -23,11 +23,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from weakref import WeakKeyDictionary
 
-import libsql_experimental
+# The replica's handshake lines on stderr at every sync are noise for a CLI (set before the import).
+os.environ.setdefault("RUST_LOG", "error")
+
+import libsql_experimental  # noqa: E402
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from codex.config import DbConfig
 from codex.engine._errors import LibsqlDriverError, classify_driver_error
@@ -47,9 +50,6 @@ log = logging.getLogger("codex.engine")
 
 if not hasattr(libsql_experimental, "Binary"):
     libsql_experimental.Binary = bytes  # SQLAlchemy's LargeBinary needs dbapi.Binary
-
-# The replica's handshake lines on stderr at every sync are noise for a CLI.
-os.environ.setdefault("RUST_LOG", "error")
 
 Role = Literal["write", "read"]
 _MODES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
@@ -139,7 +139,7 @@ def make_engine(
     elif config.mode == "local":
         kw.update(pool_size=4, max_overflow=0, pool_timeout=60)
     else:
-        kw.update(pool_size=4, max_overflow=4, pool_pre_ping=True, pool_recycle=8)
+        kw.update(poolclass=QueuePool, pool_size=4, max_overflow=4, pool_pre_ping=True, pool_recycle=8)
     kw.update(engine_kw)
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
     begin_mode = "DEFERRED" if role == "read" else "IMMEDIATE"
@@ -157,7 +157,7 @@ def make_engine(
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, conn_rec: Any) -> None:
-        if local_file:
+        if config.mode == "local":  # sqld and replicas answer "unsupported statement"
             dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             if wal and config.mode == "local":
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")

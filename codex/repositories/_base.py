@@ -1,0 +1,170 @@
+"""What every repository shares: the connection, error translation, row mapping, JSON, clocks.
+
+Repositories are small typed classes over Core tables. They take a ``Connection`` (the caller owns
+the transaction), return frozen dataclass rows, never commit, and translate driver errors here,
+once. Mutations of live domains append their change-log row through :meth:`Repository._change`,
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import sqlalchemy as sa
+
+from codex.engine import raw_connection, translate_db_error
+from codex.errors import InvalidInput, NotFound
+
+__all__ = [
+    "Repository",
+    "clamp_limit",
+    "dump_json",
+    "load_json",
+    "now_ms",
+    "row_as",
+    "rows_as",
+]
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    """Unix time in milliseconds (the ``*_at_ms`` columns)."""
+    return time.time_ns() // 1_000_000
+
+
+def dump_json(value: Any) -> str | None:
+    """Serialise a JSON value to compact text (None stays NULL)."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"value is not JSON-serialisable: {exc}") from exc
+
+
+def load_json(text: str | None) -> Any:
+    """Parse stored JSON text; None and unparsable text come back as None and the raw text."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def clamp_limit(limit: int, *, maximum: int = 10_000) -> int:
+    """Clamp a listing limit to ``1..maximum``."""
+    return max(1, min(int(limit), maximum))
+
+
+def row_as(cls: type[T], row: sa.Row[Any] | Mapping[str, Any]) -> T:
+    """Build a frozen row dataclass from a result row (extra columns are ignored)."""
+    mapping = row._mapping if isinstance(row, sa.Row) else row
+    names = _field_names(cls)
+    return cls(**{k: mapping[k] for k in names if k in mapping})
+
+
+def rows_as(cls: type[T], rows: Iterable[sa.Row[Any]]) -> list[T]:
+    """Build row dataclasses for every row."""
+    return [row_as(cls, row) for row in rows]
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+class Repository:
+    """Base class: wraps a ``Connection``; every statement goes through the translating helpers.
+
+    Args:
+        conn: A connection from ``store.begin()`` (writes) or ``store.connect()`` (reads).
+    """
+
+    #: Topic prefix of the domain's change-log rows (documented per repository).
+    topic_root: ClassVar[str] = ""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    # -- statements ---------------------------------------------------------------------------
+    def _execute(self, stmt: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
+        try:
+            return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
+        except sa.exc.DBAPIError as exc:
+            raise translate_db_error(exc) from exc
+
+    def _sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sa.CursorResult[Any]:
+        """Run a cached SQL string through ``exec_driver_sql`` (hot paths; qmark parameters)."""
+        try:
+            return self.conn.exec_driver_sql(sql, tuple(params) if isinstance(params, list) else params)
+        except sa.exc.DBAPIError as exc:
+            raise translate_db_error(exc) from exc
+
+    def _raw(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Run SQL on the DBAPI connection inside the caller's transaction (hottest paths only)."""
+        dbapi_conn = raw_connection(self.conn)
+        try:
+            return dbapi_conn.execute(sql, params)
+        except ValueError as exc:
+            raise translate_db_error(exc) from exc
+
+    def _raw_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``executemany`` on the DBAPI connection inside the caller's transaction."""
+        dbapi_conn = raw_connection(self.conn)
+        try:
+            dbapi_conn.executemany(sql, rows)
+        except ValueError as exc:
+            raise translate_db_error(exc) from exc
+
+    def _writable(self) -> None:
+        """Refuse a read-only connection (``store.connect()``): writes need ``store.begin()``."""
+        if self.conn.get_execution_options().get("codex_read_only"):
+            raise InvalidInput("this operation writes: use a connection from store.begin()")
+
+    # -- results ------------------------------------------------------------------------------
+    def _one(self, cls: type[T], stmt: sa.Executable, missing: str) -> T:
+        row = self._execute(stmt).first()
+        if row is None:
+            raise NotFound(missing)
+        return row_as(cls, row)
+
+    def _one_or_none(self, cls: type[T], stmt: sa.Executable) -> T | None:
+        row = self._execute(stmt).first()
+        return None if row is None else row_as(cls, row)
+
+    def _all(self, cls: type[T], stmt: sa.Executable) -> list[T]:
+        return rows_as(cls, self._execute(stmt))
+
+    # -- change log ---------------------------------------------------------------------------
+    def _change(
+        self,
+        topic: str,
+        change_kind: str,
+        entity_kind: str | None = None,
+        entity_id: object | None = None,
+        payload: Any = None,
+    ) -> int:
+        """Append this mutation's change-log row in the caller's transaction."""
+        from codex.repositories.changelog import ChangeLogRepository
+
+        return ChangeLogRepository(self.conn).append(
+            topic, change_kind, entity_kind=entity_kind, entity_id=entity_id, payload=payload
+        )
+
+    @staticmethod
+    def _check_vocab(value: str, allowed: Iterable[str], what: str) -> str:
+        allowed = tuple(allowed)
+        if value not in allowed:
+            raise InvalidInput(f"{what} must be one of {', '.join(allowed)}; got {value!r}", field=what)
+        return value

@@ -1,0 +1,155 @@
+"""codex_reactivity: the change log (``codex_change_log``), the cursor every subscriber follows.
+
+Topic naming scheme (documented in the README): ``<collection>/<id>`` for one entity's stream, and
+``<collection>`` for a collection-wide stream, all lower-case, ``/``-separated, e.g.
+``conversations/42``, ``search/documents``, ``packages/<name>``, ``usage/<metric_key>``,
+``processing/runs/<id>``, ``audit``, ``research/sessions``, ``topics/<id>``. ``change_kind`` is
+``insert`` / ``update`` / ``delete`` for repository writes (the generic mutate API may use other verbs).
+
+Rows are written by repositories in the caller's transaction, never by triggers: a rollback leaves
+neither the domain row nor the change row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from codex.errors import InvalidInput
+from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, rows_as
+from domains.codex_reactivity import codex_change_log
+
+__all__ = ["CHANGE_KINDS", "ChangeLogRepository", "ChangeRow", "validate_topic"]
+
+CHANGE_KINDS = ("insert", "update", "delete")
+_TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@=+-]*(?:/[A-Za-z0-9._:@=+-]+)*$")
+_INSERT = (
+    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def validate_topic(topic: str) -> str:
+    """Check a concrete topic name (no wildcards), at most 256 characters.
+
+    Raises:
+        InvalidInput: Empty, too long, or with characters outside ``A-Za-z0-9 . _ : @ = + - /``.
+    """
+    if not isinstance(topic, str) or not topic or len(topic) > 256 or not _TOPIC.match(topic):
+        raise InvalidInput(
+            f"invalid topic {topic!r}: use 1-256 characters of A-Z a-z 0-9 . _ : @ = + - separated by '/'",
+            field="topic",
+        )
+    return topic
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One change-log row; ``id`` is the cursor."""
+
+    id: int
+    topic: str
+    entity_kind: str | None
+    entity_id: str | None
+    change_kind: str
+    payload_json: str | None
+    created_at: str
+
+    @property
+    def payload(self) -> Any:
+        """The payload, parsed."""
+        return load_json(self.payload_json)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The upstream SSE event shape (``payload_json`` stays a string)."""
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "entity_kind": self.entity_kind,
+            "entity_id": self.entity_id,
+            "change_kind": self.change_kind,
+            "payload_json": self.payload_json,
+            "created_at": self.created_at,
+        }
+
+
+class ChangeLogRepository(Repository):
+    """Append to and read the change log."""
+
+    def append(
+        self,
+        topic: str,
+        change_kind: str,
+        entity_kind: str | None = None,
+        entity_id: object | None = None,
+        payload: Any = None,
+    ) -> int:
+        """Append a change in the caller's write transaction and return its id (the cursor).
+
+        Args:
+            topic: Concrete topic, e.g. ``conversations/42`` (see :func:`validate_topic`).
+            change_kind: The verb (``insert``/``update``/``delete`` for repository writes), 1-64 chars.
+            entity_kind: What changed, e.g. ``conversation_message``.
+            entity_id: Its id (stored as text).
+            payload: Any JSON value (stored as compact JSON text; None → NULL).
+
+        Raises:
+            InvalidInput: Bad topic or change kind.
+            ConfigError: ``conn`` is not inside a transaction (use ``store.begin()``).
+        """
+        validate_topic(topic)
+        if not change_kind or len(change_kind) > 64:
+            raise InvalidInput("change_kind must be 1-64 characters", field="change_kind")
+        cursor = self._raw(
+            _INSERT,
+            (
+                topic,
+                entity_kind,
+                None if entity_id is None else str(entity_id),
+                change_kind,
+                dump_json(payload),
+            ),
+        )
+        change_id = int(cursor.lastrowid)
+        self.conn.info["codex_last_change_id"] = change_id
+        return change_id
+
+    def since(
+        self,
+        after_id: int = 0,
+        topic: str | None = None,
+        limit: int = 1000,
+        *,
+        topic_prefix: str | None = None,
+    ) -> list[ChangeRow]:
+        """Rows with ``id > after_id``, oldest first.
+
+        Args:
+            after_id: The cursor (0 = from the beginning).
+            topic: Exact topic filter.
+            limit: Clamped to 1..10000.
+            topic_prefix: Prefix filter (``conversations/`` matches every conversation).
+        """
+        t = codex_change_log
+        stmt = sa.select(t).where(t.c.id > after_id).order_by(t.c.id).limit(clamp_limit(limit))
+        if topic is not None:
+            stmt = stmt.where(t.c.topic == topic)
+        if topic_prefix is not None:
+            escaped = topic_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(t.c.topic.like(escaped + "%", escape="\\"))
+        return rows_as(ChangeRow, self._execute(stmt))
+
+    def head(self) -> int:
+        """The newest change id (0 when the log is empty)."""
+        return int(self._sql("SELECT COALESCE(MAX(id), 0) FROM codex_change_log").scalar() or 0)
+
+    def count(self, topic: str | None = None) -> int:
+        """Number of rows (optionally for one topic)."""
+        t = codex_change_log
+        stmt = sa.select(sa.func.count()).select_from(t)
+        if topic is not None:
+            stmt = stmt.where(t.c.topic == topic)
+        return int(self._execute(stmt).scalar_one())
