@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from codex.config import DbConfig
-from codex.engine import make_engine
+from codex.engine import FOREIGN_KEYS_OFF, make_engine
 from tests.sqld import SqldServer, start_sqld
 
 BACKENDS = ("local", "sqld")
@@ -19,13 +19,13 @@ BACKENDS = ("local", "sqld")
 def wipe(engine: sa.Engine) -> None:
     """Drop every user object of a (shared, remote) database so the next test starts empty."""
     with engine.connect() as conn:
-        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        conn.info[FOREIGN_KEYS_OFF] = True
         try:
             with conn.begin():
                 rows = conn.exec_driver_sql(
                     "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "
-                    "AND name NOT LIKE 'libsql_%' AND sql IS NOT NULL"
-                ).all()
+                    "AND name NOT LIKE 'libsql_%' AND sql IS NOT NULL ORDER BY rowid DESC"
+                ).all()  # newest first: children before parents (sqld may keep foreign keys on)
                 for kind, name in rows:
                     if kind == "table":
                         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
@@ -33,6 +33,7 @@ def wipe(engine: sa.Engine) -> None:
                     if kind in ("view", "trigger"):
                         conn.exec_driver_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
         finally:
+            conn.info.pop(FOREIGN_KEYS_OFF, None)
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codex.engine._errors import LibsqlDriverError, classify_driver_error, translate_db_error
 from codex.engine._factory import (
+    FOREIGN_KEYS_OFF,
     READ_ONLY,
     Role,
     engine_mode,
@@ -14,6 +15,7 @@ from codex.engine._factory import (
 )
 
 __all__ = [
+    "FOREIGN_KEYS_OFF",
     "READ_ONLY",
     "LibsqlDriverError",
     "Role",

@@ -26,7 +26,7 @@ from weakref import WeakKeyDictionary
 # The replica's handshake lines on stderr at every sync are noise for a CLI (set before the import).
 os.environ.setdefault("RUST_LOG", "error")
 
-import libsql_experimental  # noqa: E402
+import libsql_experimental
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -37,6 +37,7 @@ from codex.engine._errors import LibsqlDriverError, classify_driver_error
 from codex.errors import ConfigError, DatabaseUnavailable
 
 __all__ = [
+    "FOREIGN_KEYS_OFF",
     "READ_ONLY",
     "Role",
     "engine_mode",
@@ -53,6 +54,9 @@ if not hasattr(libsql_experimental, "Binary"):
 
 Role = Literal["write", "read"]
 _MODES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+FOREIGN_KEYS_OFF = "codex_foreign_keys_off"
+"""``conn.info`` key: while set, the connection's transactions begin with foreign keys OFF (migrations)."""
 
 READ_ONLY: Mapping[str, Any] = {"codex_read_only": True}
 """Execution options that make a connection's transactions ``BEGIN DEFERRED`` (no write lock)."""
@@ -167,7 +171,13 @@ def make_engine(
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         mode = "DEFERRED" if conn.get_execution_options().get("codex_read_only") else begin_mode
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if conn.info.get(FOREIGN_KEYS_OFF):
+            # One script, so the pragma and the BEGIN share a Hrana stream: on sqld a lone
+            # ``PRAGMA foreign_keys=OFF`` does not outlive its request, and inside a transaction
+            # SQLite ignores it.
+            conn.connection.dbapi_connection.executescript(f"PRAGMA foreign_keys=OFF; BEGIN {mode};")
+        else:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     @event.listens_for(engine, "handle_error")
     def _handle_error(ctx: sa.engine.ExceptionContext) -> BaseException | None:

@@ -12,6 +12,7 @@ from codex.migrate._alembic import (
     head_revision,
     head_schema_version,
     migrations_dir,
+    script_directory,
     upgrade,
 )
 from codex.migrate._baseline import apply_baseline, apply_baseline_or_adopt, baseline_schema, drop_baseline
@@ -49,6 +50,7 @@ __all__ = [
     "read_schema_version",
     "record_schema_version",
     "remove_schema_version",
+    "script_directory",
     "upgrade",
     "user_tables",
     "verify_database",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import context as alembic_context
 
 from codex.config import environ_with_file, resolve_db_config
-from codex.engine import make_engine
+from codex.engine import FOREIGN_KEYS_OFF, make_engine
 from codex.errors import SchemaError
 from codex.migrate._ledger import LedgerRecorder
 from domains import metadata
@@ -46,9 +46,7 @@ def _configure_kw() -> dict[str, Any]:
 
 
 def _run_online(conn: sa.Connection, ctx: Any) -> None:
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+    conn.info[FOREIGN_KEYS_OFF] = True  # the engine begins the run's transaction with FKs off
     recorder = LedgerRecorder(conn)
     target = _target(ctx)
     try:
@@ -71,7 +69,10 @@ def _run_online(conn: sa.Connection, ctx: Any) -> None:
                 recorder.record_failure(str(target), exc)
             raise
     finally:
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        conn.info.pop(FOREIGN_KEYS_OFF, None)
+        if conn.in_transaction():
+            conn.rollback()
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def _target(ctx: Any) -> str:

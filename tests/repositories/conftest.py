@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from codex.config import DbConfig
+from codex.engine import FOREIGN_KEYS_OFF
 from codex.store import Store, open_store
 from tests.conftest import wipe
 from tests.sqld import SqldServer
@@ -41,7 +42,7 @@ def sqld_migrated(sqld_server: SqldServer) -> DbConfig:
 def truncate(store: Store) -> None:
     """Empty every data table (keeping the migration bookkeeping) and reset AUTOINCREMENT."""
     with store.engine.connect() as conn:
-        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        conn.info[FOREIGN_KEYS_OFF] = True  # the transaction begins with foreign keys off (sqld too)
         try:
             with conn.begin():
                 names = [
@@ -57,6 +58,7 @@ def truncate(store: Store) -> None:
                         conn.exec_driver_sql(f'DELETE FROM "{name}"')
                 conn.exec_driver_sql("DELETE FROM sqlite_sequence")
         finally:
+            conn.info.pop(FOREIGN_KEYS_OFF, None)
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
