@@ -92,6 +92,7 @@ def baseline_sql() -> str:
     return "\n\n".join(sql for sql in (fragment_sql(f) for f in SCHEMA_FRAGMENTS) if sql)
 
 
+@functools.cache
 def baseline_statements() -> tuple[str, ...]:
     """Every baseline statement in order, one per item, ready for ``exec_driver_sql``."""
     return tuple(stmt for fragment in SCHEMA_FRAGMENTS for stmt in fragment_statements(fragment))
