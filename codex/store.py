@@ -17,7 +17,7 @@ Repositories never commit on their own.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Literal
@@ -35,7 +35,10 @@ from codex.migrate import (
     verify_database,
 )
 
-__all__ = ["Store", "open_store"]
+__all__ = ["LAST_CHANGE_KEY", "Store", "open_store"]
+
+LAST_CHANGE_KEY = "codex_last_change_id"
+"""``conn.info`` key set by ``ChangeLogRepository.append``: the transaction wrote change rows."""
 
 Migrate = Literal["head", "baseline", "none"]
 
@@ -55,18 +58,36 @@ class Store:
             self.read_engine = make_engine(config, role="read", busy_timeout_ms=busy_timeout_ms)
         else:
             self.read_engine = self.engine
+        self.commit_listeners: list[Callable[[], None]] = []
+        """Called (in the committing thread) after a commit that appended change-log rows."""
 
     @contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
+    def begin(self, *, tenant: str | None = None) -> Iterator[sa.Connection]:
         """A connection inside a write transaction (``BEGIN IMMEDIATE``); commits on success.
 
-        Database errors that escape the block are translated to the Codex error tree.
+        Args:
+            tenant: The tenant that owns the change-log rows written in this transaction (the HTTP
+                layer sets it; library use leaves it unset = tenant ``default``).
+
+        Database errors that escape the block are translated to the Codex error tree. After a
+        commit that appended change-log rows, the commit listeners run (live streams wake up).
         """
+        changed = False
         try:
             with self.engine.begin() as conn:
-                yield conn
+                conn.info.pop(LAST_CHANGE_KEY, None)
+                if tenant is not None:
+                    conn.execution_options(codex_tenant=tenant)
+                try:
+                    yield conn
+                    changed = conn.info.pop(LAST_CHANGE_KEY, None) is not None
+                finally:
+                    conn.info.pop(LAST_CHANGE_KEY, None)
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
+        if changed:
+            for listener in tuple(self.commit_listeners):
+                listener()
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:

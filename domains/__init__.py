@@ -27,6 +27,7 @@ from domains import (
     schema_version,
     search_ingest,
     skills,
+    tenancy,
     tool_calls,
     topics,
     usage_governance,
@@ -58,7 +59,7 @@ DOMAINS: Mapping[str, tuple[sa.Table, ...]] = MappingProxyType(
         "codex_reactivity": codex_reactivity.TABLES,
         "processing_audit": processing_audit.TABLES,
         "conversation_graph": conversation_graph.TABLES,
-        "bookkeeping": schema_version.TABLES + migration_ledger.TABLES,
+        "bookkeeping": schema_version.TABLES + migration_ledger.TABLES + tenancy.TABLES,
     }
 )
 """Domain name → its tables. The first 18 entries are the schema domains; ``bookkeeping``

@@ -22,16 +22,21 @@ def wipe(engine: sa.Engine) -> None:
         conn.info[FOREIGN_KEYS_OFF] = True
         try:
             with conn.begin():
+                # virtual tables first: dropping one drops its shadow tables with it
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_schema WHERE type='table' AND sql LIKE 'CREATE VIRTUAL%'"
+                ).all():
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
                 rows = conn.exec_driver_sql(
                     "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' "
                     "AND name NOT LIKE 'libsql_%' AND sql IS NOT NULL ORDER BY rowid DESC"
                 ).all()  # newest first: children before parents (sqld may keep foreign keys on)
                 for kind, name in rows:
-                    if kind == "table":
-                        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-                for kind, name in rows:
                     if kind in ("view", "trigger"):
                         conn.exec_driver_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
+                for kind, name in rows:
+                    if kind == "table":
+                        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
         finally:
             conn.info.pop(FOREIGN_KEYS_OFF, None)
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from codex.cli import db
+from codex.cli import db, serve, tokens
 
 __all__ = ["app", "main"]
 
@@ -12,6 +12,8 @@ app = typer.Typer(
     help="Codex: schema, migrations and service for a libSQL / Turso store.", no_args_is_help=True
 )
 app.add_typer(db.app, name="db")
+app.add_typer(tokens.app, name="tokens")
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

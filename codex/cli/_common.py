@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import typer
@@ -17,7 +17,10 @@ from codex.config import DbConfig, environ_with_file, resolve_db_config
 from codex.engine import make_engine, translate_db_error
 from codex.errors import CodexError
 
-__all__ = ["cli_errors", "db_config", "echo_json", "open_engine"]
+__all__ = ["cli_errors", "db_config", "echo_json", "open_engine", "open_store_cli"]
+
+if TYPE_CHECKING:
+    from codex.store import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,6 +39,18 @@ def open_engine(**kw: Any) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_store_cli() -> Iterator[Store]:
+    """The configured store (not migrated: run `codex db upgrade` first), disposed afterwards."""
+    from codex.store import open_store
+
+    store = open_store(db_config(), migrate="none")
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def echo_json(data: Any) -> None:

@@ -39,7 +39,7 @@ _OPERATIONAL = (
     "Connection refused",
 )
 _CONSTRAINT = re.compile(
-    r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"\\\n]+))?"
+    r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"`\\\n]+))?"
 )
 
 

@@ -100,7 +100,12 @@ class Repository:
     # -- statements ---------------------------------------------------------------------------
     def _execute(self, stmt: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
         try:
-            return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
+            result = self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
+            if getattr(stmt, "_returning", None):
+                # libSQL reports a constraint violation of ``INSERT … RETURNING`` when the row is
+                # fetched, not when it executes: buffer the rows here so it is translated too.
+                result = result.freeze()()  # type: ignore[assignment]
+            return result
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 

@@ -7,7 +7,9 @@ Topic naming scheme (documented in the README): ``<collection>/<id>`` for one en
 ``insert`` / ``update`` / ``delete`` for repository writes (the generic mutate API may use other verbs).
 
 Rows are written by repositories in the caller's transaction, never by triggers: a rollback leaves
-neither the domain row nor the change row.
+neither the domain row nor the change row. When the transaction carries a tenant (``store.begin(tenant=…)``,
+as the HTTP layer does), an ownership row goes to ``codex_change_owners`` beside it; rows without one
+belong to the tenant ``default``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = ["CHANGE_KINDS", "ChangeLogRepository", "ChangeRow", "validate_topic"]
 
 CHANGE_KINDS = ("insert", "update", "delete")
 _TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@=+-]*(?:/[A-Za-z0-9._:@=+-]+)*$")
+DEFAULT_TENANT = "default"
+_OWNER = "INSERT INTO codex_change_owners (change_id, tenant) VALUES (?, ?)"
 _INSERT = (
     "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json) "
     "VALUES (?, ?, ?, ?, ?)"
@@ -114,6 +118,9 @@ class ChangeLogRepository(Repository):
             ),
         )
         change_id = int(cursor.lastrowid)
+        tenant = self.conn.get_execution_options().get("codex_tenant")
+        if tenant and tenant != DEFAULT_TENANT:
+            self._raw(_OWNER, (change_id, tenant))
         self.conn.info["codex_last_change_id"] = change_id
         return change_id
 

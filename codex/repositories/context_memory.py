@@ -50,6 +50,9 @@ __all__ = [
 SNAPSHOT_ROW_CAP = 10_000
 """At most this many preferences, memories and patterns go into one db snapshot (as upstream)."""
 
+_NOW = sa.func.datetime("now")
+"""SQL ``datetime('now')``: the tables' own timestamp format (UTC ``YYYY-MM-DD HH:MM:SS``)."""
+
 
 def _days_ago(days: int) -> str:
     """The ``datetime('now', ?)`` modifier for "N days ago" (``-N days``).
@@ -316,7 +319,7 @@ class BuilderSessionRow:
 
 
 _B = builder_sessions
-_B_ROWID = sa.literal_column("builder_sessions.rowid")
+_B_ROWID: sa.ColumnClause[Any] = sa.literal_column("builder_sessions.rowid")
 _UPSERT_BUILDER = (
     sqlite_insert(_B)
     .values(id=sa.bindparam("p_id"), payload_json=sa.bindparam("p_payload"))
@@ -433,17 +436,16 @@ _UPSERT_SNAPSHOT = (
             "agent_id": sa.bindparam("p_agent"),
             "description": sa.bindparam("p_desc"),
             "payload": sa.bindparam("p_payload"),
-            "created_at": sa.func.datetime("now"),
+            "created_at": _NOW,
         },
     )
 )
-_NOW_IF_NULL = sa.func.datetime("now")
 _RESTORE_PREFERENCE = (
     sqlite_insert(_P)
     .values(user_id=sa.bindparam("p_user"), key=sa.bindparam("p_key"), value=sa.bindparam("p_value"))
     .on_conflict_do_update(
         index_elements=[_P.c.user_id, _P.c.key],
-        set_={"value": sa.bindparam("p_value"), "updated_at": sa.func.datetime("now")},
+        set_={"value": sa.bindparam("p_value"), "updated_at": _NOW},
     )
 )
 _RESTORE_MEMORY = sa.insert(_M).values(
@@ -454,7 +456,7 @@ _RESTORE_MEMORY = sa.insert(_M).values(
     metadata=sa.bindparam("p_metadata"),
     importance=sa.bindparam("p_importance"),
     vcs_snapshot_id=sa.bindparam("p_vcs"),
-    created_at=sa.func.coalesce(sa.bindparam("p_created", type_=sa.Text), _NOW_IF_NULL),
+    created_at=sa.func.coalesce(sa.bindparam("p_created", type_=sa.Text), _NOW),
 )
 _RESTORE_PATTERN = sa.insert(_L).values(
     user_id=sa.bindparam("p_user"),
@@ -463,7 +465,7 @@ _RESTORE_PATTERN = sa.insert(_L).values(
     description=sa.bindparam("p_description"),
     confidence=sa.bindparam("p_confidence"),
     vcs_snapshot_id=sa.bindparam("p_vcs"),
-    created_at=sa.func.coalesce(sa.bindparam("p_created", type_=sa.Text), _NOW_IF_NULL),
+    created_at=sa.func.coalesce(sa.bindparam("p_created", type_=sa.Text), _NOW),
 )
 
 
@@ -477,9 +479,12 @@ def _number(value: Any, default: float | None) -> float | None:
     return float(value)
 
 
-def _sort_key(entry: Mapping[str, Any], *names: str) -> tuple[str, ...]:
-    return tuple(
-        str(entry.get(name, "")).zfill(20) if name == "id" else str(entry.get(name, "")) for name in names
+def _age_key(entry: Mapping[str, Any]) -> tuple[str, int]:
+    """Oldest first: by the entry's ``created_at`` text, then its original id."""
+    created, ident = entry.get("created_at"), entry.get("id")
+    return (
+        created if isinstance(created, str) else "",
+        ident if isinstance(ident, int) and not isinstance(ident, bool) else 0,
     )
 
 
@@ -501,7 +506,7 @@ def _restore_preferences(agent_id: str, entries: Iterable[Any]) -> list[dict[str
 def _restore_memories(agent_id: str, entries: Iterable[Any]) -> list[dict[str, Any]]:
     valid = [e for e in entries if isinstance(e, Mapping)]
     rows: list[dict[str, Any]] = []
-    for entry in sorted(valid, key=lambda e: _sort_key(e, "created_at", "id")):
+    for entry in sorted(valid, key=_age_key):
         session_id, memory_type = entry.get("session_id"), entry.get("memory_type")
         content = entry.get("content")
         if not (isinstance(session_id, str) and isinstance(memory_type, str) and isinstance(content, str)):
@@ -529,7 +534,7 @@ def _restore_memories(agent_id: str, entries: Iterable[Any]) -> list[dict[str, A
 def _restore_patterns(agent_id: str, entries: Iterable[Any]) -> list[dict[str, Any]]:
     valid = [e for e in entries if isinstance(e, Mapping)]
     rows: list[dict[str, Any]] = []
-    for entry in sorted(valid, key=lambda e: _sort_key(e, "id")):
+    for entry in sorted(valid, key=_age_key):
         fields = (entry.get("pattern_type"), entry.get("category"), entry.get("description"))
         confidence = _number(entry.get("confidence"), None)
         if not all(isinstance(f, str) for f in fields) or confidence is None:
@@ -577,7 +582,7 @@ class SnapshotRepository(Repository):
         cap = SNAPSHOT_ROW_CAP
         prefs = self._execute(
             sa.select(_P.c.key, _P.c.value).where(_P.c.user_id == agent_id).order_by(_P.c.key).limit(cap)
-        ).all()
+        ).mappings()
         mems = MemoryRepository(self.conn).recall(agent_id, limit=cap)
         patterns = self._execute(
             sa.select(_L)
@@ -586,7 +591,7 @@ class SnapshotRepository(Repository):
             .limit(cap)
         ).mappings()
         payload = {
-            "preferences": [[key, value] for key, value in prefs],
+            "preferences": [[p["key"], p["value"]] for p in prefs],
             "memories": [m.as_snapshot_entry() for m in mems],
             "patterns": [dict(p) for p in patterns],
         }

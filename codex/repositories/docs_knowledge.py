@@ -28,11 +28,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from codex.engine import translate_db_error
 from codex.errors import NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
 from domains.docs_knowledge import knowledge_edges, knowledge_nodes, snippets
 
 __all__ = [
+    "SNIPPET_SEARCH_MAX",
     "KnowledgeEdgeRow",
     "KnowledgeNodeRow",
     "KnowledgeRepository",
@@ -49,6 +51,18 @@ def _like_any(text: str) -> str:
     """A ``LIKE`` pattern matching ``text`` anywhere, with ``\\``, ``%`` and ``_`` escaped (escape ``\\``)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _fetch(result: sa.CursorResult[Any]) -> list[sa.Row[Any]]:
+    """Every row of a write ``… RETURNING``, fetched inside the driver-error translation.
+
+    libSQL reports a constraint violation of ``INSERT … RETURNING`` when the row is fetched, not when
+    the statement runs, so the fetch needs the same translation as ``Repository._execute``.
+    """
+    try:
+        return list(result.all())
+    except sa.exc.DBAPIError as exc:
+        raise translate_db_error(exc) from exc
 
 
 # -- rows -------------------------------------------------------------------------------------------
@@ -206,7 +220,7 @@ class KnowledgeRepository(Repository):
             "node_type": node_type,
             "metadata": dump_json(metadata),
         }
-        row = self._execute(_NODE_UPSERT, params).one()
+        row = _fetch(self._execute(_NODE_UPSERT, params))[0]
         return row_as(KnowledgeNodeRow, row)
 
     def get_node(self, node_id: str) -> KnowledgeNodeRow:
@@ -305,7 +319,7 @@ class KnowledgeRepository(Repository):
         """
         self._writable()
         params = {"src_id": src_id, "dst_id": dst_id, "relation": relation, "weight": float(weight)}
-        row = self._execute(_EDGE_UPSERT, params).one()
+        row = _fetch(self._execute(_EDGE_UPSERT, params))[0]
         return row_as(KnowledgeEdgeRow, row)
 
     def get_edge(self, src_id: str, dst_id: str, relation: str) -> KnowledgeEdgeRow:
@@ -401,7 +415,7 @@ class SnippetRepository(Repository):
             "source_ref": source_ref,
             "embedding_ref": embedding_ref,
         }
-        return int(self._execute(_SNIPPET_INSERT, params).scalar_one())
+        return int(_fetch(self._execute(_SNIPPET_INSERT, params))[0].id)
 
     def get(self, snippet_id: int) -> SnippetRow:
         """The snippet with this id.

@@ -6,7 +6,7 @@ A live domain: every mutation appends one change-log row in the caller's transac
 * ``create_conversation`` → ``insert`` / ``conversation``;
 * ``touch``, ``rename`` → ``update`` / ``conversation``;
 * ``append_message`` → ``insert`` / ``conversation_message`` (the conversation's ``updated_at`` is
-  bumped in the same statement batch; no second change row);
+  bumped in the same transaction; no second change row);
 * ``delete_conversation`` → ``delete`` / ``conversation`` (messages, tool calls, topic links and
   versions go with it through ``ON DELETE CASCADE``).
 
@@ -16,11 +16,14 @@ Timestamps are the database's ``datetime('now')`` (UTC, one-second resolution), 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
 
+from codex.engine import translate_db_error
 from codex.errors import NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
 from domains.user_chat import conversation_messages, conversations
@@ -39,14 +42,14 @@ _CREATE = (
 _GET = sa.select(_conv).where(_conv.c.id == sa.bindparam("id"))
 _TOUCH = (
     sa.update(_conv)
-    .where(_conv.c.id == sa.bindparam("id"))
+    .where(_conv.c.id == sa.bindparam("pk"))
     .values(updated_at=sa.func.datetime("now"))
     .returning(*_conv.c)
 )
 _RENAME = (
     sa.update(_conv)
-    .where(_conv.c.id == sa.bindparam("id"))
-    .values(title=sa.bindparam("title"), updated_at=sa.func.datetime("now"))
+    .where(_conv.c.id == sa.bindparam("pk"))
+    .values(title=sa.bindparam("new_title"), updated_at=sa.func.datetime("now"))
     .returning(*_conv.c)
 )
 _DELETE = sa.delete(_conv).where(_conv.c.id == sa.bindparam("id")).returning(_conv.c.id)
@@ -61,6 +64,19 @@ _APPEND = (
     .returning(*_msg.c)
 )
 _GET_MESSAGE = sa.select(_msg).where(_msg.c.id == sa.bindparam("id"))
+
+
+@contextmanager
+def _translating() -> Iterator[None]:
+    """Translate driver errors raised while a RETURNING row is fetched.
+
+    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
+    when the row is fetched, after ``Repository._execute`` has returned.
+    """
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        raise translate_db_error(exc) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +134,8 @@ class ChatRepository(Repository):
             Conflict: ``user_id`` names no user (foreign key).
         """
         self._writable()
-        row = self._execute(_CREATE, {"user_id": user_id, "title": title}).one()
+        with _translating():
+            row = self._execute(_CREATE, {"user_id": user_id, "title": title}).one()
         conv = row_as(ConversationRow, row)
         self._change(
             self._topic(conv.id),
@@ -192,7 +209,7 @@ class ChatRepository(Repository):
             NotFound: No such conversation.
         """
         self._writable()
-        row = self._execute(_RENAME, {"id": conversation_id, "title": title}).first()
+        row = self._execute(_RENAME, {"pk": conversation_id, "new_title": title}).first()
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
         self._change(
@@ -234,16 +251,14 @@ class ChatRepository(Repository):
         self._check_vocab(role, MESSAGE_ROLES, "role")
         payload_json = dump_json(payload)
         self._bump(conversation_id)
-        row = self._execute(
-            _APPEND,
-            {
-                "conversation_id": conversation_id,
-                "role": role,
-                "content_text": text,
-                "payload_json": payload_json,
-            },
-        ).one()
-        msg = row_as(MessageRow, row)
+        params = {
+            "conversation_id": conversation_id,
+            "role": role,
+            "content_text": text,
+            "payload_json": payload_json,
+        }
+        with _translating():
+            msg = row_as(MessageRow, self._execute(_APPEND, params).one())
         self._change(
             self._topic(conversation_id),
             "insert",
@@ -286,7 +301,7 @@ class ChatRepository(Repository):
 
     # -- helpers --------------------------------------------------------------------------------
     def _bump(self, conversation_id: int) -> ConversationRow:
-        row = self._execute(_TOUCH, {"id": conversation_id}).first()
+        row = self._execute(_TOUCH, {"pk": conversation_id}).first()
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
         return row_as(ConversationRow, row)

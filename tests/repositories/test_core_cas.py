@@ -64,7 +64,7 @@ def test_store_get_and_object_rows(store: Store) -> None:
 
 
 def test_store_many_is_one_batch_with_duplicates(store: Store) -> None:
-    blobs = [b"one", b"two", b"one", bytearray(b"three")]
+    blobs: list[bytes | bytearray] = [b"one", b"two", b"one", bytearray(b"three")]
     with store.begin() as conn:
         hashes = CasRepository(conn).store_many("chunk", blobs)
         assert CasRepository(conn).store_many("chunk", []) == []

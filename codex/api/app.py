@@ -1,0 +1,89 @@
+"""The ASGI app factory.
+
+FastAPI (on Starlette) was chosen over bare Starlette because the contract is the product: typed
+request models give 422s with field errors for free, and the OpenAPI document that
+``contracts/codex-api.openapi.yaml`` commits is generated from the same models the handlers use. SSE
+and WebSocket come from Starlette underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware import Middleware
+
+from codex import __version__
+from codex.api.builtins import register_builtins
+from codex.api.errors import install_error_handlers
+from codex.api.limits import BodySizeLimit
+from codex.api.registry import Registry
+from codex.api.routes_codex import add_codex_routes
+from codex.api.routes_core import router as core_router
+from codex.api.routes_stream import add_stream_routes
+from codex.api.state import AppState, make_hub
+from codex.config import CodexSettings, load_settings
+from codex.store import Store, open_store
+
+__all__ = ["create_app", "default_registry"]
+
+
+def default_registry() -> Registry:
+    """The built-in named mutations and queries."""
+    registry = Registry()
+    register_builtins(registry)
+    return registry
+
+
+def create_app(
+    store: Store | None = None,
+    *,
+    settings: CodexSettings | None = None,
+    registry: Registry | None = None,
+) -> FastAPI:
+    """Build the Codex HTTP app.
+
+    Args:
+        store: The store to serve; when None the lifespan opens the configured database (without
+            migrating it: deploys run ``alembic upgrade head`` first, and ``/ready`` reports).
+        settings: Service settings (default: :func:`codex.config.load_settings`).
+        registry: Named mutations and queries (default: the built-ins).
+
+    Returns:
+        The FastAPI app. Its lifespan owns the store (when it opened it) and the change hub.
+
+    Example:
+        >>> app = create_app()  # then: uvicorn.run(app)
+    """
+    settings = settings or load_settings()
+    registry = registry or default_registry()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        the_store = store if store is not None else open_store(migrate="none")
+        hub = make_hub(the_store, settings)
+        app.state.codex = AppState(store=the_store, settings=settings, registry=registry, hub=hub)
+        the_store.commit_listeners.append(hub.notify)
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            the_store.commit_listeners.remove(hub.notify)
+            if owned:
+                the_store.dispose()
+
+    app = FastAPI(
+        title="Codex API",
+        version=__version__,
+        summary="Named queries and mutations, live change streams and readiness for a Codex store.",
+        lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+    )
+    install_error_handlers(app)
+    app.include_router(core_router)
+    add_codex_routes(app, registry)
+    add_stream_routes(app)
+    return app

@@ -1,0 +1,85 @@
+"""One auth and tenant boundary: bearer tokens (hashed at rest), scopes, and the tenant they carry.
+
+Every route except ``/health`` and ``/ready`` depends on :func:`require`. A missing, malformed,
+unknown, expired or revoked token is 401; a valid token without the scope is 403. ``admin`` implies
+every scope. The token's tenant is the only tenant the request can see or write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.security import HTTPBearer
+
+from codex.api.errors import ApiError
+from codex.repositories.tenancy import SCOPES, TokenRepository
+from codex.store import Store
+
+__all__ = ["Principal", "authenticate_secret", "bearer_scheme", "require"]
+
+bearer_scheme = HTTPBearer(auto_error=False, description="A Codex token from `codex tokens create`.")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token id, its tenant and its scopes."""
+
+    token_id: int
+    tenant: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        """True when the token holds ``scope`` (or ``admin``)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def authenticate_secret(store: Store, secret: str | None) -> Principal:
+    """Resolve a token secret to a principal.
+
+    Raises:
+        ApiError: 401 when the token is missing, unknown, expired or revoked.
+    """
+    if not secret:
+        raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
+    with store.connect() as conn:
+        token = TokenRepository(conn).authenticate(secret.strip())
+    if token is None:
+        raise ApiError(401, "Unauthorized", "the token is unknown, expired or revoked")
+    return Principal(token_id=token.id, tenant=token.tenant, scopes=token.scope_set)
+
+
+def _secret(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "Unauthorized", "use the Bearer scheme: Authorization: Bearer <token>")
+        return value.strip()
+    session_lookup = getattr(request.app.state, "session_secret", None)
+    if callable(session_lookup):
+        secret: str | None = session_lookup(request)
+        return secret
+    return None
+
+
+def require(scope: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: the caller must hold ``scope``.
+
+    Example:
+        >>> dep = require("read")  # then: principal: Principal = Depends(dep)
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def dependency(request: Request) -> Principal:
+        store: Store = request.app.state.codex.store
+        principal = authenticate_secret(store, _secret(request))
+        if not principal.allows(scope):
+            raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope", required_scope=scope)
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency

@@ -1,0 +1,115 @@
+"""HTTP error mapping: one table from the Codex error tree to status codes, and JSON bodies everywhere.
+
+Every error response is ``{"error": <kind>, "message": <sentence>, ...details}``. Request validation
+errors are 422 with ``fields`` (location, message); malformed JSON is 400; nothing maps to 500 except a
+genuine bug, whose body never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from codex.engine import translate_db_error
+from codex.errors import (
+    CodexError,
+    ConfigError,
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    SchemaError,
+)
+
+__all__ = ["STATUS", "ApiError", "install_error_handlers", "status_for"]
+
+log = logging.getLogger("codex.api")
+
+STATUS: dict[type[CodexError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    QuotaExceeded: 429,
+    SchemaError: 503,
+    DatabaseUnavailable: 503,
+    ConfigError: 500,
+}
+"""Codex error → HTTP status (first matching class in MRO order)."""
+
+
+class ApiError(CodexError):
+    """An HTTP-level refusal (auth, scope, size) with its status."""
+
+    def __init__(self, status: int, kind: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.kind = kind
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["error"] = self.kind
+        return body
+
+
+def status_for(exc: CodexError) -> int:
+    """The HTTP status of a Codex error."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into a JSON body."""
+
+    @app.exception_handler(CodexError)
+    async def _codex(request: Request, exc: CodexError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if getattr(exc, "status", 0) == 401 else None
+        return _json(status_for(exc), exc.to_dict(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _json(400, {"error": "MalformedJSON", "message": "the request body is not valid JSON"})
+        fields = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "message": str(e.get("msg", "")),
+                "type": e.get("type"),
+            }
+            for e in errors
+        ]
+        return _json(422, {"error": "ValidationError", "message": "the request is invalid", "fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(
+            exc.status_code, "HTTPError"
+        )
+        return _json(
+            exc.status_code, {"error": kind, "message": str(exc.detail)}, getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        try:
+            mapped = translate_db_error(exc)
+        except Exception:
+            mapped = None
+        if mapped is not None and type(exc).__module__.startswith("sqlalchemy"):
+            return _json(status_for(mapped), mapped.to_dict())
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _json(500, {"error": "InternalError", "message": "internal error; see the server log"})

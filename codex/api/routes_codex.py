@@ -1,0 +1,196 @@
+"""Named mutations and queries: one typed route per registered name, plus the catch-alls.
+
+* ``POST /api/codex/mutate/{name}``: the domain rows, the change-log rows and the tenant's usage
+  consumption (metric ``api.mutations``, scope ``tenant``/<tenant>) commit in one transaction.
+* ``GET /api/codex/query/{name}``: the result is stored as a ``codex_query_snapshots`` row (JSON +
+  Keccak digest) under the tenant-scoped name ``<tenant>:<name>``, and its projection version is
+  bumped when the result changed; ``cursor`` is the change-log id the result is consistent with.
+* ``GET /api/codex/query/{name}/latest``: the upstream "newest stored snapshot" read.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, Field, JsonValue, ValidationError
+
+from codex.api.auth import Principal, bearer_scheme, require
+from codex.api.errors import ApiError
+from codex.api.registry import Mutation, Query, Registry
+from codex.api.state import AppState
+from codex.errors import InvalidInput
+from codex.repositories.changelog import ChangeLogRepository
+from codex.repositories.reactivity import QuerySnapshotRepository
+from codex.repositories.usage import UsageRepository
+from codex.store import LAST_CHANGE_KEY
+
+__all__ = ["MUTATION_METRIC", "MutateResponse", "QueryResponse", "add_codex_routes", "run_query"]
+
+MUTATION_METRIC = "api.mutations"
+
+
+class MutateResponse(BaseModel):
+    """What a mutation returns."""
+
+    mutation: str
+    result: JsonValue
+    change_log_id: int | None = Field(None, description="The last change-log id the mutation wrote.")
+
+
+class QueryResponse(BaseModel):
+    """What a named query returns."""
+
+    query_name: str
+    result: JsonValue
+    digest: str = Field(description="Keccak-256 of the canonical JSON of `result`.")
+    version: int = Field(description="Projection version: bumped each time the result changes.")
+    cursor: int = Field(description="The change-log id this result is consistent with.")
+
+
+class SnapshotResponse(BaseModel):
+    """The upstream latest-snapshot shape."""
+
+    query_name: str
+    snapshot_json: JsonValue
+    digest: str
+    created_at: str
+
+
+def run_mutation(state: AppState, who: Principal, mutation: Mutation, body: BaseModel) -> MutateResponse:
+    """Run a mutation in the tenant's write transaction, with its usage consumption."""
+    with state.store.begin(tenant=who.tenant) as conn:
+        UsageRepository(conn).consume(MUTATION_METRIC, "tenant", who.tenant, 1)
+        result = mutation.run(conn, who, body)
+        last = conn.info.get(LAST_CHANGE_KEY)
+    return MutateResponse(mutation=mutation.name, result=result, change_log_id=last)
+
+
+def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:
+    """Run a query and record its snapshot, in one transaction (the cursor matches the result)."""
+    with state.store.begin(tenant=who.tenant) as conn:
+        cursor = ChangeLogRepository(conn).head()
+        result = query.run(conn, who, params)
+        recorded = QuerySnapshotRepository(conn).record_result(f"{who.tenant}:{query.name}", result)
+    return QueryResponse(
+        query_name=query.name,
+        result=recorded.snapshot.result,
+        digest=recorded.snapshot.digest,
+        version=recorded.version,
+        cursor=cursor,
+    )
+
+
+def parse_params(query: Query, raw: dict[str, Any]) -> BaseModel:
+    """Validate query-string parameters against a query's model (422 with field errors)."""
+    try:
+        return query.model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"invalid parameters for query {query.name!r}",
+            fields=[{"loc": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+def _mutation_route(mutation: Mutation) -> Any:
+    def handler(request: Request, body: BaseModel, who: Principal) -> MutateResponse:
+        return run_mutation(request.app.state.codex, who, mutation, body)
+
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+            inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=mutation.model),
+            inspect.Parameter(
+                "who",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Principal,
+                default=Depends(require(mutation.scope)),
+            ),
+        ]
+    )
+    return handler
+
+
+def _query_route(query: Query) -> Any:
+    async def handler(request: Request, who: Principal) -> QueryResponse:
+        params = parse_params(query, dict(request.query_params))
+        return await anyio.to_thread.run_sync(run_query, request.app.state.codex, who, query, params)
+
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+            inspect.Parameter(
+                "who",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Principal,
+                default=Depends(require(query.scope)),
+            ),
+        ]
+    )
+    return handler
+
+
+def _query_openapi(query: Query) -> dict[str, Any]:
+    schema = query.model.model_json_schema()
+    required = set(schema.get("required", []))
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": prop}
+            for name, prop in schema.get("properties", {}).items()
+        ]
+    }
+
+
+def add_codex_routes(app: FastAPI, registry: Registry) -> None:
+    """Mount one route per registered mutation and query, then the catch-alls."""
+    router = APIRouter(tags=["codex"], dependencies=[Depends(bearer_scheme)])
+    for mutation in registry.mutations.values():
+        router.add_api_route(
+            f"/api/codex/mutate/{mutation.name}",
+            _mutation_route(mutation),
+            methods=["POST"],
+            response_model=MutateResponse,
+            summary=mutation.summary,
+            name=f"mutate:{mutation.name}",
+            operation_id=f"mutate_{mutation.name.replace('.', '_')}",
+        )
+    for query in registry.queries.values():
+        router.add_api_route(
+            f"/api/codex/query/{query.name}",
+            _query_route(query),
+            methods=["GET"],
+            response_model=QueryResponse,
+            summary=query.summary,
+            name=f"query:{query.name}",
+            operation_id=f"query_{query.name.replace('.', '_')}",
+            openapi_extra=_query_openapi(query),
+        )
+
+    @router.get(
+        "/api/codex/query/{name}/latest",
+        response_model=SnapshotResponse,
+        summary="The newest stored snapshot of a named query (the upstream read).",
+    )
+    def latest_snapshot(
+        name: str, request: Request, who: Principal = Depends(require("read"))
+    ) -> SnapshotResponse:
+        state: AppState = request.app.state.codex
+        with state.store.connect() as conn:
+            row = QuerySnapshotRepository(conn).latest(f"{who.tenant}:{name}")
+        if row is None:
+            raise ApiError(404, "NotFound", f"no snapshot for query {name}")
+        return SnapshotResponse(
+            query_name=name, snapshot_json=row.result, digest=row.digest, created_at=row.created_at
+        )
+
+    @router.post("/api/codex/mutate/{name}", include_in_schema=False)
+    def unknown_mutation(name: str, who: Principal = Depends(require("write"))) -> None:
+        raise ApiError(404, "NotFound", f"unknown mutation {name!r}", known=sorted(registry.mutations))
+
+    @router.get("/api/codex/query/{name}", include_in_schema=False)
+    def unknown_query(name: str, who: Principal = Depends(require("read"))) -> None:
+        raise ApiError(404, "NotFound", f"unknown query {name!r}", known=sorted(registry.queries))
+
+    app.include_router(router)

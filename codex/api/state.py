@@ -1,0 +1,48 @@
+"""What the app's lifespan owns: the Store, the change hub, the registries and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from codex.api.registry import Registry
+from codex.config import CodexSettings
+from codex.reactive.feed import ChangeEvent, read_changes
+from codex.reactive.hub import ChangeHub
+from codex.repositories.changelog import ChangeLogRepository
+from codex.store import Store
+
+__all__ = ["AppState", "make_hub"]
+
+
+@dataclass
+class AppState:
+    """Shared by every request (``request.app.state.codex``)."""
+
+    store: Store
+    settings: CodexSettings
+    registry: Registry
+    hub: ChangeHub
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
+    """A change hub reading ``store`` (one read per tick; reads run in worker threads)."""
+
+    def fetch(
+        after_id: int, *, limit: int, upto: int | None = None, tenant: str | None = None
+    ) -> list[ChangeEvent]:
+        with store.connect() as conn:
+            return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant)
+
+    def head() -> int:
+        with store.connect() as conn:
+            return ChangeLogRepository(conn).head()
+
+    return ChangeHub(
+        fetch,
+        head,
+        poll_min=settings.poll_min_seconds,
+        poll_max=settings.poll_max_seconds,
+        buffer=settings.client_buffer,
+    )

@@ -1,0 +1,5 @@
+"""``python -m codex.cli``."""
+
+from codex.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""``codex serve``: run the HTTP service with uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from codex.cli._common import cli_errors, db_config
+
+__all__ = ["serve"]
+
+
+@cli_errors
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default: settings, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default: settings, 8787)."),
+    log_level: str | None = typer.Option(None, help="uvicorn log level."),
+) -> None:
+    """Serve the Codex HTTP API, live streams and console on HOST:PORT (loopback by default)."""
+    import uvicorn
+
+    from codex.api import create_app
+    from codex.config import load_settings
+
+    settings = load_settings(host=host, port=port, log_level=log_level)
+    config = db_config()
+    app = create_app(settings=settings)
+    where = config.path if config.mode in ("local", "replica") else config.url
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"codex: serving the {config.mode} database {where}")
+    typer.echo(f"codex: API      {base}/api/codex/...  (health: {base}/health, ready: {base}/ready)")
+    typer.echo(f"codex: console  {base}/console")
+    typer.echo(
+        "codex: create a token with: codex tokens create --tenant default --scopes read,write,subscribe"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=2,
+        lifespan="on",
+    )

@@ -1,0 +1,69 @@
+"""Reading the change log with its tenant, for streams (one query serves every subscriber)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from codex.repositories._base import load_json
+
+__all__ = ["DEFAULT_TENANT", "ChangeEvent", "read_changes"]
+
+DEFAULT_TENANT = "default"
+"""The tenant of rows written without one (CLI, library use): no ``codex_change_owners`` row."""
+
+_SQL = (
+    "SELECT c.id, c.topic, c.entity_kind, c.entity_id, c.change_kind, c.payload_json, c.created_at, "
+    "COALESCE(o.tenant, 'default') AS tenant FROM codex_change_log AS c "
+    "LEFT JOIN codex_change_owners AS o ON o.change_id = c.id WHERE c.id > ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A committed change-log row and the tenant that owns it."""
+
+    id: int
+    topic: str
+    entity_kind: str | None
+    entity_id: str | None
+    change_kind: str
+    payload_json: str | None
+    created_at: str
+    tenant: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event body streamed to clients (the upstream shape plus the parsed ``payload``)."""
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "entity_kind": self.entity_kind,
+            "entity_id": self.entity_id,
+            "change_kind": self.change_kind,
+            "payload_json": self.payload_json,
+            "payload": load_json(self.payload_json),
+            "created_at": self.created_at,
+        }
+
+
+def read_changes(
+    conn: sa.Connection,
+    after_id: int,
+    *,
+    limit: int = 500,
+    upto: int | None = None,
+    tenant: str | None = None,
+) -> list[ChangeEvent]:
+    """Rows with ``after_id < id (<= upto)``, oldest first, optionally of one tenant only."""
+    sql, params = _SQL, [after_id]
+    if upto is not None:
+        sql += " AND c.id <= ?"
+        params.append(upto)
+    if tenant is not None:
+        sql += " AND COALESCE(o.tenant, 'default') = ?"
+        params.append(tenant)
+    sql += " ORDER BY c.id LIMIT ?"
+    params.append(max(1, limit))
+    return [ChangeEvent(*row) for row in conn.exec_driver_sql(sql, tuple(params))]

@@ -1,0 +1,120 @@
+"""routing_calibration: per-agent routing reliability scores (``agent_reliability``, ADR 005).
+
+Each observation moves an agent's score by an exponential moving average
+(``schema-v1-v17.md`` §11, ``semantics.md`` §12)::
+
+    new = clamp(old * 0.95 + obs * 0.05, 0.02, 0.98)    obs = 1.0 on success, 0.0 on failure
+
+with ``old = 0.5`` when the agent has no row. :meth:`ReliabilityRepository.observe` computes it in ONE
+upsert statement (``INSERT … ON CONFLICT(agent_id) DO UPDATE``), so the read of the old score and the
+write of the new one cannot be separated by another writer.
+
+Not a live domain: these writes append no change-log rows.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import Final
+
+import sqlalchemy as sa
+
+from codex.errors import InvalidInput
+from codex.repositories._base import Repository, now_ms, row_as
+from domains.routing_calibration import agent_reliability
+
+__all__ = [
+    "DEFAULT_RELIABILITY",
+    "RELIABILITY_CEILING",
+    "RELIABILITY_DECAY",
+    "RELIABILITY_FLOOR",
+    "RELIABILITY_GAIN",
+    "ReliabilityRepository",
+    "ReliabilityRow",
+]
+
+DEFAULT_RELIABILITY: Final = 0.5
+"""The score of an agent with no observations."""
+RELIABILITY_DECAY: Final = 0.95
+"""Weight of the old score in the moving average."""
+RELIABILITY_GAIN: Final = 0.05
+"""Weight of the observation in the moving average."""
+RELIABILITY_FLOOR: Final = 0.02
+RELIABILITY_CEILING: Final = 0.98
+
+_t = agent_reliability
+
+_EMA = f"MIN(MAX(%s * {RELIABILITY_DECAY!r} + ? * {RELIABILITY_GAIN!r}, {RELIABILITY_FLOOR!r}), {RELIABILITY_CEILING!r})"
+# obs is bound twice: for a new row (old = the default score) and for the update of an existing one.
+_OBSERVE: Final = (
+    "INSERT INTO agent_reliability (agent_id, reliability, updated_at_ms) "
+    f"VALUES (?, {_EMA % '?'}, ?) "
+    f"ON CONFLICT(agent_id) DO UPDATE SET reliability = {_EMA % 'agent_reliability.reliability'}, "
+    "updated_at_ms = excluded.updated_at_ms "
+    "RETURNING agent_id, reliability, updated_at_ms"
+)
+_GET = sa.select(_t).where(_t.c.agent_id == sa.bindparam("agent_id"))
+_LIST = sa.select(_t).order_by(_t.c.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReliabilityRow:
+    """One ``agent_reliability`` row."""
+
+    agent_id: int
+    reliability: float
+    updated_at_ms: int
+
+
+class ReliabilityRepository(Repository):
+    """Routing reliability scores, one per agent."""
+
+    def observe(self, agent_id: int, success: bool) -> ReliabilityRow:
+        """Fold one task outcome into the agent's score (upsert, one statement).
+
+        Args:
+            agent_id: The agent (an integer; upstream ``agent_reliability.agent_id`` is INTEGER).
+            success: Whether the task succeeded (obs = 1.0) or failed (obs = 0.0).
+
+        Returns:
+            The row after the update (``updated_at_ms`` = now, Unix milliseconds).
+
+        Raises:
+            InvalidInput: ``agent_id`` is not an integer or ``success`` is not a bool.
+        """
+        self._writable()
+        if isinstance(agent_id, bool) or not isinstance(agent_id, int):
+            raise InvalidInput("agent_id must be an integer", field="agent_id")
+        if not isinstance(success, bool):
+            raise InvalidInput("success must be a bool", field="success")
+        obs = 1.0 if success else 0.0
+        row = self._sql(_OBSERVE, (agent_id, DEFAULT_RELIABILITY, obs, now_ms(), obs)).one()
+        return row_as(ReliabilityRow, row)
+
+    def get(self, agent_id: int) -> ReliabilityRow:
+        """The agent's row.
+
+        Raises:
+            NotFound: The agent has no observations.
+        """
+        return self._one(
+            ReliabilityRow, _GET.params(agent_id=agent_id), f"no reliability for agent {agent_id}"
+        )
+
+    def get_one_or_none(self, agent_id: int) -> ReliabilityRow | None:
+        """The agent's row, or None."""
+        return self._one_or_none(ReliabilityRow, _GET.params(agent_id=agent_id))
+
+    def score(self, agent_id: int) -> float:
+        """The agent's reliability, or :data:`DEFAULT_RELIABILITY` when it has no observations."""
+        row = self.get_one_or_none(agent_id)
+        return DEFAULT_RELIABILITY if row is None else row.reliability
+
+    def list(self) -> builtins.list[ReliabilityRow]:
+        """Every agent's row, sorted by agent id."""
+        return self._all(ReliabilityRow, _LIST)
+
+    def count(self) -> int:
+        """Number of agents with a score."""
+        return int(self._execute(sa.select(sa.func.count()).select_from(_t)).scalar_one())

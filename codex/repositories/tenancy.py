@@ -1,0 +1,241 @@
+"""Tenancy: API tokens (hashed), and which tenant owns an entity created through the API.
+
+Token format: ``codex_`` + 43 URL-safe characters (32 random bytes). Only the SHA-256 hex digest is
+stored, with a short display prefix; the token itself is shown once, at creation. Scopes: ``read``,
+``write``, ``subscribe``, ``admin``. Tenant ids: 1-63 characters of ``a-z 0-9 _ -``, starting with a
+letter or digit.
+
+Entity ownership (``codex_entity_owners``): an entity created through the API is claimed by its tenant;
+an entity with no owner row belongs to the tenant ``default`` (rows written by the CLI or the library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from codex.errors import InvalidInput, NotFound
+from codex.repositories._base import Repository, rows_as
+from domains.tenancy import codex_access_tokens, codex_entity_owners
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "SCOPES",
+    "AccessToken",
+    "NewToken",
+    "OwnershipRepository",
+    "TokenRepository",
+    "hash_token",
+    "validate_tenant",
+]
+
+DEFAULT_TENANT = "default"
+SCOPES = ("read", "write", "subscribe", "admin")
+TOKEN_PREFIX = "codex_"
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def validate_tenant(tenant: str) -> str:
+    """Check a tenant id (``[a-z0-9][a-z0-9_-]{0,62}``).
+
+    Raises:
+        InvalidInput: The id is malformed.
+    """
+    if not isinstance(tenant, str) or not _TENANT.match(tenant):
+        raise InvalidInput(f"invalid tenant {tenant!r}: use 1-63 of a-z 0-9 _ - (starting with a-z/0-9)")
+    return tenant
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token: what is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _utc(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A stored token (never the secret itself)."""
+
+    id: int
+    token_prefix: str
+    tenant: str
+    scopes: str
+    label: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    last_used_at: str | None
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """The scopes as a set."""
+        return frozenset(self.scopes.split())
+
+    @property
+    def active(self) -> bool:
+        """Not revoked and not expired."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > _utc())
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A freshly created token: ``secret`` is shown once and never stored."""
+
+    secret: str
+    token: AccessToken
+
+
+class TokenRepository(Repository):
+    """Create, look up, list and revoke API tokens."""
+
+    def create(
+        self,
+        tenant: str,
+        scopes: list[str] | tuple[str, ...],
+        *,
+        label: str = "",
+        expires_days: int | None = None,
+    ) -> NewToken:
+        """Create a token for ``tenant`` with ``scopes``.
+
+        Raises:
+            InvalidInput: Bad tenant, empty or unknown scopes, or a non-positive expiry.
+        """
+        self._writable()
+        validate_tenant(tenant)
+        wanted = sorted({s.strip() for s in scopes if s.strip()})
+        unknown = [s for s in wanted if s not in SCOPES]
+        if not wanted or unknown:
+            raise InvalidInput(
+                f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {list(scopes)}"
+            )
+        if expires_days is not None and expires_days <= 0:
+            raise InvalidInput("expires_days must be positive")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        t = codex_access_tokens
+        new_id = self._execute(
+            t.insert()
+            .values(
+                token_hash=hash_token(secret),
+                token_prefix=secret[:12],
+                tenant=tenant,
+                scopes=" ".join(wanted),
+                label=label[:200],
+                expires_at=_utc(timedelta(days=expires_days)) if expires_days else None,
+            )
+            .returning(t.c.id)
+        ).scalar_one()
+        return NewToken(secret=secret, token=self.get(int(new_id)))
+
+    def get(self, token_id: int) -> AccessToken:
+        """A token by id.
+
+        Raises:
+            NotFound: No such token.
+        """
+        t = codex_access_tokens
+        return self._one(AccessToken, sa.select(t).where(t.c.id == token_id), f"token {token_id}")
+
+    def authenticate(self, secret: str) -> AccessToken | None:
+        """The active token for ``secret``, or None (unknown, revoked or expired)."""
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        t = codex_access_tokens
+        token = self._one_or_none(AccessToken, sa.select(t).where(t.c.token_hash == hash_token(secret)))
+        return token if token is not None and token.active else None
+
+    def list(self, *, tenant: str | None = None, include_revoked: bool = True) -> list[AccessToken]:
+        """Tokens, newest first."""
+        t = codex_access_tokens
+        stmt = sa.select(t).order_by(t.c.id.desc())
+        if tenant is not None:
+            stmt = stmt.where(t.c.tenant == tenant)
+        if not include_revoked:
+            stmt = stmt.where(t.c.revoked_at.is_(None))
+        return rows_as(AccessToken, self._execute(stmt))
+
+    def revoke(self, token_id: int) -> AccessToken:
+        """Revoke a token (idempotent).
+
+        Raises:
+            NotFound: No such token.
+        """
+        self._writable()
+        t = codex_access_tokens
+        self.get(token_id)
+        self._execute(
+            t.update()
+            .where(t.c.id == token_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=sa.func.datetime("now"))
+        )
+        return self.get(token_id)
+
+    def touch(self, token_id: int) -> None:
+        """Record a use (``last_used_at``)."""
+        t = codex_access_tokens
+        self._execute(t.update().where(t.c.id == token_id).values(last_used_at=sa.func.datetime("now")))
+
+
+class OwnershipRepository(Repository):
+    """Which tenant owns an entity created through the API."""
+
+    def claim(self, entity_kind: str, entity_id: object, tenant: str) -> None:
+        """Record ``tenant`` as the owner (no-op for the default tenant, which owns unclaimed rows)."""
+        if tenant == DEFAULT_TENANT:
+            return
+        self._writable()
+        o = codex_entity_owners
+        self._execute(
+            sa.insert(o)
+            .prefix_with("OR IGNORE")
+            .values(entity_kind=entity_kind, entity_id=str(entity_id), tenant=tenant)
+        )
+
+    def owner(self, entity_kind: str, entity_id: object) -> str:
+        """The owning tenant (``default`` when unclaimed)."""
+        o = codex_entity_owners
+        value = self._execute(
+            sa.select(o.c.tenant).where(o.c.entity_kind == entity_kind, o.c.entity_id == str(entity_id))
+        ).scalar()
+        return str(value) if value is not None else DEFAULT_TENANT
+
+    def require(self, entity_kind: str, entity_id: object, tenant: str) -> None:
+        """Raise NotFound unless ``tenant`` owns the entity (other tenants' rows do not exist for it).
+
+        Raises:
+            NotFound: Another tenant owns it.
+        """
+        if self.owner(entity_kind, entity_id) != tenant:
+            raise NotFound(f"{entity_kind} {entity_id} not found")
+
+    @staticmethod
+    def visible(entity_kind: str, id_column: sa.ColumnElement[object], tenant: str) -> sa.ColumnElement[bool]:
+        """A WHERE clause keeping only rows of ``entity_kind`` that ``tenant`` owns.
+
+        For the default tenant: rows nobody claimed; for any other tenant: rows it claimed.
+        """
+        o = codex_entity_owners
+        claimed = (
+            sa.select(o.c.tenant)
+            .where(o.c.entity_kind == entity_kind, o.c.entity_id == sa.cast(id_column, sa.Text))
+            .scalar_subquery()
+        )
+        if tenant == DEFAULT_TENANT:
+            return claimed.is_(None)
+        return claimed == tenant
+
+    def owned_ids(self, entity_kind: str, tenant: str) -> list[str]:
+        """Ids of ``entity_kind`` claimed by ``tenant``."""
+        o = codex_entity_owners
+        rows = self._execute(
+            sa.select(o.c.entity_id).where(o.c.entity_kind == entity_kind, o.c.tenant == tenant)
+        )
+        return [str(r[0]) for r in rows]

@@ -1,0 +1,262 @@
+"""Reactive bookkeeping: subscriptions, schema lineage, query snapshots and projection versions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codex.errors import InvalidInput, NotFound
+from codex.repositories import ChangeLogRepository
+from codex.repositories.reactivity import (
+    ProjectionRepository,
+    QuerySnapshotRepository,
+    SchemaLineageRepository,
+    SubscriptionRepository,
+    canonical_json,
+)
+from codex.schema import keccak256_hex
+from codex.store import Store
+
+
+class Boom(Exception):
+    pass
+
+
+# -- subscriptions ------------------------------------------------------------------------------
+def test_subscription_upsert_get_list_delete(store: Store) -> None:
+    with store.begin() as conn:
+        subs = SubscriptionRepository(conn)
+        first = subs.upsert("s1", "conversations/42", {"role": "user"}, "browser")
+        subs.upsert("s2", "conversations/42")
+        subs.upsert("s3", "usage/tokens", client_hint="cli")
+        again = subs.upsert("s1", "search/documents", None, "tab-2")
+    assert first.filter == {"role": "user"} and first.filter_json == '{"role":"user"}'
+    assert (again.topic, again.filter_json, again.client_hint) == ("search/documents", None, "tab-2")
+    assert again.created_at == first.created_at
+    with store.connect() as conn:
+        subs = SubscriptionRepository(conn)
+        assert subs.get("s1") == again
+        assert subs.get_one_or_none("nope") is None
+        assert subs.exists("s2") and not subs.exists("nope")
+        assert [s.id for s in subs.list()] == ["s1", "s2", "s3"]
+        assert [s.id for s in subs.list("conversations/42")] == ["s2"]
+        assert subs.count() == 3 and subs.count("usage/tokens") == 1
+        assert len(subs.list(limit=2)) == 2
+        with pytest.raises(NotFound):
+            subs.get("nope")
+    with store.begin() as conn:
+        subs = SubscriptionRepository(conn)
+        subs.delete("s2")
+        with pytest.raises(NotFound):
+            subs.delete("s2")
+        assert [s.id for s in subs.list()] == ["s1", "s3"]
+        # Not a live domain: nothing went to the change log.
+        assert ChangeLogRepository(conn).head() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("", "conversations/1"), "id"),
+        (("x" * 257, "conversations/1"), "id"),
+        (("s", "bad topic"), "topic"),
+        (("s", "conversations/*"), "topic"),
+        (("s", "conversations/1", None, "h" * 1025), "client_hint"),
+    ],
+)
+def test_subscription_refuses_bad_values(store: Store, args: tuple[object, ...], field: str) -> None:
+    with store.begin() as conn:
+        with pytest.raises(InvalidInput) as info:
+            SubscriptionRepository(conn).upsert(*args)  # type: ignore[arg-type]
+        assert info.value.details["field"] == field
+        with pytest.raises(InvalidInput):
+            SubscriptionRepository(conn).upsert("s", "t", {1, 2})  # a set is not JSON
+        assert SubscriptionRepository(conn).count() == 0
+
+
+def test_subscription_upsert_many(store: Store) -> None:
+    with store.begin() as conn:
+        subs = SubscriptionRepository(conn)
+        assert subs.upsert_many([]) == 0
+        written = subs.upsert_many([(f"s{i}", f"topics/{i % 3}", {"i": i}, None) for i in range(10)])
+        assert written == 10
+        subs.upsert_many([("s0", "audit", None, "moved")])
+        with pytest.raises(InvalidInput):
+            subs.upsert_many([("s20", "audit", None, None), ("s21", "bad topic", None, None)])
+    with store.connect() as conn:
+        subs = SubscriptionRepository(conn)
+        assert subs.count() == 10 and subs.count("topics/1") == 3
+        assert (subs.get("s0").topic, subs.get("s0").client_hint) == ("audit", "moved")
+        assert subs.get("s5").filter == {"i": 5}
+        assert not subs.exists("s20")
+
+
+def test_subscription_writes_refuse_a_read_connection(store: Store) -> None:
+    with store.connect() as conn, pytest.raises(InvalidInput):
+        SubscriptionRepository(conn).upsert("s", "audit")
+
+
+def test_subscription_rollback(store: Store) -> None:
+    with pytest.raises(Boom), store.begin() as conn:
+        SubscriptionRepository(conn).upsert("s", "audit")
+        raise Boom
+    with store.connect() as conn:
+        assert SubscriptionRepository(conn).count() == 0
+
+
+# -- schema lineage -------------------------------------------------------------------------------
+def test_lineage_record_and_list(store: Store) -> None:
+    digest = keccak256_hex("schema")
+    with store.begin() as conn:
+        lineage = SchemaLineageRepository(conn)
+        assert lineage.latest() is None
+        first = lineage.record("v17", digest, "baseline")
+        second = lineage.record("v17", digest)
+        third = lineage.record("import-2026-03", digest, "legacy export vox.db")
+    assert first < second < third
+    with store.connect() as conn:
+        lineage = SchemaLineageRepository(conn)
+        rows = lineage.list()
+        assert [r.id for r in rows] == [first, second, third]
+        assert (rows[0].baseline_id, rows[0].schema_digest, rows[0].provenance) == ("v17", digest, "baseline")
+        assert rows[1].provenance is None
+        assert [r.id for r in lineage.list("v17")] == [first, second]
+        assert lineage.get(third).baseline_id == "import-2026-03"
+        assert lineage.latest() == lineage.get(third)
+        assert lineage.latest("v17") == lineage.get(second)
+        with pytest.raises(NotFound):
+            lineage.get(999)
+
+
+def test_lineage_refuses_bad_values(store: Store) -> None:
+    with store.begin() as conn:
+        lineage = SchemaLineageRepository(conn)
+        with pytest.raises(InvalidInput):
+            lineage.record("", "0x00")
+        with pytest.raises(InvalidInput):
+            lineage.record("v17", "")
+        with pytest.raises(InvalidInput):
+            lineage.record("v17", "0x00", 42)  # type: ignore[arg-type]
+        assert lineage.list() == []
+
+
+def test_lineage_rollback(store: Store) -> None:
+    with pytest.raises(Boom), store.begin() as conn:
+        SchemaLineageRepository(conn).record("v17", "0x00")
+        raise Boom
+    with store.connect() as conn:
+        assert SchemaLineageRepository(conn).list() == []
+
+
+# -- query snapshots ----------------------------------------------------------------------------
+def test_canonical_json() -> None:
+    assert canonical_json({"b": [1, {"d": 1, "c": 2}], "a": "é"}) == '{"a":"é","b":[1,{"c":2,"d":1}]}'
+    with pytest.raises(InvalidInput):
+        canonical_json(float("nan"))
+    with pytest.raises(InvalidInput):
+        canonical_json({"x": object()})
+
+
+def test_snapshot_save_get_latest(store: Store) -> None:
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        assert snaps.latest("top") is None
+        first = snaps.save("top", {"rows": [1, 2], "count": 2})
+        second = snaps.save("top", {"count": 3, "rows": [1, 2, 3]})
+        snaps.save("other", [])
+    text = '{"count":2,"rows":[1,2]}'
+    assert first.snapshot_json == text and first.digest == keccak256_hex(text)
+    assert first.digest.startswith("0x") and len(first.digest) == 66
+    assert len(first.id) == 32 and int(first.id, 16) >= 0 and first.id != second.id
+    assert first.result == {"count": 2, "rows": [1, 2]}
+    with store.connect() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        # Same created_at second: insertion order breaks the tie.
+        assert snaps.latest("top") == second
+        assert snaps.get(first.id) == first
+        assert [s.id for s in snaps.list("top")] == [second.id, first.id]
+        assert snaps.latest("missing") is None
+        with pytest.raises(NotFound):
+            snaps.get("nope")
+
+
+def test_snapshot_latest_prefers_newer_created_at(store: Store) -> None:
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        older = snaps.save("q", 1)
+        newer = snaps.save("q", 2)
+        # Backdate the second-inserted row: created_at, not insertion order, decides first.
+        conn.exec_driver_sql(
+            "UPDATE codex_query_snapshots SET created_at = '2000-01-01 00:00:00' WHERE id = ?", (newer.id,)
+        )
+        assert snaps.latest("q") == older
+
+
+def test_snapshot_refuses_bad_values(store: Store) -> None:
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        with pytest.raises(InvalidInput):
+            snaps.save("", {})
+        with pytest.raises(InvalidInput):
+            snaps.save("q", {"x": float("inf")})
+        assert snaps.list("q") == []
+
+
+# -- projections ----------------------------------------------------------------------------------
+def test_projection_current_bump_history(store: Store) -> None:
+    with store.begin() as conn:
+        proj = ProjectionRepository(conn)
+        assert proj.current("feed") == 0
+        assert [proj.bump("feed") for _ in range(3)] == [1, 2, 3]
+        assert proj.bump("other") == 1
+        with pytest.raises(InvalidInput):
+            proj.bump("")
+    with store.connect() as conn:
+        proj = ProjectionRepository(conn)
+        assert proj.current("feed") == 3 and proj.current("missing") == 0
+        assert [v.version for v in proj.history("feed")] == [3, 2, 1]
+        assert [(v.projection_name, v.version) for v in proj.list()] == [("feed", 3), ("other", 1)]
+
+
+def test_projection_rollback(store: Store) -> None:
+    with store.begin() as conn:
+        ProjectionRepository(conn).bump("feed")
+    with pytest.raises(Boom), store.begin() as conn:
+        ProjectionRepository(conn).bump("feed")
+        raise Boom
+    with store.connect() as conn:
+        assert ProjectionRepository(conn).current("feed") == 1
+
+
+# -- record_result --------------------------------------------------------------------------------
+def test_record_result_bumps_only_on_change(store: Store) -> None:
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        first = snaps.record_result("top", {"a": 1, "b": 2})
+        same = snaps.record_result("top", {"b": 2, "a": 1})  # same canonical JSON
+        changed = snaps.record_result("top", {"a": 1, "b": 3})
+        back = snaps.record_result("top", {"a": 1, "b": 2})  # differs from the LATEST: a change
+        custom = snaps.record_result("other", [1], projection="feed")
+    assert (first.version, first.changed) == (1, True)
+    snapshot, version, was_changed = same
+    assert (snapshot, version, was_changed) == (first.snapshot, 1, False)
+    assert (changed.version, changed.changed) == (2, True)
+    assert (back.version, back.changed) == (3, True) and back.snapshot.digest == first.snapshot.digest
+    assert (custom.version, custom.changed) == (1, True)
+    with store.connect() as conn:
+        assert len(QuerySnapshotRepository(conn).list("top")) == 3
+        proj = ProjectionRepository(conn)
+        assert (proj.current("top"), proj.current("feed"), proj.current("other")) == (3, 1, 0)
+        assert json.loads(QuerySnapshotRepository(conn).latest("top").snapshot_json) == {"a": 1, "b": 2}  # type: ignore[union-attr]
+
+
+def test_record_result_rollback_and_read_only(store: Store) -> None:
+    with pytest.raises(Boom), store.begin() as conn:
+        QuerySnapshotRepository(conn).record_result("top", {"a": 1})
+        raise Boom
+    with store.connect() as conn:
+        assert QuerySnapshotRepository(conn).latest("top") is None
+        assert ProjectionRepository(conn).current("top") == 0
+        with pytest.raises(InvalidInput):
+            QuerySnapshotRepository(conn).record_result("top", {"a": 1})
