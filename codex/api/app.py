@@ -15,12 +15,13 @@ from fastapi import FastAPI
 from fastapi.middleware import Middleware
 
 from codex import __version__
-from codex.api.builtins import register_builtins
 from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
+from codex.api.named import register_builtins
 from codex.api.registry import Registry
 from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
+from codex.api.routes_graph import add_graph_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.state import AppState, make_hub
 from codex.config import CodexSettings, load_settings
@@ -86,4 +87,5 @@ def create_app(
     app.include_router(core_router)
     add_codex_routes(app, registry)
     add_stream_routes(app)
+    add_graph_routes(app)
     return app
