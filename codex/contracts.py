@@ -71,7 +71,14 @@ def _policy_yaml() -> str:
     return _HEADER + yaml.safe_dump(doc, sort_keys=False, width=120)
 
 
+def _openapi_yaml() -> str:
+    from codex.api.openapi import openapi_yaml  # the API layer sits above this module: import lazily
+
+    return openapi_yaml()
+
+
 CONTRACT_FILES: dict[str, Callable[[], str]] = {
+    "contracts/codex-api.openapi.yaml": _openapi_yaml,
     "contracts/db/baseline.sql": _baseline_sql,
     "contracts/db/baseline-fragments.yaml": _fragments_yaml,
     "contracts/db/baseline-version-policy.yaml": _policy_yaml,

@@ -2,7 +2,9 @@
 
 Every route except ``/health`` and ``/ready`` depends on :func:`require`. A missing, malformed,
 unknown, expired or revoked token is 401; a valid token without the scope is 403. ``admin`` implies
-every scope. The token's tenant is the only tenant the request can see or write.
+every scope. The token's tenant is the only tenant the request can see or write. Without an
+``Authorization`` header, a console session cookie may stand in for the token (the hook
+``app.state.session_principal``, set by :mod:`codex.console`; it re-checks the token on every request).
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def _secret(request: Request) -> str | None:
     return None
 
 
+def _session_principal(request: Request) -> Principal | None:
+    """The principal of a console session (``app.state.session_principal``), when no bearer header is sent.
+
+    The hook maps a session cookie to the token behind it (re-checking that the token is still active)
+    and may raise :class:`ApiError` (expired session, failed CSRF check); it returns None when the
+    request carries no session. A request with an ``Authorization`` header never consults it.
+    """
+    if request.headers.get("authorization"):
+        return None
+    lookup = getattr(request.app.state, "session_principal", None)
+    if not callable(lookup):
+        return None
+    found: Principal | None = lookup(request)
+    return found
+
+
 def require(scope: str) -> Callable[[Request], Principal]:
     """A FastAPI dependency: the caller must hold ``scope``.
 
@@ -75,7 +93,7 @@ def require(scope: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         store: Store = request.app.state.codex.store
-        principal = authenticate_secret(store, _secret(request))
+        principal = _session_principal(request) or authenticate_secret(store, _secret(request))
         if not principal.allows(scope):
             raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope", required_scope=scope)
         request.state.principal = principal

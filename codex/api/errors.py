@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codex.engine import translate_db_error
@@ -91,6 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 "type": e.get("type"),
             }
             for e in errors
+        ]
+        return _json(422, {"error": "ValidationError", "message": "the request is invalid", "fields": fields})
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        fields = [
+            {"loc": [str(p) for p in e["loc"]], "message": e["msg"], "type": e["type"]} for e in exc.errors()
         ]
         return _json(422, {"error": "ValidationError", "message": "the request is invalid", "fields": fields})
 

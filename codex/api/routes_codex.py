@@ -64,8 +64,12 @@ def run_mutation(state: AppState, who: Principal, mutation: Mutation, body: Base
     with state.store.begin(tenant=who.tenant) as conn:
         UsageRepository(conn).consume(MUTATION_METRIC, "tenant", who.tenant, 1)
         result = mutation.run(conn, who, body)
-        last = conn.info.get(LAST_CHANGE_KEY)
-    return MutateResponse(mutation=mutation.name, result=result, change_log_id=last)
+        # Build (and so validate) the response inside the transaction: a result that cannot be
+        # returned rolls the mutation back instead of committing it behind a 500.
+        response = MutateResponse(
+            mutation=mutation.name, result=result, change_log_id=conn.info.get(LAST_CHANGE_KEY)
+        )
+    return response
 
 
 def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:

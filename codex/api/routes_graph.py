@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from pydantic import Field, JsonValue
 
 from codex.api.auth import Principal, bearer_scheme, require
@@ -50,7 +50,10 @@ def add_graph_routes(app: FastAPI) -> None:
 
     @router.post("/api/codex/conversations/{conv_id}/versions", summary="Append a conversation version.")
     def versions(
-        conv_id: int, body: VersionPath, request: Request, who: Principal = Depends(require("write"))
+        body: VersionPath,
+        request: Request,
+        conv_id: int = Path(ge=1),
+        who: Principal = Depends(require("write")),
     ) -> Any:
         full = VersionBody(conversation_id=conv_id, **body.model_dump())
         return _run(request, who, "graph.conversation_version", full)
@@ -61,7 +64,10 @@ def add_graph_routes(app: FastAPI) -> None:
 
     @router.post("/api/codex/topics/{topic_id}/evolution-events", summary="Record a topic evolution event.")
     def evolution(
-        topic_id: int, body: EvolutionPath, request: Request, who: Principal = Depends(require("write"))
+        body: EvolutionPath,
+        request: Request,
+        topic_id: int = Path(ge=1),
+        who: Principal = Depends(require("write")),
     ) -> Any:
         full = EvolutionBody(topic_id=topic_id, **body.model_dump())
         return _run(request, who, "graph.topic_evolution", full)

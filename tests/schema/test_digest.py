@@ -105,3 +105,10 @@ def test_policy_yaml_parity_with_code() -> None:
 
 def test_render_is_deterministic() -> None:
     assert render_contracts() == render_contracts()
+
+
+def test_openapi_contract_is_committed_and_current() -> None:
+    rel = "contracts/codex-api.openapi.yaml"
+    committed = (REPO_ROOT / rel).read_text(encoding="utf-8")
+    assert committed == render_contracts()[rel], "the API changed: run `python -m codex.contracts` and commit"
+    assert "/api/codex/subscribe/{topic}" in committed and "bearer" in committed.lower()

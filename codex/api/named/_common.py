@@ -23,4 +23,14 @@ def plain(row: Any) -> dict[str, Any]:
         data.pop(key)
         name = key[: -len("_json")]
         data[name] = getattr(row, name, None)
-    return data
+    return {k: _jsonable(v) for k, v in data.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return value

@@ -110,9 +110,13 @@ def _link_topic(conn: sa.Connection, who: Principal, body: LinkTopic) -> dict[st
     owners = OwnershipRepository(conn)
     owners.require("conversation", body.conversation_id, who.tenant)
     owners.require("topic", body.topic_id, who.tenant)
-    return plain(
-        TopicRepository(conn).link_conversation(body.conversation_id, body.topic_id, weight=body.weight)
-    )
+    created = TopicRepository(conn).link_conversation(body.conversation_id, body.topic_id, weight=body.weight)
+    return {
+        "conversation_id": body.conversation_id,
+        "topic_id": body.topic_id,
+        "weight": body.weight,
+        "created": created,
+    }
 
 
 class ConversationsParams(Body):

@@ -1,0 +1,820 @@
+"""Operator routes the console is built on (and anyone else may call): ``/api/admin/*`` and ``/api/search``.
+
+Every route sits behind the one auth boundary (:func:`codex.api.auth.require`) and answers only for the
+caller's tenant:
+
+* ``GET /api/admin/overview`` (read): the drift details behind ``/ready`` (missing / extra tables,
+  columns and indexes), the applied-revision ledger, the database mode (``DbConfig.describe()``: never
+  the token) and, for an embedded replica, its lag behind the primary.
+* ``POST /api/admin/replica/sync`` (admin): pull the primary into the embedded replica now; 409 on any
+  other mode.
+* ``GET /api/admin/schema`` (read): the 18 domains (and bookkeeping) → tables → columns, keys, foreign
+  keys with ``ON DELETE``, indexes and the fragment or revision that created each table, described from
+  the models in ``domains/``. Row counts span every tenant, so they need the ``admin`` scope.
+* ``GET /api/admin/registry`` (read): the named queries and mutations with their parameters.
+* ``GET /api/admin/changes/tail`` (read): where to start a stream so that it replays the tenant's last
+  ``limit`` changes matching a topic pattern (the live page opens with recent history, no gap).
+* ``GET /api/admin/runs`` (read): the tenant's processing runs with their steps, filtered by status,
+  kind and a ``created_at`` window.
+* ``GET /api/search`` (read): search the tenant's documents (``uri_prefix = "<tenant>/"``) with
+  :func:`codex.search.search`; 503 when the search package cannot be imported.
+
+Test hook: with ``VOX_CODEX_TEST_HOOKS=1`` in the environment (never in production) the app also has
+``POST /api/admin/test/drop-streams`` (admin, not in the OpenAPI document), which ends every open SSE
+response as a dropped connection would, so that clients' resume can be tested against a live server.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Query as QueryParam
+from pydantic import BaseModel, Field, JsonValue
+from sqlalchemy.dialects import sqlite
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from codex.api.auth import Principal, bearer_scheme, require
+from codex.api.errors import ApiError
+from codex.api.named._common import plain
+from codex.api.state import AppState
+from codex.config import DbConfig
+from codex.engine import make_engine
+from codex.errors import CodexError, InvalidInput
+from codex.migrate import (
+    LEDGER_TABLE,
+    expected_head_schema,
+    script_directory,
+    upgrade,
+    user_tables,
+    verify_database,
+)
+from codex.reactive.patterns import TopicPattern
+from codex.repositories.changelog import ChangeLogRepository
+from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
+from codex.schema import SCHEMA_FRAGMENTS, diff_schemas, read_live_schema
+from domains import DOMAINS
+from domains.processing_audit import processing_runs
+
+__all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
+
+TEST_HOOKS_ENV = "VOX_CODEX_TEST_HOOKS"
+"""Set to ``1`` to mount the test-only stream-drop route (the console's browser tests do)."""
+
+_DIALECT = sqlite.dialect()
+_TAIL_SQL = (
+    "SELECT c.id, c.topic FROM codex_change_log AS c LEFT JOIN codex_change_owners AS o "
+    "ON o.change_id = c.id WHERE c.id < ? AND COALESCE(o.tenant, 'default') = ? ORDER BY c.id DESC LIMIT ?"
+)
+_TAIL_SCAN = 5000
+_CREATE_TABLE = re.compile(r"create_table\(\s*['\"]([A-Za-z0-9_]+)['\"]")
+
+
+# -- response models --------------------------------------------------------------------------------
+class ColumnDrift(BaseModel):
+    """How one column differs from head."""
+
+    column: str
+    expected: str | None = Field(description="`type, null, default` at head (None: not expected).")
+    live: str | None = Field(description="`type, null, default` in the database (None: missing).")
+
+
+class TableDrift(BaseModel):
+    """A table whose definition differs from head."""
+
+    table: str
+    missing_columns: list[str]
+    extra_columns: list[str]
+    changed_columns: list[ColumnDrift]
+
+
+class Drift(BaseModel):
+    """Everything that differs between the database and the code's head (empty when ready)."""
+
+    missing_tables: list[str]
+    extra_tables: list[str]
+    missing_indexes: list[str]
+    extra_indexes: list[str]
+    changed_indexes: list[str]
+    tables: list[TableDrift]
+    other: list[str] = Field(description="Views and triggers that are missing, extra or changed.")
+
+
+class LedgerRow(BaseModel):
+    """One applied (or failed) migration step."""
+
+    id: int
+    revision: str
+    from_revision: str | None
+    to_revision: str | None
+    direction: str
+    schema_version: int | None
+    digest_before: str
+    digest_after: str
+    started_at: str
+    finished_at: str | None
+    duration_ms: int
+    error_text: str | None
+
+
+class ReplicaState(BaseModel):
+    """An embedded replica's freshness."""
+
+    local_head: int | None = Field(description="Newest change-log id in the replica.")
+    primary_head: int | None = Field(description="Newest change-log id on the primary (None: unreachable).")
+    lag_changes: int | None = Field(description="Change-log rows the replica has not pulled yet.")
+    last_sync_at: str | None = Field(description="When this server last synced the replica (UTC).")
+    seconds_since_sync: float | None
+    error: str | None = None
+
+
+class DatabaseInfo(BaseModel):
+    """Where the database is; the token is only ever reported as set or not."""
+
+    mode: Literal["local", "memory", "remote", "replica"]
+    url: str | None
+    path: str | None
+    source: str
+    token: Literal["set"] | None
+
+
+class OverviewResponse(BaseModel):
+    """What the console's overview shows next to ``/ready``."""
+
+    ok: bool
+    problems: list[str]
+    drift: Drift
+    ledger: list[LedgerRow]
+    database: DatabaseInfo
+    replica: ReplicaState | None
+
+
+class SyncResponse(BaseModel):
+    """The outcome of a replica sync."""
+
+    synced: bool
+    replica: ReplicaState
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+    nullable: bool
+    default: str | None
+    primary_key: bool
+
+
+class ForeignKeyInfo(BaseModel):
+    name: str | None
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    ondelete: str | None = Field(description="The ON DELETE action (None: NO ACTION).")
+    ref_domain: str | None = Field(description="The domain of the referenced table.")
+
+
+class IndexInfo(BaseModel):
+    name: str
+    columns: list[str]
+    unique: bool
+
+
+class TableInfo(BaseModel):
+    name: str
+    created_by: str = Field(description="`v<N>: <title>` (baseline fragment) or `revision <id>: <title>`.")
+    columns: list[ColumnInfo]
+    primary_key: list[str]
+    unique: list[list[str]]
+    foreign_keys: list[ForeignKeyInfo]
+    indexes: list[IndexInfo]
+    row_count: int | None = Field(description="Rows in the table (all tenants; admin scope only).")
+
+
+class DomainInfo(BaseModel):
+    name: str
+    schema_domain: bool = Field(description="One of the 18 schema domains (False: bookkeeping).")
+    tables: list[TableInfo]
+
+
+class SchemaResponse(BaseModel):
+    """The schema as the models describe it."""
+
+    domains: list[DomainInfo]
+    row_counts: Literal["shown", "admin scope required"]
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: str
+    required: bool
+    default: JsonValue = None
+    description: str | None = None
+
+
+class NamedInfo(BaseModel):
+    name: str
+    summary: str
+    scope: str
+    params: list[ParamInfo]
+
+
+class RegistryResponse(BaseModel):
+    """The named queries and mutations this server runs."""
+
+    queries: list[NamedInfo]
+    mutations: list[NamedInfo]
+
+
+class TailResponse(BaseModel):
+    """Where to start a stream to replay recent history."""
+
+    topic: str
+    after_id: int = Field(description="Stream from here (`?after_id=`) to replay the matching changes.")
+    replayed: int = Field(description="How many matching changes that replays (at most `limit`).")
+    head: int = Field(description="The newest change-log id of the tenant (0 when none).")
+
+
+class RunsResponse(BaseModel):
+    """The tenant's processing runs, newest first."""
+
+    runs: list[dict[str, JsonValue]]
+
+
+class SearchHitInfo(BaseModel):
+    chunk_id: int
+    document_id: int
+    chunk_index: int
+    source_uri: str
+    title: str
+    mime_type: str
+    snippet: str
+    score: float
+    source: str
+    fts_rank: int | None = None
+    bm25: float | None = None
+    vector_rank: int | None = None
+    vector_score: float | None = None
+
+
+class SearchResponse(BaseModel):
+    """Search hits, best first."""
+
+    query: str
+    mode: str
+    k: int
+    hits: list[SearchHitInfo]
+
+
+# -- readiness drift ------------------------------------------------------------------------------------
+def _column_text(row: Any) -> str:
+    # PRAGMA table_xinfo: cid, name, type, notnull, dflt_value, pk, hidden
+    text = f"{row[2] or '(none)'}, {'NOT NULL' if row[3] else 'NULL'}"
+    return text + (f", DEFAULT {row[4]}" if row[4] is not None else "")
+
+
+def _table_shape(conn: sa.Connection, table: str) -> dict[str, str]:
+    quoted = table.replace('"', '""')
+    rows = conn.exec_driver_sql(f'PRAGMA table_xinfo("{quoted}")').all()
+    return {str(r[1]): _column_text(r) for r in rows}
+
+
+@functools.cache
+def _expected_shapes() -> dict[str, dict[str, str]]:
+    """Column shapes at head: the migration chain run on a scratch in-memory database (cached)."""
+    engine = make_engine(DbConfig("memory"))
+    try:
+        with engine.connect() as conn:
+            upgrade(conn, "head")
+            return {t: _table_shape(conn, t) for t in sorted(expected_head_schema().tables)}
+    finally:
+        engine.dispose()
+
+
+def _drift(conn: sa.Connection) -> Drift:
+    expected, live = expected_head_schema(), read_live_schema(conn)
+    diff = diff_schemas(expected, live)
+    buckets: dict[str, dict[str, list[str]]] = {}
+    for what, keys in (("missing", diff.missing), ("extra", diff.extra), ("changed", diff.changed)):
+        for key in keys:
+            kind, _, name = key.partition(":")
+            buckets.setdefault(kind, {}).setdefault(what, []).append(name)
+    tables = buckets.get("table", {})
+    indexes = buckets.get("index", {})
+    changed_tables: list[TableDrift] = []
+    if tables.get("changed"):
+        shapes = _expected_shapes()
+        for name in tables["changed"]:
+            want, got = shapes.get(name, {}), _table_shape(conn, name)
+            changed_tables.append(
+                TableDrift(
+                    table=name,
+                    missing_columns=[c for c in want if c not in got],
+                    extra_columns=[c for c in got if c not in want],
+                    changed_columns=[
+                        ColumnDrift(column=c, expected=want[c], live=got[c])
+                        for c in want
+                        if c in got and want[c] != got[c]
+                    ],
+                )
+            )
+    other = [
+        f"{what} {kind}:{name}"
+        for kind, found in buckets.items()
+        if kind not in ("table", "index")
+        for what, names in found.items()
+        for name in names
+    ]
+    return Drift(
+        missing_tables=tables.get("missing", []),
+        extra_tables=tables.get("extra", []),
+        missing_indexes=indexes.get("missing", []),
+        extra_indexes=indexes.get("extra", []),
+        changed_indexes=indexes.get("changed", []),
+        tables=changed_tables,
+        other=other,
+    )
+
+
+def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
+    if LEDGER_TABLE not in user_tables(conn):
+        return []
+    rows = conn.exec_driver_sql(
+        "SELECT id, revision, from_revision, to_revision, direction, schema_version, digest_before, "
+        f"digest_after, started_at, finished_at, duration_ms, error_text FROM {LEDGER_TABLE} "
+        "ORDER BY id DESC LIMIT ?",
+        (limit,),
+    ).all()
+    return [LedgerRow.model_validate(dict(r._mapping)) for r in rows]
+
+
+# -- replicas -------------------------------------------------------------------------------------------
+class ReplicaTracker:
+    """When this server last synced its embedded replica, and a lazily opened primary engine."""
+
+    def __init__(self) -> None:
+        self.last_sync: datetime | None = None
+        self._primary: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    def primary(self, config: DbConfig) -> sa.Engine:
+        with self._lock:
+            if self._primary is None:
+                remote = DbConfig("remote", url=config.url, token=config.token, source=config.source)
+                self._primary = make_engine(remote, pool_size=1, max_overflow=0)
+            return self._primary
+
+    def state(self, app_state: AppState) -> ReplicaState:
+        store = app_state.store
+        with store.connect() as conn:
+            local = ChangeLogRepository(conn).head()
+        primary: int | None = None
+        error: str | None = None
+        try:
+            with self.primary(store.config).connect() as conn:
+                primary = ChangeLogRepository(conn).head()
+        except (CodexError, sa.exc.SQLAlchemyError) as exc:
+            error = f"the primary did not answer: {getattr(exc, 'message', None) or type(exc).__name__}"
+        since = None if self.last_sync is None else (datetime.now(UTC) - self.last_sync).total_seconds()
+        return ReplicaState(
+            local_head=local,
+            primary_head=primary,
+            lag_changes=None if primary is None else max(0, primary - local),
+            last_sync_at=None if self.last_sync is None else self.last_sync.strftime("%Y-%m-%d %H:%M:%S"),
+            seconds_since_sync=None if since is None else round(since, 3),
+            error=error,
+        )
+
+
+def _tracker(request: Request) -> ReplicaTracker:
+    tracker: ReplicaTracker = request.app.state.codex_replica
+    return tracker
+
+
+# -- schema description -------------------------------------------------------------------------------
+@functools.cache
+def _created_by() -> dict[str, str]:
+    """Table → the fragment (``v3: …``) or forward revision (``revision 0004: …``) that creates it."""
+    origin = {t: f"{f.label}: {f.title}" for f in SCHEMA_FRAGMENTS for t in f.tables}
+    for rev in script_directory().walk_revisions():
+        if not rev.path:
+            continue
+        try:
+            with open(rev.path, encoding="utf-8") as fh:
+                source = fh.read()
+        except OSError:
+            continue
+        title = (rev.doc or "").strip().splitlines()[0] if rev.doc else ""
+        for name in _CREATE_TABLE.findall(source):
+            origin.setdefault(name, f"revision {rev.revision}: {title}".rstrip(": "))
+    return origin
+
+
+def _type_text(column: sa.Column[Any]) -> str:
+    try:
+        return str(column.type.compile(dialect=_DIALECT))
+    except Exception:  # a custom type the SQLite compiler does not know
+        return type(column.type).__name__.upper()
+
+
+def _default_text(column: sa.Column[Any]) -> str | None:
+    default = column.server_default
+    if default is None:
+        return None
+    arg = getattr(default, "arg", None)
+    return str(getattr(arg, "text", arg)) if arg is not None else str(default)
+
+
+def _table_domain() -> dict[str, str]:
+    return {t.name: d for d, tables in DOMAINS.items() for t in tables}
+
+
+def _describe_table(table: sa.Table, domain_of: dict[str, str], count: int | None) -> TableInfo:
+    origin = _created_by().get(table.name, "model only (no creating revision found)")
+    return TableInfo(
+        name=table.name,
+        created_by=origin,
+        columns=[
+            ColumnInfo(
+                name=c.name,
+                type=_type_text(c),
+                nullable=bool(c.nullable),
+                default=_default_text(c),
+                primary_key=bool(c.primary_key),
+            )
+            for c in table.columns
+        ],
+        primary_key=[c.name for c in table.primary_key.columns],
+        unique=[
+            [c.name for c in con.columns]
+            for con in table.constraints
+            if isinstance(con, sa.UniqueConstraint) and not isinstance(con, sa.PrimaryKeyConstraint)
+        ],
+        foreign_keys=[
+            ForeignKeyInfo(
+                name=str(fk.name) if fk.name else None,
+                columns=[c.name for c in fk.columns],
+                ref_table=fk.referred_table.name,
+                ref_columns=[e.column.name for e in fk.elements],
+                ondelete=fk.ondelete,
+                ref_domain=domain_of.get(fk.referred_table.name),
+            )
+            for fk in sorted(table.foreign_key_constraints, key=lambda k: [c.name for c in k.columns])
+        ],
+        indexes=[
+            IndexInfo(
+                name=str(ix.name),
+                columns=[getattr(e, "name", None) or str(e) for e in ix.expressions],
+                unique=bool(ix.unique),
+            )
+            for ix in sorted(table.indexes, key=lambda i: str(i.name))
+        ],
+        row_count=count,
+    )
+
+
+def _row_counts(state: AppState) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with state.store.connect() as conn:
+        present = user_tables(conn)
+        for tables in DOMAINS.values():
+            for t in tables:
+                if t.name in present:
+                    counts[t.name] = int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+    return counts
+
+
+def describe_schema(counts: dict[str, int] | None) -> SchemaResponse:
+    """The domains → tables description (``counts`` None: row counts withheld)."""
+    domain_of = _table_domain()
+    return SchemaResponse(
+        domains=[
+            DomainInfo(
+                name=name,
+                schema_domain=name != "bookkeeping",
+                tables=[
+                    _describe_table(t, domain_of, None if counts is None else counts.get(t.name))
+                    for t in tables
+                ],
+            )
+            for name, tables in DOMAINS.items()
+        ],
+        row_counts="admin scope required" if counts is None else "shown",
+    )
+
+
+# -- registry -------------------------------------------------------------------------------------------
+def _params(model: type[BaseModel]) -> list[ParamInfo]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    out: list[ParamInfo] = []
+    for name, prop in schema.get("properties", {}).items():
+        kinds = [p.get("type") for p in prop.get("anyOf", [prop]) if p.get("type") not in (None, "null")]
+        if "enum" in prop:
+            kinds = ["|".join(str(v) for v in prop["enum"])]
+        out.append(
+            ParamInfo(
+                name=name,
+                type=" | ".join(str(k) for k in kinds) or "any",
+                required=name in required,
+                default=prop.get("default"),
+                description=prop.get("description"),
+            )
+        )
+    return out
+
+
+# -- time windows -------------------------------------------------------------------------------------
+def parse_time(value: str | None, field: str) -> str | None:
+    """``YYYY-MM-DD[ HH:MM[:SS]]`` or ISO 8601 (``T``, offsets) → UTC ``YYYY-MM-DD HH:MM:SS``.
+
+    Raises:
+        InvalidInput: Not a date or time.
+    """
+    if value is None or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{field} must be a date or time like 2026-01-31 or 2026-01-31 14:30 (UTC); got {value!r}",
+            field=field,
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _runs(
+    state: AppState,
+    who: Principal,
+    status: str | None,
+    run_kind: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    r = processing_runs
+    stmt = (
+        sa.select(r.c.id)
+        .where(r.c.scope_kind == "tenant", r.c.scope_id == who.tenant)
+        .order_by(r.c.created_at.desc(), r.c.id.desc())
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(r.c.status == status)
+    if run_kind:
+        stmt = stmt.where(r.c.run_kind == run_kind)
+    if since:
+        stmt = stmt.where(r.c.created_at >= since)
+    if until:
+        stmt = stmt.where(r.c.created_at < until)
+    with state.store.connect() as conn:
+        repo = ProcessingRepository(conn)
+        out = []
+        for (run_id,) in conn.execute(stmt).all():
+            run = repo.get_run(int(run_id))
+            data = plain(run)
+            data["steps"] = [plain(s) for s in run.steps]
+            out.append(data)
+    return out
+
+
+def _tail(state: AppState, tenant: str, pattern: TopicPattern, limit: int) -> TailResponse:
+    matched: list[int] = []
+    head = 0
+    cursor = 2**62
+    scanned = 0
+    with state.store.connect() as conn:
+        while len(matched) < limit and scanned < _TAIL_SCAN:
+            rows = conn.exec_driver_sql(_TAIL_SQL, (cursor, tenant, 500)).all()
+            if not rows:
+                break
+            head = head or int(rows[0][0])
+            scanned += len(rows)
+            matched.extend(int(i) for i, topic in rows if pattern.matches(str(topic)))
+            cursor = int(rows[-1][0])
+    matched = matched[:limit]
+    after = (matched[-1] - 1) if matched else head
+    return TailResponse(topic=pattern.text, after_id=max(0, after), replayed=len(matched), head=head)
+
+
+# -- the test hook --------------------------------------------------------------------------------------
+class StreamDrops:
+    """The open SSE responses, so that the test hook can end them all at once."""
+
+    def __init__(self) -> None:
+        self.scopes: set[anyio.CancelScope] = set()
+        self.dropped = 0
+
+    def drop(self) -> int:
+        """End every open stream; returns how many."""
+        scopes = list(self.scopes)
+        for scope in scopes:
+            scope.cancel()
+        self.dropped += len(scopes)
+        return len(scopes)
+
+
+class StreamDropper:
+    """ASGI middleware (test hooks only): run each SSE response in a cancel scope the hook can cancel.
+
+    A cancelled stream is closed properly (the last chunk is sent), so the client sees the stream end
+    exactly as when a server goes away, and reconnects with ``Last-Event-ID``.
+    """
+
+    def __init__(self, app: ASGIApp, drops: StreamDrops) -> None:
+        self.app = app
+        self.drops = drops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/codex/subscribe/"):
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+            await send(message)
+
+        with anyio.CancelScope() as cancel:
+            self.drops.scopes.add(cancel)
+            try:
+                await self.app(scope, receive, tracking)
+            finally:
+                self.drops.scopes.discard(cancel)
+        if cancel.cancelled_caught and started and not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def test_hooks_enabled() -> bool:
+    """True when ``VOX_CODEX_TEST_HOOKS=1`` (the test-only routes are mounted)."""
+    return os.environ.get(TEST_HOOKS_ENV, "").strip() == "1"
+
+
+# -- routes ---------------------------------------------------------------------------------------------
+def add_admin_routes(app: FastAPI) -> None:
+    """Mount ``/api/admin/*`` and ``/api/search`` (and the test hook when enabled)."""
+    app.state.codex_replica = ReplicaTracker()
+    router = APIRouter(tags=["admin"], dependencies=[Depends(bearer_scheme)])
+
+    @router.get(
+        "/api/admin/overview",
+        response_model=OverviewResponse,
+        summary="Drift details, the migration ledger, the database mode and replica lag.",
+    )
+    async def overview(request: Request, who: Principal = Depends(require("read"))) -> OverviewResponse:
+        state: AppState = request.app.state.codex
+
+        def build() -> OverviewResponse:
+            with state.store.connect() as conn:
+                report = verify_database(conn)
+                drift = _drift(conn)
+                ledger = _ledger(conn)
+            described = state.store.config.describe()
+            replica = _tracker(request).state(state) if state.store.config.mode == "replica" else None
+            return OverviewResponse(
+                ok=report.ok,
+                problems=report.problems,
+                drift=drift,
+                ledger=ledger,
+                database=DatabaseInfo.model_validate(described),
+                replica=replica,
+            )
+
+        try:
+            with anyio.fail_after(20):
+                return await anyio.to_thread.run_sync(build, abandon_on_cancel=True)
+        except TimeoutError:
+            raise ApiError(503, "DatabaseUnavailable", "the database did not answer within 20 s") from None
+
+    @router.post(
+        "/api/admin/replica/sync",
+        response_model=SyncResponse,
+        summary="Pull the primary into this server's embedded replica now (admin).",
+        responses={409: {"description": "The database is not an embedded replica."}},
+    )
+    def sync(request: Request, who: Principal = Depends(require("admin"))) -> SyncResponse:
+        state: AppState = request.app.state.codex
+        mode = state.store.config.mode
+        if mode != "replica":
+            raise ApiError(409, "NotAReplica", f"the database is {mode}, not an embedded replica: nothing to sync")
+        synced = state.store.sync()
+        tracker = _tracker(request)
+        tracker.last_sync = datetime.now(UTC)
+        state.hub.notify()  # rows pulled from the primary: let the streams read them now
+        return SyncResponse(synced=synced, replica=tracker.state(state))
+
+    @router.get(
+        "/api/admin/schema",
+        response_model=SchemaResponse,
+        summary="Domains, tables, columns, keys, foreign keys, indexes and their fragments.",
+    )
+    def schema(request: Request, who: Principal = Depends(require("read"))) -> SchemaResponse:
+        counts = _row_counts(request.app.state.codex) if who.allows("admin") else None
+        return describe_schema(counts)
+
+    @router.get(
+        "/api/admin/registry",
+        response_model=RegistryResponse,
+        summary="The named queries and mutations with their parameters.",
+    )
+    def registry(request: Request, who: Principal = Depends(require("read"))) -> RegistryResponse:
+        state: AppState = request.app.state.codex
+        return RegistryResponse(
+            queries=[
+                NamedInfo(name=q.name, summary=q.summary, scope=q.scope, params=_params(q.model))
+                for q in sorted(state.registry.queries.values(), key=lambda q: q.name)
+            ],
+            mutations=[
+                NamedInfo(name=m.name, summary=m.summary, scope=m.scope, params=_params(m.model))
+                for m in sorted(state.registry.mutations.values(), key=lambda m: m.name)
+            ],
+        )
+
+    @router.get(
+        "/api/admin/changes/tail",
+        response_model=TailResponse,
+        summary="The cursor that replays the tenant's last `limit` changes matching a topic pattern.",
+    )
+    def tail(
+        request: Request,
+        topic: str = QueryParam("*", max_length=256, description="A topic pattern (empty: `*`)."),
+        limit: int = QueryParam(20, ge=0, le=500),
+        who: Principal = Depends(require("read")),
+    ) -> TailResponse:
+        pattern = TopicPattern.parse(topic.strip() or "*")
+        return _tail(request.app.state.codex, who.tenant, pattern, limit)
+
+    @router.get(
+        "/api/admin/runs",
+        response_model=RunsResponse,
+        summary="The tenant's processing runs with their steps, filtered by status, kind and time.",
+    )
+    def runs(
+        request: Request,
+        status: str | None = QueryParam(None, max_length=50),
+        run_kind: str | None = QueryParam(None, max_length=200),
+        since: str | None = QueryParam(None, max_length=40, description="Inclusive lower bound (UTC)."),
+        until: str | None = QueryParam(None, max_length=40, description="Exclusive upper bound (UTC)."),
+        limit: int = QueryParam(50, ge=1, le=500),
+        who: Principal = Depends(require("read")),
+    ) -> RunsResponse:
+        if status and status not in RUN_STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}", field="status")
+        window = parse_time(since, "since"), parse_time(until, "until")
+        found = _runs(request.app.state.codex, who, status or None, run_kind or None, *window, limit)
+        return RunsResponse(runs=found)
+
+    @router.get(
+        "/api/search",
+        response_model=SearchResponse,
+        tags=["search"],
+        summary="Search the tenant's documents (fts, vector or hybrid) with per-leg ranks.",
+        responses={503: {"description": "The search package is not available in this build."}},
+    )
+    def search(
+        request: Request,
+        q: str = QueryParam(min_length=1, max_length=2000, description="Free text."),
+        mode: Literal["fts", "vector", "hybrid"] = QueryParam("hybrid"),
+        k: int = QueryParam(10, ge=1, le=100),
+        who: Principal = Depends(require("read")),
+    ) -> SearchResponse:
+        try:
+            from codex.search import search as search_fn
+        except ImportError as exc:
+            raise ApiError(
+                503,
+                "SearchUnavailable",
+                f"search is not available in this build (codex.search cannot be imported: {exc})",
+            ) from None
+        state: AppState = request.app.state.codex
+        with state.store.connect() as conn:
+            hits = search_fn(conn, q, mode=mode, k=k, uri_prefix=f"{who.tenant}/")
+        return SearchResponse(
+            query=q, mode=mode, k=k, hits=[SearchHitInfo.model_validate(h.as_dict()) for h in hits]
+        )
+
+    app.include_router(router)
+
+    if test_hooks_enabled():
+        drops = StreamDrops()
+        app.state.codex_stream_drops = drops
+        app.add_middleware(StreamDropper, drops=drops)
+
+        @app.post("/api/admin/test/drop-streams", include_in_schema=False)
+        async def drop_streams(request: Request, who: Principal = Depends(require("admin"))) -> dict[str, int]:
+            started = time.monotonic()
+            count = request.app.state.codex_stream_drops.drop()
+            return {"dropped": count, "ms": int((time.monotonic() - started) * 1000)}
