@@ -99,10 +99,18 @@ class SqldServer:
         _stop(self.proc)
 
     def restart(self) -> None:
-        """Stop and start again on the same port and data directory."""
+        """Stop and start again on the same port and data directory (retrying while the port frees)."""
         self.stop()
-        self.proc = _spawn(self.args)
-        _wait_healthy(self)
+        for attempt in range(5):
+            self.proc = _spawn(self.args)
+            try:
+                _wait_healthy(self)
+                return
+            except RuntimeError:
+                if attempt == 4:
+                    raise
+                self.stop()
+                time.sleep(0.5 * (attempt + 1))
 
 
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:

@@ -19,12 +19,14 @@ from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
 from codex.api.named import register_builtins
 from codex.api.registry import Registry
+from codex.api.routes_admin import add_admin_routes
 from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
 from codex.api.routes_graph import add_graph_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.state import AppState, make_hub
 from codex.config import CodexSettings, load_settings
+from codex.console import mount_console
 from codex.store import Store, open_store
 
 __all__ = ["create_app", "default_registry"]
@@ -66,13 +68,15 @@ def create_app(
         the_store = store if store is not None else open_store(migrate="none")
         hub = make_hub(the_store, settings)
         app.state.codex = AppState(store=the_store, settings=settings, registry=registry, hub=hub)
-        the_store.commit_listeners.append(hub.notify)
+        if settings.wake_on_commit:
+            the_store.commit_listeners.append(hub.notify)
         await hub.start()
         try:
             yield
         finally:
             await hub.stop()
-            the_store.commit_listeners.remove(hub.notify)
+            if hub.notify in the_store.commit_listeners:
+                the_store.commit_listeners.remove(hub.notify)
             if owned:
                 the_store.dispose()
 
@@ -88,4 +92,6 @@ def create_app(
     add_codex_routes(app, registry)
     add_stream_routes(app)
     add_graph_routes(app)
+    add_admin_routes(app)
+    mount_console(app)
     return app

@@ -709,7 +709,9 @@ def add_admin_routes(app: FastAPI) -> None:
         state: AppState = request.app.state.codex
         mode = state.store.config.mode
         if mode != "replica":
-            raise ApiError(409, "NotAReplica", f"the database is {mode}, not an embedded replica: nothing to sync")
+            raise ApiError(
+                409, "NotAReplica", f"the database is {mode}, not an embedded replica: nothing to sync"
+            )
         synced = state.store.sync()
         tracker = _tracker(request)
         tracker.last_sync = datetime.now(UTC)
@@ -772,7 +774,9 @@ def add_admin_routes(app: FastAPI) -> None:
         who: Principal = Depends(require("read")),
     ) -> RunsResponse:
         if status and status not in RUN_STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}", field="status")
+            raise InvalidInput(
+                f"status must be one of {', '.join(RUN_STATUSES)}; got {status!r}", field="status"
+            )
         window = parse_time(since, "since"), parse_time(until, "until")
         found = _runs(request.app.state.codex, who, status or None, run_kind or None, *window, limit)
         return RunsResponse(runs=found)
@@ -814,7 +818,9 @@ def add_admin_routes(app: FastAPI) -> None:
         app.add_middleware(StreamDropper, drops=drops)
 
         @app.post("/api/admin/test/drop-streams", include_in_schema=False)
-        async def drop_streams(request: Request, who: Principal = Depends(require("admin"))) -> dict[str, int]:
+        async def drop_streams(
+            request: Request, who: Principal = Depends(require("admin"))
+        ) -> dict[str, int]:
             started = time.monotonic()
             count = request.app.state.codex_stream_drops.drop()
             return {"dropped": count, "ms": int((time.monotonic() - started) * 1000)}

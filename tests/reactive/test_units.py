@@ -1,0 +1,75 @@
+"""Pure units of the reactive layer: topic patterns, SSE framing, plan capabilities."""
+
+from __future__ import annotations
+
+import pytest
+
+from codex.errors import InvalidInput
+from codex.reactive import Plan, TopicPattern
+from codex.reactive import sse
+from codex.repositories import ChangeLogRepository, ChatRepository
+from codex.store import Store
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "expected"),
+    [
+        ("conversations/42", "conversations/42", True),
+        ("conversations/42", "conversations/420", False),
+        ("conversations/*", "conversations/42", True),
+        ("conversations/*", "conversations/42/messages", True),
+        ("conversations/*", "conversations", False),
+        ("conversations/+", "conversations/42", True),
+        ("conversations/+", "conversations/42/x", False),
+        ("conversations/+/messages", "conversations/7/messages", True),
+        ("*", "anything/at/all", True),
+        ("search/documents", "search/documents", True),
+    ],
+)
+def test_topic_patterns(pattern: str, topic: str, expected: bool) -> None:
+    assert TopicPattern.parse(pattern).matches(topic) is expected
+
+
+@pytest.mark.parametrize("bad", ["", "a//b", "a/*/b", "a*", "a/b c", "+x", "x" * 300, "/a"])
+def test_bad_patterns_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        TopicPattern.parse(bad)
+
+
+def test_sse_event_is_one_whole_frame() -> None:
+    assert sse.event({"a": 1}, event_id=7) == b'id: 7\ndata: {"a":1}\n\n'
+    assert sse.event("x\ny", event_type="reset") == b"event: reset\ndata: x\ndata: y\n\n"
+    assert sse.event("z", event_type="bad\nname", event_id="1\n2") == b"id: 1 2\nevent: bad name\ndata: z\n\n"
+    assert sse.comment() == b": keepalive\n\n"
+    assert sse.retry(1500) == b"retry: 1500\n\n"
+
+
+def test_plan_modifiers_validate_and_label() -> None:
+    plan = Plan.read(ChatRepository, "list").using("Search").scope(" populi ").sync()
+    caps = plan.capabilities
+    assert (caps.retrieval_mode, caps.orchestration_scope, caps.requires_sync) == ("fts", "populi", True)
+    assert plan.labels() == ("vox:db_retrieval:fts", "vox:orchestration_scope:populi")
+    with pytest.raises(InvalidInput, match="using"):
+        plan.using("semantic")
+    with pytest.raises(InvalidInput):
+        plan.scope("  ")
+    with pytest.raises(InvalidInput, match="write plans"):
+        plan.live("conversations/1")
+    with pytest.raises(InvalidInput, match="no public operation"):
+        Plan.read(ChatRepository, "_bump")
+
+
+def test_live_plan_emits_on_its_topic(store: Store) -> None:
+    conv = Plan.write(ChatRepository, "create_conversation", title="x").live("dashboards/main").run(store)
+    with store.connect() as conn:
+        topics = [r.topic for r in ChangeLogRepository(conn).since(0)]
+    assert topics == [f"conversations/{conv.id}", "dashboards/main"]
+    rows = Plan.read(ChatRepository, "list").sync().run(store)  # sync is a no-op off replicas
+    assert [r.id for r in rows] == [conv.id]
+
+
+def test_live_plan_does_not_duplicate_an_emitted_topic(store: Store) -> None:
+    conv = Plan.write(ChatRepository, "create_conversation").run(store)
+    Plan.write(ChatRepository, "touch", conv.id).live(f"conversations/{conv.id}").run(store)
+    with store.connect() as conn:
+        assert ChangeLogRepository(conn).count(topic=f"conversations/{conv.id}") == 2
