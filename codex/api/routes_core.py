@@ -92,17 +92,10 @@ def search_status(request: Request, who: Principal = Depends(require("read"))) -
     """Counts of search_documents, search_document_chunks, search_indexing_jobs, and jobs by status."""
     state: AppState = request.app.state.codex
     with state.store.connect() as conn:
-        try:
-            from codex.search import status as search_status_fn
-        except ImportError:  # pragma: no cover - the search package is part of Codex
-            search_status_fn = None
-        if search_status_fn is not None:
-            return dict(search_status_fn(conn))
         counts = {
             t: int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one())
             for t in ("search_documents", "search_document_chunks", "search_indexing_jobs")
         }
-        jobs = dict(
-            conn.exec_driver_sql("SELECT status, COUNT(*) FROM search_indexing_jobs GROUP BY status").all()
-        )
+        rows = conn.exec_driver_sql("SELECT status, COUNT(*) FROM search_indexing_jobs GROUP BY status").all()
+        jobs = {str(status): int(n) for status, n in rows}
         return {**counts, "jobs_by_status": jobs}

@@ -40,6 +40,7 @@ __all__ = [
     "FOREIGN_KEYS_OFF",
     "READ_ONLY",
     "Role",
+    "dbapi_connection",
     "engine_mode",
     "engine_url",
     "make_engine",
@@ -175,7 +176,7 @@ def make_engine(
             # One script, so the pragma and the BEGIN share a Hrana stream: on sqld a lone
             # ``PRAGMA foreign_keys=OFF`` does not outlive its request, and inside a transaction
             # SQLite ignores it.
-            conn.connection.dbapi_connection.executescript(f"PRAGMA foreign_keys=OFF; BEGIN {mode};")
+            dbapi_connection(conn).executescript(f"PRAGMA foreign_keys=OFF; BEGIN {mode};")
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
@@ -200,6 +201,14 @@ def engine_mode(engine: Engine) -> str:
     return _MODES.get(engine, "local")
 
 
+def dbapi_connection(conn: sa.Connection) -> Any:
+    """The DBAPI connection under ``conn`` (for pragmas and replica sync; prefer SQLAlchemy otherwise)."""
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:  # pragma: no cover - only after invalidation
+        raise DatabaseUnavailable("the database connection was invalidated")
+    return dbapi_conn
+
+
 def raw_connection(conn: sa.Connection) -> Any:
     """The DBAPI connection under ``conn``, with ``conn``'s transaction begun (hot paths only).
 
@@ -208,7 +217,7 @@ def raw_connection(conn: sa.Connection) -> Any:
     """
     if not conn.in_transaction():
         raise ConfigError("raw_connection() needs a connection inside a transaction (store.begin())")
-    return conn.connection.dbapi_connection
+    return dbapi_connection(conn)
 
 
 def sync_replica(engine: Engine) -> bool:
@@ -224,7 +233,7 @@ def sync_replica(engine: Engine) -> bool:
         return False
     with engine.connect() as conn:
         try:
-            conn.connection.dbapi_connection.sync()
+            dbapi_connection(conn).sync()
         except ValueError as exc:
             raise DatabaseUnavailable(f"replica sync failed: {exc}") from exc
     return True

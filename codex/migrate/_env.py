@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import context as alembic_context
 
 from codex.config import environ_with_file, resolve_db_config
-from codex.engine import FOREIGN_KEYS_OFF, make_engine
+from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine
 from codex.errors import SchemaError
 from codex.migrate._ledger import LedgerRecorder
 from domains import metadata
@@ -84,7 +84,7 @@ def _run_online_inner(conn: sa.Connection, ctx: Any) -> None:
         conn.info.pop(FOREIGN_KEYS_OFF, None)
         if conn.in_transaction():
             conn.rollback()
-        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection(conn).execute("PRAGMA foreign_keys=ON")
 
 
 def _target(ctx: Any) -> str:

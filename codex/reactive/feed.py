@@ -57,7 +57,7 @@ def read_changes(
     tenant: str | None = None,
 ) -> list[ChangeEvent]:
     """Rows with ``after_id < id (<= upto)``, oldest first, optionally of one tenant only."""
-    sql, params = _SQL, [after_id]
+    sql, params = _SQL, list[object]([after_id])
     if upto is not None:
         sql += " AND c.id <= ?"
         params.append(upto)
