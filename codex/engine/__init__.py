@@ -12,6 +12,7 @@ from codex.engine._factory import (
     engine_url,
     make_engine,
     raw_connection,
+    safe_params,
     sync_replica,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "engine_url",
     "make_engine",
     "raw_connection",
+    "safe_params",
     "sync_replica",
     "translate_db_error",
 ]

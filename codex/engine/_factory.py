@@ -45,6 +45,7 @@ __all__ = [
     "engine_url",
     "make_engine",
     "raw_connection",
+    "safe_params",
     "sync_replica",
 ]
 
@@ -152,7 +153,10 @@ def make_engine(
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
         try:
-            return libsql_experimental.connect(*cargs, **cparams)
+            dbapi_conn = libsql_experimental.connect(*cargs, **cparams)
+            if config.mode == "remote":  # the remote client connects lazily: fail here, clearly
+                dbapi_conn.execute("SELECT 1")
+            return dbapi_conn
         except ValueError as exc:
             text = str(exc)
             hint = " (the server refused the token: check VOX_DB_TOKEN)" if "401" in text else ""
@@ -180,6 +184,14 @@ def make_engine(
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _bind(
+        conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> tuple[str, Any]:
+        if executemany:
+            return statement, [safe_params(p) for p in parameters]
+        return statement, safe_params(parameters)
+
     @event.listens_for(engine, "handle_error")
     def _handle_error(ctx: sa.engine.ExceptionContext) -> BaseException | None:
         original = ctx.original_exception
@@ -199,6 +211,33 @@ def make_engine(
 def engine_mode(engine: Engine) -> str:
     """The :class:`DbConfig` mode an engine was built for (``local``, ``memory``, ``remote``, ``replica``)."""
     return _MODES.get(engine, "local")
+
+
+_INT32 = (1 << 31) - 1
+
+
+def _wide(value: Any) -> bool:
+    return type(value) is int and not -_INT32 - 1 <= value <= _INT32
+
+
+def safe_params(params: Any) -> Any:
+    """Make parameters safe for libsql-experimental, which binds ints outside 32 bits as REAL.
+
+    Such ints are passed as their decimal text instead: SQLite's INTEGER affinity stores them back as
+    exact 64-bit integers (a REAL loses precision above 2**53 and turns a TEXT column into
+    ``'1099511627776.0'``). Tuples, lists and mappings are handled; anything else is returned as is.
+    """
+    if isinstance(params, tuple):
+        return tuple(str(v) if _wide(v) else v for v in params) if any(_wide(v) for v in params) else params
+    if isinstance(params, list):
+        return [str(v) if _wide(v) else v for v in params]
+    if isinstance(params, dict):
+        return (
+            {k: str(v) if _wide(v) else v for k, v in params.items()}
+            if any(map(_wide, params.values()))
+            else params
+        )
+    return params
 
 
 def dbapi_connection(conn: sa.Connection) -> Any:

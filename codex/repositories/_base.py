@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 
-from codex.engine import raw_connection, translate_db_error
+from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -120,7 +120,7 @@ class Repository:
         """Run SQL on the DBAPI connection inside the caller's transaction (hottest paths only)."""
         dbapi_conn = raw_connection(self.conn)
         try:
-            return dbapi_conn.execute(sql, params)
+            return dbapi_conn.execute(sql, safe_params(params))
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 
@@ -128,7 +128,7 @@ class Repository:
         """``executemany`` on the DBAPI connection inside the caller's transaction."""
         dbapi_conn = raw_connection(self.conn)
         try:
-            dbapi_conn.executemany(sql, rows)
+            dbapi_conn.executemany(sql, [safe_params(r) for r in rows])
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 
