@@ -10,15 +10,21 @@ import functools
 
 from codex.config import DbConfig
 from codex.engine import make_engine
-from codex.migrate._alembic import upgrade
+from codex.migrate._alembic import ALEMBIC_LOCK, upgrade
 from codex.schema import LiveSchema, read_live_schema
 
 __all__ = ["expected_head_schema"]
 
 
-@functools.cache
 def expected_head_schema() -> LiveSchema:
-    """The normalised schema after ``alembic upgrade head`` on an empty database (cached)."""
+    """The normalised schema after ``alembic upgrade head`` on an empty database (cached, thread-safe:
+    Alembic's module-level context must not run twice at once)."""
+    with ALEMBIC_LOCK:
+        return _expected_head_schema()
+
+
+@functools.cache
+def _expected_head_schema() -> LiveSchema:
     engine = make_engine(DbConfig("memory"))
     try:
         with engine.connect() as conn:
