@@ -58,7 +58,9 @@ def main() -> None:
     print(f"{'metric':<48} {'value':>12} {'goal':>8} {'met':>4}")
     print(f"{'raw driver: baseline in one transaction (ms)':<48} {r * 1000:>12.1f}")
     print(f"{'alembic upgrade head, in-process (ms)':<48} {h * 1000:>12.1f}")
-    print(f"{'P5 ratio upgrade-head / raw baseline':<48} {ratio:>11.2f}x {'<=5x':>8} {'yes' if ratio <= 5 else 'no':>4}")
+    print(
+        f"{'P5 ratio upgrade-head / raw baseline':<48} {ratio:>11.2f}x {'<=5x':>8} {'yes' if ratio <= 5 else 'no':>4}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 * ``contracts/db/baseline.sql``: :func:`codex.schema.baseline_sql` plus a trailing newline.
 * ``contracts/db/baseline-fragments.yaml``: the per-fragment Keccak-256 digests (append-only record).
 * ``contracts/db/baseline-version-policy.yaml``: the reference shape, with the baseline integer and digest.
+* ``contracts/db/vault/baseline.sql`` and ``baseline-fragments.yaml``: the same for the secrets vault, a
+  satellite store with its own schema (:mod:`codex.satellites.vault`).
 
 ``python -m codex.contracts`` (or ``codex contracts write``) rewrites them; the test suite fails when a
 committed file differs from what the code generates, and separately when an existing fragment's
@@ -77,11 +79,41 @@ def _openapi_yaml() -> str:
     return openapi_yaml()
 
 
+def _vault_baseline_sql() -> str:
+    from codex.satellites.vault import vault_baseline_sql  # a satellite store: its own baseline
+
+    return vault_baseline_sql() + "\n"
+
+
+def _vault_fragments_yaml() -> str:
+    from codex.satellites.vault import (
+        VAULT_BASELINE_VERSION,
+        VAULT_FRAGMENTS,
+        vault_baseline_digest_hex,
+        vault_fragment_digests,
+    )
+
+    digests = vault_fragment_digests()
+    doc = {
+        "store": "secrets vault (sanctioned satellite, default .vox/clavis_vault.db)",
+        "digest_algorithm": DIGEST_ALGORITHM,
+        "baseline_version": VAULT_BASELINE_VERSION,
+        "baseline_digest": vault_baseline_digest_hex(),
+        "note": "Append-only: an existing fragment's digest never changes. Add a new fragment instead.",
+        "fragments": [
+            {"version": f.version, "title": f.title, "digest": digests[f.label]} for f in VAULT_FRAGMENTS
+        ],
+    }
+    return _HEADER + yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
 CONTRACT_FILES: dict[str, Callable[[], str]] = {
     "contracts/codex-api.openapi.yaml": _openapi_yaml,
     "contracts/db/baseline.sql": _baseline_sql,
     "contracts/db/baseline-fragments.yaml": _fragments_yaml,
     "contracts/db/baseline-version-policy.yaml": _policy_yaml,
+    "contracts/db/vault/baseline.sql": _vault_baseline_sql,
+    "contracts/db/vault/baseline-fragments.yaml": _vault_fragments_yaml,
 }
 
 

@@ -1,12 +1,64 @@
-"""search_ingest (fragment v15): search corpus documents, their chunk text and the ingest job queue."""
+"""search_ingest (fragment v15, plus forward revision 0003): the search corpus and its ingest queue.
+
+The three baseline tables (v15) hold documents, their chunk text and the indexing-job queue. Revision
+0003 adds three side tables, so that the baseline tables stay exactly as upstream defines them and
+stay readable by any SQLite client:
+
+* ``search_chunk_vectors``: one embedding per chunk (``F32_BLOB(256)``), cascading with the chunk. The
+  libSQL vector index over it (``libsql_vector_idx``) is raw DDL in the migration, not a model.
+* ``search_embedder``: the single row naming the embedder (and dimension) of the corpus.
+* ``search_job_leases``: lease, attempts and back-off bookkeeping of each indexing job.
+
+The FTS5 table ``search_chunks_fts`` (external content over ``search_document_chunks``) is also raw
+DDL in the migration; Alembic's ``include_name`` filter skips it and every shadow table.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import base as sqlite_base
+from sqlalchemy.types import UserDefinedType
 
 from domains._meta import created_at, metadata, now_column
 
-__all__ = ["TABLES", "search_document_chunks", "search_documents", "search_indexing_jobs"]
+__all__ = [
+    "TABLES",
+    "VECTOR_DIM",
+    "F32Blob",
+    "search_chunk_vectors",
+    "search_document_chunks",
+    "search_documents",
+    "search_embedder",
+    "search_indexing_jobs",
+    "search_job_leases",
+]
+
+VECTOR_DIM = 256
+"""Dimension of the ``search_chunk_vectors.embedding`` column (``F32_BLOB(256)``)."""
+
+
+class F32Blob(UserDefinedType[bytes]):
+    """libSQL's ``F32_BLOB(n)`` vector column: ``n`` little-endian float32 values in a BLOB.
+
+    SQLite's reflector does not know the type (it reflects as ``NullType``, with a warning, and
+    Alembic does not compare it); declaring it here keeps the DDL of models and migrations equal.
+    """
+
+    cache_ok = True
+
+    def __init__(self, dim: int = VECTOR_DIM) -> None:
+        self.dim = int(dim)
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"F32_BLOB({self.dim})"
+
+
+# Teach SQLite reflection the type (``F32_BLOB(256)`` would otherwise reflect as ``NullType`` with a
+# "could not instantiate" warning), so that ``alembic check`` compares it like any other column type.
+sqlite_base.ischema_names.setdefault("F32_BLOB", F32Blob)
+
 
 search_documents = sa.Table(
     "search_documents",
@@ -57,4 +109,49 @@ search_indexing_jobs = sa.Table(
     sqlite_autoincrement=True,
 )
 
-TABLES: tuple[sa.Table, ...] = (search_documents, search_document_chunks, search_indexing_jobs)
+# -- revision 0003 ---------------------------------------------------------------------------------
+
+search_chunk_vectors = sa.Table(
+    "search_chunk_vectors",
+    metadata,
+    # An INTEGER PRIMARY KEY is the rowid: vector_top_k() returns it directly.
+    sa.Column("chunk_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("embedder", sa.Text, nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    sa.Column("embedding", F32Blob(VECTOR_DIM), nullable=False),
+    sa.ForeignKeyConstraint(["chunk_id"], ["search_document_chunks.id"], ondelete="CASCADE"),
+)
+
+search_embedder = sa.Table(
+    "search_embedder",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("dim", sa.Integer, nullable=False),
+    created_at(),
+    now_column("updated_at"),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+search_job_leases = sa.Table(
+    "search_job_leases",
+    metadata,
+    sa.Column("job_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default=sa.text("5")),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until_ms", sa.Integer),
+    sa.Column("next_run_at_ms", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.ForeignKeyConstraint(["job_id"], ["search_indexing_jobs.id"], ondelete="CASCADE"),
+    sa.CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
+    sa.Index("idx_search_job_leases_next_run", "next_run_at_ms"),
+)
+
+TABLES: tuple[sa.Table, ...] = (
+    search_documents,
+    search_document_chunks,
+    search_indexing_jobs,
+    search_chunk_vectors,
+    search_embedder,
+    search_job_leases,
+)

@@ -5,12 +5,14 @@ caller's tenant:
 
 * ``GET /api/admin/overview`` (read): the drift details behind ``/ready`` (missing / extra tables,
   columns and indexes), the applied-revision ledger, the database mode (``DbConfig.describe()``: never
-  the token) and, for an embedded replica, its lag behind the primary.
+  the token; the URL and path for admin tokens only) and, for an embedded replica, its lag behind the
+  primary.
 * ``POST /api/admin/replica/sync`` (admin): pull the primary into the embedded replica now; 409 on any
   other mode.
 * ``GET /api/admin/schema`` (read): the 18 domains (and bookkeeping) → tables → columns, keys, foreign
   keys with ``ON DELETE``, indexes and the fragment or revision that created each table, described from
-  the models in ``domains/``. Row counts span every tenant, so they need the ``admin`` scope.
+  the models in ``domains/`` (by :mod:`codex.api.schema_view`, which also details the drift). Row counts
+  span every tenant, so they need the ``admin`` scope.
 * ``GET /api/admin/registry`` (read): the named queries and mutations with their parameters.
 * ``GET /api/admin/changes/tail`` (read): where to start a stream so that it replays the tenant's last
   ``limit`` changes matching a topic pattern (the live page opens with recent history, no gap).
@@ -26,9 +28,7 @@ response as a dropped connection would, so that clients' resume can be tested ag
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -39,29 +39,21 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from pydantic import BaseModel, Field, JsonValue
-from sqlalchemy.dialects import sqlite
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.errors import ApiError
 from codex.api.named._common import plain
+from codex.api.schema_view import Drift, SchemaResponse, describe_schema, row_counts, schema_drift
 from codex.api.state import AppState
 from codex.config import DbConfig
 from codex.engine import make_engine
 from codex.errors import CodexError, InvalidInput
-from codex.migrate import (
-    LEDGER_TABLE,
-    expected_head_schema,
-    script_directory,
-    upgrade,
-    user_tables,
-    verify_database,
-)
+from codex.migrate import LEDGER_TABLE, user_tables, verify_database
 from codex.reactive.patterns import TopicPattern
+from codex.repositories._base import sql_timestamp
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
-from codex.schema import SCHEMA_FRAGMENTS, diff_schemas, read_live_schema
-from domains import DOMAINS
 from domains.processing_audit import processing_runs
 
 __all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
@@ -69,45 +61,14 @@ __all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
 TEST_HOOKS_ENV = "VOX_CODEX_TEST_HOOKS"
 """Set to ``1`` to mount the test-only stream-drop route (the console's browser tests do)."""
 
-_DIALECT = sqlite.dialect()
 _TAIL_SQL = (
     "SELECT c.id, c.topic FROM codex_change_log AS c LEFT JOIN codex_change_owners AS o "
     "ON o.change_id = c.id WHERE c.id < ? AND COALESCE(o.tenant, 'default') = ? ORDER BY c.id DESC LIMIT ?"
 )
 _TAIL_SCAN = 5000
-_CREATE_TABLE = re.compile(r"create_table\(\s*['\"]([A-Za-z0-9_]+)['\"]")
 
 
 # -- response models --------------------------------------------------------------------------------
-class ColumnDrift(BaseModel):
-    """How one column differs from head."""
-
-    column: str
-    expected: str | None = Field(description="`type, null, default` at head (None: not expected).")
-    live: str | None = Field(description="`type, null, default` in the database (None: missing).")
-
-
-class TableDrift(BaseModel):
-    """A table whose definition differs from head."""
-
-    table: str
-    missing_columns: list[str]
-    extra_columns: list[str]
-    changed_columns: list[ColumnDrift]
-
-
-class Drift(BaseModel):
-    """Everything that differs between the database and the code's head (empty when ready)."""
-
-    missing_tables: list[str]
-    extra_tables: list[str]
-    missing_indexes: list[str]
-    extra_indexes: list[str]
-    changed_indexes: list[str]
-    tables: list[TableDrift]
-    other: list[str] = Field(description="Views and triggers that are missing, extra or changed.")
-
-
 class LedgerRow(BaseModel):
     """One applied (or failed) migration step."""
 
@@ -137,7 +98,8 @@ class ReplicaState(BaseModel):
 
 
 class DatabaseInfo(BaseModel):
-    """Where the database is; the token is only ever reported as set or not."""
+    """Where the database is (``url`` and ``path`` for admin tokens only); the token is only ever
+    reported as set or not."""
 
     mode: Literal["local", "memory", "remote", "replica"]
     url: str | None
@@ -162,53 +124,6 @@ class SyncResponse(BaseModel):
 
     synced: bool
     replica: ReplicaState
-
-
-class ColumnInfo(BaseModel):
-    name: str
-    type: str
-    nullable: bool
-    default: str | None
-    primary_key: bool
-
-
-class ForeignKeyInfo(BaseModel):
-    name: str | None
-    columns: list[str]
-    ref_table: str
-    ref_columns: list[str]
-    ondelete: str | None = Field(description="The ON DELETE action (None: NO ACTION).")
-    ref_domain: str | None = Field(description="The domain of the referenced table.")
-
-
-class IndexInfo(BaseModel):
-    name: str
-    columns: list[str]
-    unique: bool
-
-
-class TableInfo(BaseModel):
-    name: str
-    created_by: str = Field(description="`v<N>: <title>` (baseline fragment) or `revision <id>: <title>`.")
-    columns: list[ColumnInfo]
-    primary_key: list[str]
-    unique: list[list[str]]
-    foreign_keys: list[ForeignKeyInfo]
-    indexes: list[IndexInfo]
-    row_count: int | None = Field(description="Rows in the table (all tenants; admin scope only).")
-
-
-class DomainInfo(BaseModel):
-    name: str
-    schema_domain: bool = Field(description="One of the 18 schema domains (False: bookkeeping).")
-    tables: list[TableInfo]
-
-
-class SchemaResponse(BaseModel):
-    """The schema as the models describe it."""
-
-    domains: list[DomainInfo]
-    row_counts: Literal["shown", "admin scope required"]
 
 
 class ParamInfo(BaseModel):
@@ -273,76 +188,6 @@ class SearchResponse(BaseModel):
     hits: list[SearchHitInfo]
 
 
-# -- readiness drift ------------------------------------------------------------------------------------
-def _column_text(row: Any) -> str:
-    # PRAGMA table_xinfo: cid, name, type, notnull, dflt_value, pk, hidden
-    text = f"{row[2] or '(none)'}, {'NOT NULL' if row[3] else 'NULL'}"
-    return text + (f", DEFAULT {row[4]}" if row[4] is not None else "")
-
-
-def _table_shape(conn: sa.Connection, table: str) -> dict[str, str]:
-    quoted = table.replace('"', '""')
-    rows = conn.exec_driver_sql(f'PRAGMA table_xinfo("{quoted}")').all()
-    return {str(r[1]): _column_text(r) for r in rows}
-
-
-@functools.cache
-def _expected_shapes() -> dict[str, dict[str, str]]:
-    """Column shapes at head: the migration chain run on a scratch in-memory database (cached)."""
-    engine = make_engine(DbConfig("memory"))
-    try:
-        with engine.connect() as conn:
-            upgrade(conn, "head")
-            return {t: _table_shape(conn, t) for t in sorted(expected_head_schema().tables)}
-    finally:
-        engine.dispose()
-
-
-def _drift(conn: sa.Connection) -> Drift:
-    expected, live = expected_head_schema(), read_live_schema(conn)
-    diff = diff_schemas(expected, live)
-    buckets: dict[str, dict[str, list[str]]] = {}
-    for what, keys in (("missing", diff.missing), ("extra", diff.extra), ("changed", diff.changed)):
-        for key in keys:
-            kind, _, name = key.partition(":")
-            buckets.setdefault(kind, {}).setdefault(what, []).append(name)
-    tables = buckets.get("table", {})
-    indexes = buckets.get("index", {})
-    changed_tables: list[TableDrift] = []
-    if tables.get("changed"):
-        shapes = _expected_shapes()
-        for name in tables["changed"]:
-            want, got = shapes.get(name, {}), _table_shape(conn, name)
-            changed_tables.append(
-                TableDrift(
-                    table=name,
-                    missing_columns=[c for c in want if c not in got],
-                    extra_columns=[c for c in got if c not in want],
-                    changed_columns=[
-                        ColumnDrift(column=c, expected=want[c], live=got[c])
-                        for c in want
-                        if c in got and want[c] != got[c]
-                    ],
-                )
-            )
-    other = [
-        f"{what} {kind}:{name}"
-        for kind, found in buckets.items()
-        if kind not in ("table", "index")
-        for what, names in found.items()
-        for name in names
-    ]
-    return Drift(
-        missing_tables=tables.get("missing", []),
-        extra_tables=tables.get("extra", []),
-        missing_indexes=indexes.get("missing", []),
-        extra_indexes=indexes.get("extra", []),
-        changed_indexes=indexes.get("changed", []),
-        tables=changed_tables,
-        other=other,
-    )
-
-
 def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
     if LEDGER_TABLE not in user_tables(conn):
         return []
@@ -387,7 +232,7 @@ class ReplicaTracker:
             local_head=local,
             primary_head=primary,
             lag_changes=None if primary is None else max(0, primary - local),
-            last_sync_at=None if self.last_sync is None else self.last_sync.strftime("%Y-%m-%d %H:%M:%S"),
+            last_sync_at=None if self.last_sync is None else sql_timestamp(self.last_sync),
             seconds_since_sync=None if since is None else round(since, 3),
             error=error,
         )
@@ -396,118 +241,6 @@ class ReplicaTracker:
 def _tracker(request: Request) -> ReplicaTracker:
     tracker: ReplicaTracker = request.app.state.codex_replica
     return tracker
-
-
-# -- schema description -------------------------------------------------------------------------------
-@functools.cache
-def _created_by() -> dict[str, str]:
-    """Table → the fragment (``v3: …``) or forward revision (``revision 0004: …``) that creates it."""
-    origin = {t: f"{f.label}: {f.title}" for f in SCHEMA_FRAGMENTS for t in f.tables}
-    for rev in script_directory().walk_revisions():
-        if not rev.path:
-            continue
-        try:
-            with open(rev.path, encoding="utf-8") as fh:
-                source = fh.read()
-        except OSError:
-            continue
-        title = (rev.doc or "").strip().splitlines()[0] if rev.doc else ""
-        for name in _CREATE_TABLE.findall(source):
-            origin.setdefault(name, f"revision {rev.revision}: {title}".rstrip(": "))
-    return origin
-
-
-def _type_text(column: sa.Column[Any]) -> str:
-    try:
-        return str(column.type.compile(dialect=_DIALECT))
-    except Exception:  # a custom type the SQLite compiler does not know
-        return type(column.type).__name__.upper()
-
-
-def _default_text(column: sa.Column[Any]) -> str | None:
-    default = column.server_default
-    if default is None:
-        return None
-    arg = getattr(default, "arg", None)
-    return str(getattr(arg, "text", arg)) if arg is not None else str(default)
-
-
-def _table_domain() -> dict[str, str]:
-    return {t.name: d for d, tables in DOMAINS.items() for t in tables}
-
-
-def _describe_table(table: sa.Table, domain_of: dict[str, str], count: int | None) -> TableInfo:
-    origin = _created_by().get(table.name, "model only (no creating revision found)")
-    return TableInfo(
-        name=table.name,
-        created_by=origin,
-        columns=[
-            ColumnInfo(
-                name=c.name,
-                type=_type_text(c),
-                nullable=bool(c.nullable),
-                default=_default_text(c),
-                primary_key=bool(c.primary_key),
-            )
-            for c in table.columns
-        ],
-        primary_key=[c.name for c in table.primary_key.columns],
-        unique=[
-            [c.name for c in con.columns]
-            for con in table.constraints
-            if isinstance(con, sa.UniqueConstraint) and not isinstance(con, sa.PrimaryKeyConstraint)
-        ],
-        foreign_keys=[
-            ForeignKeyInfo(
-                name=str(fk.name) if fk.name else None,
-                columns=[c.name for c in fk.columns],
-                ref_table=fk.referred_table.name,
-                ref_columns=[e.column.name for e in fk.elements],
-                ondelete=fk.ondelete,
-                ref_domain=domain_of.get(fk.referred_table.name),
-            )
-            for fk in sorted(table.foreign_key_constraints, key=lambda k: [c.name for c in k.columns])
-        ],
-        indexes=[
-            IndexInfo(
-                name=str(ix.name),
-                columns=[getattr(e, "name", None) or str(e) for e in ix.expressions],
-                unique=bool(ix.unique),
-            )
-            for ix in sorted(table.indexes, key=lambda i: str(i.name))
-        ],
-        row_count=count,
-    )
-
-
-def _row_counts(state: AppState) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    with state.store.connect() as conn:
-        present = user_tables(conn)
-        for tables in DOMAINS.values():
-            for t in tables:
-                if t.name in present:
-                    counts[t.name] = int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-    return counts
-
-
-def describe_schema(counts: dict[str, int] | None) -> SchemaResponse:
-    """The domains → tables description (``counts`` None: row counts withheld)."""
-    domain_of = _table_domain()
-    return SchemaResponse(
-        domains=[
-            DomainInfo(
-                name=name,
-                schema_domain=name != "bookkeeping",
-                tables=[
-                    _describe_table(t, domain_of, None if counts is None else counts.get(t.name))
-                    for t in tables
-                ],
-            )
-            for name, tables in DOMAINS.items()
-        ],
-        row_counts="admin scope required" if counts is None else "shown",
-    )
 
 
 # -- registry -------------------------------------------------------------------------------------------
@@ -542,14 +275,16 @@ def parse_time(value: str | None, field: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        if moment.year < 1000:
+            raise ValueError("year before 1000")
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"{field} must be a date or time like 2026-01-31 or 2026-01-31 14:30 (UTC); got {value!r}",
             field=field,
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return sql_timestamp(moment)
 
 
 def _runs(
@@ -680,9 +415,11 @@ def add_admin_routes(app: FastAPI) -> None:
         def build() -> OverviewResponse:
             with state.store.connect() as conn:
                 report = verify_database(conn)
-                drift = _drift(conn)
+                drift = schema_drift(conn)
                 ledger = _ledger(conn)
             described = state.store.config.describe()
+            if not who.allows("admin"):  # where the database lives is for operators only
+                described.update(url=None, path=None)
             replica = _tracker(request).state(state) if state.store.config.mode == "replica" else None
             return OverviewResponse(
                 ok=report.ok,
@@ -724,7 +461,7 @@ def add_admin_routes(app: FastAPI) -> None:
         summary="Domains, tables, columns, keys, foreign keys, indexes and their fragments.",
     )
     def schema(request: Request, who: Principal = Depends(require("read"))) -> SchemaResponse:
-        counts = _row_counts(request.app.state.codex) if who.allows("admin") else None
+        counts = row_counts(request.app.state.codex.store) if who.allows("admin") else None
         return describe_schema(counts)
 
     @router.get(

@@ -98,23 +98,26 @@ def parse_params(query: Query, raw: dict[str, Any]) -> BaseModel:
         ) from None
 
 
+def _signed(handler: Any, scope: str, *params: inspect.Parameter) -> Any:
+    """Give a generated handler the signature FastAPI reads: ``request``, ``params``, then ``who``
+    (the auth dependency requiring ``scope``)."""
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    handler.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter("request", positional, annotation=Request),
+            *params,
+            inspect.Parameter("who", positional, annotation=Principal, default=Depends(require(scope))),
+        ]
+    )
+    return handler
+
+
 def _mutation_route(mutation: Mutation) -> Any:
     def handler(request: Request, body: BaseModel, who: Principal) -> MutateResponse:
         return run_mutation(request.app.state.codex, who, mutation, body)
 
-    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-            inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=mutation.model),
-            inspect.Parameter(
-                "who",
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=Principal,
-                default=Depends(require(mutation.scope)),
-            ),
-        ]
-    )
-    return handler
+    body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=mutation.model)
+    return _signed(handler, mutation.scope, body)
 
 
 def _query_route(query: Query) -> Any:
@@ -122,18 +125,7 @@ def _query_route(query: Query) -> Any:
         params = parse_params(query, dict(request.query_params))
         return await anyio.to_thread.run_sync(run_query, request.app.state.codex, who, query, params)
 
-    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-            inspect.Parameter(
-                "who",
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=Principal,
-                default=Depends(require(query.scope)),
-            ),
-        ]
-    )
-    return handler
+    return _signed(handler, query.scope)
 
 
 def _query_openapi(query: Query) -> dict[str, Any]:

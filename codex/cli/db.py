@@ -1,10 +1,13 @@
-"""``codex db …``: upgrade, downgrade, current, check, digest, verify."""
+"""``codex db …``: upgrade, downgrade, current, check, digest, verify, review."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from codex.cli._common import cli_errors, echo_json, open_engine
+from codex.guards.review import load_metadata, review_schema
 from codex.migrate import (
     check_models,
     current_revision,
@@ -98,3 +101,33 @@ def verify_cmd() -> None:
     echo_json(report.as_dict())
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("review")
+@cli_errors
+def review_cmd(
+    metadata_module: str | None = typer.Option(
+        None,
+        "--metadata-module",
+        help="Module (dotted name or .py file) exposing `metadata`; default: domains.",
+    ),
+    output: Path | None = typer.Option(None, "--output", help="Also write the Markdown report to FILE."),
+    fragments: Path | None = typer.Option(
+        None, "--fragments", help="Committed fragment digests; default: contracts/db/baseline-fragments.yaml."
+    ),
+) -> None:
+    """Print a Markdown schema review for a PR; exit 0 clean, 1 safe changes pending, 2 destructive.
+
+    The models are compared with the migrations on a scratch in-memory database upgraded to head
+    (no configured database is touched), and destructive changes are linted.
+
+    Example: ``codex db review --output schema-review.md``
+    """
+    metadata = load_metadata(metadata_module) if metadata_module else None
+    report = review_schema(metadata, source=metadata_module, fragments_file=fragments)
+    text = report.markdown()
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    typer.echo(text, nl=False)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -23,10 +25,15 @@ __all__ = [
     "Repository",
     "clamp_limit",
     "dump_json",
+    "escape_like",
+    "json_property",
+    "like_contains",
     "load_json",
     "now_ms",
     "row_as",
     "rows_as",
+    "sql_timestamp",
+    "translating",
 ]
 
 T = TypeVar("T")
@@ -55,6 +62,57 @@ def load_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def json_property(column: str, doc: str) -> property:
+    """A read-only property that parses the JSON text of a row's ``column`` attribute with :func:`load_json`.
+
+    Example:
+        >>> @dataclass(frozen=True, slots=True)  # doctest: +SKIP
+        ... class EventRow:
+        ...     payload_json: str | None
+        ...     payload = json_property("payload_json", "The event payload, parsed.")
+    """
+
+    def parsed(row: Any) -> Any:
+        return load_json(getattr(row, column))
+
+    return property(parsed, doc=doc)
+
+
+def escape_like(text: str) -> str:
+    """``text`` with ``\\``, ``%`` and ``_`` escaped for ``LIKE … ESCAPE '\\'`` (they match themselves)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def like_contains(text: str) -> str:
+    """A ``LIKE … ESCAPE '\\'`` pattern matching ``text`` anywhere (its ``\\``, ``%`` and ``_`` literal)."""
+    return f"%{escape_like(text)}%"
+
+
+def sql_timestamp(moment: datetime) -> str:
+    """``moment`` as SQLite's ``datetime('now')`` text, ``YYYY-MM-DD HH:MM:SS`` in UTC.
+
+    An aware datetime is converted to UTC; a naive one is taken as UTC already. Fractions of a second
+    are dropped.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@contextmanager
+def translating() -> Iterator[None]:
+    """Translate driver errors raised inside the block into :mod:`codex.errors`, as ``_execute`` does.
+
+    For fetching the rows of a write ``… RETURNING`` that ``Repository._execute`` does not buffer (SQL
+    run through ``_sql``, or a ``text()`` statement): libSQL may report a constraint violation (foreign
+    keys are checked at the end of the statement) only when the row is fetched.
+    """
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        raise translate_db_error(exc) from exc
 
 
 def clamp_limit(limit: int, *, maximum: int = 10_000) -> int:

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from codex.repositories.context_memory import _days_ago
 from domains.context_memory import a2a_messages, agent_events, agent_metrics, agent_sessions, cost_records
 
@@ -84,10 +84,9 @@ class AgentSessionRow:
     task_snapshot_json: str | None
     context_summary: str | None
 
-    @property
-    def task_snapshot(self) -> Any:
-        """The task snapshot, parsed (a JSON object for sessions created here)."""
-        return load_json(self.task_snapshot_json)
+    task_snapshot = json_property(
+        "task_snapshot_json", "The task snapshot, parsed (a JSON object for sessions created here)."
+    )
 
     @property
     def repository_id(self) -> str:
@@ -258,10 +257,7 @@ class AgentEventRow:
     payload_json: str | None
     timestamp: str
 
-    @property
-    def payload(self) -> Any:
-        """The event payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The event payload, parsed.")
 
 
 _E = agent_events
@@ -326,10 +322,10 @@ class A2aMessageRow:
     acknowledged: bool
     timestamp: str
 
-    @property
-    def envelope(self) -> Any:
-        """The stored JSON, parsed: ``{"repository_id": …, "body": …}`` for messages sent here."""
-        return load_json(self.payload_json)
+    envelope = json_property(
+        "payload_json",
+        'The stored JSON, parsed: ``{"repository_id": …, "body": …}`` for messages sent here.',
+    )
 
     @property
     def repository_id(self) -> str:

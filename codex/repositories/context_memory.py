@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from domains.context_memory import builder_sessions, db_snapshots, memories, session_turns
 from domains.users_marketplace import learned_patterns, user_preferences
 
@@ -89,10 +89,7 @@ class MemoryRow:
     vcs_snapshot_id: str | None
     created_at: str
 
-    @property
-    def meta(self) -> Any:
-        """The metadata, parsed."""
-        return load_json(self.metadata)
+    meta = json_property("metadata", "The metadata, parsed.")
 
     def as_snapshot_entry(self) -> dict[str, Any]:
         """The shape this memory takes inside a db snapshot payload (upstream ``MemoryEntry``)."""
@@ -251,10 +248,7 @@ class SessionTurnRow:
     payload_json: str
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The turn's payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The turn's payload, parsed.")
 
 
 _T = session_turns
@@ -312,10 +306,7 @@ class BuilderSessionRow:
     payload_json: str
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The session payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The session payload, parsed.")
 
 
 _B = builder_sessions
@@ -396,10 +387,10 @@ class SnapshotRow:
     payload_json: str
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """``{"preferences": [[key, value], …], "memories": [{…}, …], "patterns": [{…}, …]}``."""
-        return load_json(self.payload_json)
+    payload = json_property(
+        "payload_json",
+        '``{"preferences": [[key, value], …], "memories": [{…}, …], "patterns": [{…}, …]}``.',
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,17 +23,14 @@ A live domain. Change-log topics:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from codex.engine import translate_db_error
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, translating
 from codex.repositories.changelog import validate_topic
 from domains.conversation_graph import (
     conversation_edges,
@@ -77,19 +74,6 @@ _EVOLUTION = sa.insert(_te).returning(*_te.c)
 _METRIC = sa.insert(_rm).returning(_rm.c.id)
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    """Translate driver errors raised while a RETURNING row is fetched.
-
-    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
-    when the row is fetched, after ``Repository._execute`` has returned.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 @dataclass(frozen=True, slots=True)
 class ResearchSessionRow:
     """One ``research_sessions`` row; ``config`` and ``summary`` are the parsed JSON columns."""
@@ -104,15 +88,9 @@ class ResearchSessionRow:
     created_at: str
     updated_at: str
 
-    @property
-    def config(self) -> Any:
-        """The session configuration, parsed."""
-        return load_json(self.config_json)
+    config = json_property("config_json", "The session configuration, parsed.")
 
-    @property
-    def summary(self) -> Any:
-        """The session summary, parsed."""
-        return load_json(self.summary_json)
+    summary = json_property("summary_json", "The session summary, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +113,7 @@ class ConversationVersionRow:
     snapshot_json: str | None
     created_at: str
 
-    @property
-    def snapshot(self) -> Any:
-        """The snapshot, parsed."""
-        return load_json(self.snapshot_json)
+    snapshot = json_property("snapshot_json", "The snapshot, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +128,7 @@ class ConversationEdgeRow:
     metadata_json: str | None
     created_at: str
 
-    @property
-    def metadata(self) -> Any:
-        """The edge metadata, parsed."""
-        return load_json(self.metadata_json)
+    metadata = json_property("metadata_json", "The edge metadata, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +143,7 @@ class TopicEvolutionEventRow:
     detail_json: str | None
     created_at: str
 
-    @property
-    def detail(self) -> Any:
-        """The event detail, parsed."""
-        return load_json(self.detail_json)
+    detail = json_property("detail_json", "The event detail, parsed.")
 
 
 class ConversationGraphRepository(Repository):
@@ -233,8 +202,7 @@ class ConversationGraphRepository(Repository):
         stmt = insert.on_conflict_do_update(index_elements=[_rs.c.session_key], set_=updates).returning(
             *_rs.c
         )
-        with _translating():
-            session = row_as(ResearchSessionRow, self._execute(stmt).one())
+        session = row_as(ResearchSessionRow, self._execute(stmt).one())
         self._change(
             topic,
             "update" if existed else "insert",
@@ -311,8 +279,7 @@ class ConversationGraphRepository(Repository):
             "metric_value": value,
             "metadata_json": dump_json(metadata),
         }
-        with _translating():
-            metric_id = int(self._execute(_METRIC, params).scalar_one())
+        metric_id = int(self._execute(_METRIC, params).scalar_one())
         self._change(
             self._session_topic(session_key),
             "insert",
@@ -350,7 +317,7 @@ class ConversationGraphRepository(Repository):
         self._writable()
         snapshot_json = dump_json(snapshot)
         if version_index is None:
-            with _translating():
+            with translating():
                 row = self._sql(_VERSION_NEXT, (conversation_id, label, snapshot_json, conversation_id)).one()
         else:
             if isinstance(version_index, bool) or version_index < 0:
@@ -361,8 +328,7 @@ class ConversationGraphRepository(Repository):
                 "label": label,
                 "snapshot_json": snapshot_json,
             }
-            with _translating():
-                row = self._execute(_VERSION_AT, params).one()
+            row = self._execute(_VERSION_AT, params).one()
         version = row_as(ConversationVersionRow, row)
         self._change(
             self._conversation_topic(conversation_id),
@@ -432,8 +398,7 @@ class ConversationGraphRepository(Repository):
             "metadata_json": dump_json(metadata),
         }
         try:
-            with _translating():
-                row = self._execute(_EDGE, params).one()
+            row = self._execute(_EDGE, params).one()
         except Conflict as exc:
             # The database's CHECK decides; make sure the error says so even if a driver's message
             # does not name the constraint kind.
@@ -519,8 +484,7 @@ class ConversationGraphRepository(Repository):
             "new_label": new_label,
             "detail_json": dump_json(detail),
         }
-        with _translating():
-            event = row_as(TopicEvolutionEventRow, self._execute(_EVOLUTION, params).one())
+        event = row_as(TopicEvolutionEventRow, self._execute(_EVOLUTION, params).one())
         self._change(
             f"topics/{topic_id}",
             "insert",

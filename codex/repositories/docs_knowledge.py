@@ -28,9 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from codex.engine import translate_db_error
 from codex.errors import NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, like_contains, row_as
 from domains.docs_knowledge import knowledge_edges, knowledge_nodes, snippets
 
 __all__ = [
@@ -47,24 +46,6 @@ __all__ = [
 SNIPPET_SEARCH_MAX = 500
 
 
-def _like_any(text: str) -> str:
-    """A ``LIKE`` pattern matching ``text`` anywhere, with ``\\``, ``%`` and ``_`` escaped (escape ``\\``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _fetch(result: sa.CursorResult[Any]) -> list[sa.Row[Any]]:
-    """Every row of a write ``… RETURNING``, fetched inside the driver-error translation.
-
-    libSQL reports a constraint violation of ``INSERT … RETURNING`` when the row is fetched, not when
-    the statement runs, so the fetch needs the same translation as ``Repository._execute``.
-    """
-    try:
-        return list(result.all())
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 # -- rows -------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class KnowledgeNodeRow:
@@ -77,10 +58,7 @@ class KnowledgeNodeRow:
     metadata_json: str | None
     created_at: str
 
-    @property
-    def metadata(self) -> Any:
-        """The node's metadata, parsed (None when unset)."""
-        return load_json(self.metadata_json)
+    metadata = json_property("metadata_json", "The node's metadata, parsed (None when unset).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +198,7 @@ class KnowledgeRepository(Repository):
             "node_type": node_type,
             "metadata": dump_json(metadata),
         }
-        row = _fetch(self._execute(_NODE_UPSERT, params))[0]
+        row = self._execute(_NODE_UPSERT, params).all()[0]
         return row_as(KnowledgeNodeRow, row)
 
     def get_node(self, node_id: str) -> KnowledgeNodeRow:
@@ -262,7 +240,7 @@ class KnowledgeRepository(Repository):
         Returns:
             Matching nodes ordered by label, then id.
         """
-        pattern = _like_any(q)
+        pattern = like_contains(q)
         stmt = (
             _NODE_SELECT.where(
                 sa.or_(_n.c.label.like(pattern, escape="\\"), _n.c.content.like(pattern, escape="\\"))
@@ -319,7 +297,7 @@ class KnowledgeRepository(Repository):
         """
         self._writable()
         params = {"src_id": src_id, "dst_id": dst_id, "relation": relation, "weight": float(weight)}
-        row = _fetch(self._execute(_EDGE_UPSERT, params))[0]
+        row = self._execute(_EDGE_UPSERT, params).all()[0]
         return row_as(KnowledgeEdgeRow, row)
 
     def get_edge(self, src_id: str, dst_id: str, relation: str) -> KnowledgeEdgeRow:
@@ -415,7 +393,7 @@ class SnippetRepository(Repository):
             "source_ref": source_ref,
             "embedding_ref": embedding_ref,
         }
-        return int(_fetch(self._execute(_SNIPPET_INSERT, params))[0].id)
+        return int(self._execute(_SNIPPET_INSERT, params).all()[0].id)
 
     def get(self, snippet_id: int) -> SnippetRow:
         """The snippet with this id.
@@ -445,7 +423,7 @@ class SnippetRepository(Repository):
         Returns:
             Matching snippets, newest first (highest id first).
         """
-        pattern = _like_any(q)
+        pattern = like_contains(q)
         stmt = (
             sa.select(_s)
             .where(

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from domains.embeddings import embeddings
 
 __all__ = [
@@ -93,10 +93,7 @@ class EmbeddingRow:
     metadata: str | None
     created_at: str
 
-    @property
-    def meta(self) -> Any:
-        """The metadata, parsed."""
-        return load_json(self.metadata)
+    meta = json_property("metadata", "The metadata, parsed.")
 
 
 @dataclass(frozen=True, slots=True)

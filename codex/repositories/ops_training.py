@@ -34,9 +34,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.engine import translate_db_error
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, rows_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, escape_like, json_property, rows_as
 from domains.ops_training import (
     eval_runs,
     llm_feedback,
@@ -72,18 +71,6 @@ def _require_payload(payload: Any) -> str:
     if text is None:
         raise InvalidInput("payload is required (use a JSON value other than None)", field="payload")
     return text
-
-
-def _fetch(result: sa.CursorResult[Any]) -> list[sa.Row[Any]]:
-    """Every row of a write ``… RETURNING``, fetched inside the driver-error translation.
-
-    libSQL reports a constraint violation of ``INSERT … RETURNING`` when the row is fetched, not when
-    the statement runs, so the fetch needs the same translation as ``Repository._execute``.
-    """
-    try:
-        return list(result.all())
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
 
 
 # -- rows -------------------------------------------------------------------------------------------
@@ -146,10 +133,7 @@ class ResearchMetricRow:
     metadata_json: str | None
     created_at: str
 
-    @property
-    def metadata(self) -> Any:
-        """The metric's metadata, parsed (None when unset)."""
-        return load_json(self.metadata_json)
+    metadata = json_property("metadata_json", "The metric's metadata, parsed (None when unset).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +149,7 @@ class EvalRunRow:
     metadata_json: str | None
     created_at: str
 
-    @property
-    def metadata(self) -> Any:
-        """The run's metadata, parsed (None when unset)."""
-        return load_json(self.metadata_json)
+    metadata = json_property("metadata_json", "The run's metadata, parsed (None when unset).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +161,7 @@ class StreamEventRow:
     payload_json: str
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The event payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The event payload, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +174,7 @@ class PopuliReviewRow:
     payload_json: str
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The review payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The review payload, parsed.")
 
 
 # -- prebuilt statements ----------------------------------------------------------------------------
@@ -307,7 +282,7 @@ class TrainingRepository(Repository):
             "latency_ms": latency_ms,
             "token_count": token_count,
         }
-        return int(_fetch(self._execute(_INTERACTION_INSERT, params))[0].id)
+        return int(self._execute(_INTERACTION_INSERT, params).all()[0].id)
 
     def get_interaction(self, interaction_id: int) -> InteractionRow:
         """The interaction with this id.
@@ -367,7 +342,7 @@ class TrainingRepository(Repository):
             "correction_text": correction_text,
             "preferred_response": preferred_response,
         }
-        rows = _fetch(self._execute(_FEEDBACK_INSERT, params))
+        rows = self._execute(_FEEDBACK_INSERT, params).all()
         if not rows:
             raise NotFound(f"interaction {interaction_id} not found")
         return int(rows[0].id)
@@ -430,7 +405,7 @@ class ResearchMetricRepository(Repository):
             "metric_value": None if value is None else float(value),
             "metadata_json": dump_json(metadata),
         }
-        return int(_fetch(self._execute(_METRIC_INSERT, params))[0].id)
+        return int(self._execute(_METRIC_INSERT, params).all()[0].id)
 
     def get(self, metric_id: int) -> ResearchMetricRow:
         """The metric with this id.
@@ -467,8 +442,7 @@ class ResearchMetricRepository(Repository):
             .limit(clamp_limit(limit))
         )
         if session_prefix:
-            escaped = session_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(_m.c.session_id.like(escaped + "%", escape="\\"))
+            stmt = stmt.where(_m.c.session_id.like(escape_like(session_prefix) + "%", escape="\\"))
         return self._all(ResearchMetricRow, stmt)
 
     def list_for_session(self, session_id: str, *, metric_type: str = "") -> list[ResearchMetricRow]:
@@ -526,7 +500,7 @@ class EvalRepository(Repository):
             "quality_proxy": quality_proxy,
             "metadata_json": dump_json(metadata),
         }
-        return int(_fetch(self._execute(_EVAL_INSERT, params))[0].id)
+        return int(self._execute(_EVAL_INSERT, params).all()[0].id)
 
     def get(self, run_id: str) -> EvalRunRow:
         """The run with this ``run_id``.
@@ -583,7 +557,7 @@ class TypedStreamRepository(Repository):
         """
         self._writable()
         params = {"stream_id": stream_id, "payload_json": _require_payload(payload)}
-        return int(_fetch(self._execute(_STREAM_INSERT, params))[0].id)
+        return int(self._execute(_STREAM_INSERT, params).all()[0].id)
 
     def list(
         self, stream_id: str, *, after_id: int = 0, limit: int = 10_000
@@ -630,7 +604,7 @@ class PopuliReviewRepository(Repository):
             "review_kind": review_kind,
             "payload_json": _require_payload(payload),
         }
-        return int(_fetch(self._execute(_REVIEW_INSERT, params))[0].id)
+        return int(self._execute(_REVIEW_INSERT, params).all()[0].id)
 
     def list_for_target(self, target_id: str, *, limit: int = 1000) -> list[PopuliReviewRow]:
         """Reviews of one target.

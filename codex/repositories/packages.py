@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, row_as, rows_as
+from codex.repositories._base import Repository, clamp_limit, like_contains, row_as, rows_as
 from codex.repositories.changelog import validate_topic
 from domains.packages import package_deps, packages
 
@@ -116,10 +116,6 @@ def version_key(version: str) -> tuple[tuple[_Ident, ...], int, tuple[_Ident, ..
     if sep:
         return (tuple(core), 0, tuple(_ident(p) for p in pre.split(".")), version)
     return (tuple(core), 1, (), version)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _require(value: str, what: str) -> str:
@@ -402,7 +398,7 @@ class PackageRepository(Repository):
         Returns:
             The matching versions.
         """
-        pattern = "%" + _escape_like(q) + "%"
+        pattern = like_contains(q)
         t = packages
         stmt = (
             sa.select(t)

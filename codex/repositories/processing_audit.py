@@ -28,17 +28,23 @@ A live domain. Change-log topics: ``processing/runs/<run_id>`` (``insert`` / ``u
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, NoReturn
 
 import sqlalchemy as sa
 
-from codex.engine import translate_db_error
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, now_ms, row_as
+from codex.repositories._base import (
+    Repository,
+    clamp_limit,
+    dump_json,
+    json_property,
+    now_ms,
+    row_as,
+    sql_timestamp,
+    translating,
+)
 from domains.processing_audit import audit_log, processing_run_steps, processing_runs
 
 __all__ = [
@@ -95,19 +101,6 @@ _AUDIT_INSERT = sa.insert(_a).returning(*_a.c)
 _AUDIT_BY_ID = sa.select(_a).where(_a.c.id == sa.bindparam("id"))
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    """Translate driver errors raised while a RETURNING row is fetched.
-
-    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
-    when the row is fetched, after ``Repository._execute`` has returned.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 @dataclass(frozen=True, slots=True)
 class StepRow:
     """One ``processing_run_steps`` row; ``detail`` is the parsed JSON."""
@@ -122,10 +115,7 @@ class StepRow:
     finished_at_ms: int
     created_at: str
 
-    @property
-    def detail(self) -> Any:
-        """The step detail, parsed."""
-        return load_json(self.detail_json)
+    detail = json_property("detail_json", "The step detail, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +136,7 @@ class RunRow:
     completed_at: str | None
     steps: tuple[StepRow, ...] = ()
 
-    @property
-    def payload(self) -> Any:
-        """The run payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The run payload, parsed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +154,7 @@ class AuditRow:
     payload_json: str | None
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The entry payload, parsed."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The entry payload, parsed.")
 
 
 def _run_topic(run_id: int) -> str:
@@ -372,7 +356,7 @@ class ProcessingRepository(Repository):
         detail_json = dump_json(detail)
         started = now_ms() if status == "running" else 0
         if step_index is None:
-            with _translating():
+            with translating():
                 row = self._sql(_STEP_NEXT, (run_id, step_name, status, detail_json, started, run_id)).one()
         else:
             params = {
@@ -383,8 +367,7 @@ class ProcessingRepository(Repository):
                 "detail_json": detail_json,
                 "started_at_ms": started,
             }
-            with _translating():
-                row = self._execute(_STEP_AT, params).one()
+            row = self._execute(_STEP_AT, params).one()
         step = row_as(StepRow, row)
         self._change(
             _run_topic(run_id),
@@ -457,8 +440,7 @@ class ProcessingRepository(Repository):
             "payload_json": dump_json(payload),
             "started_at": _NOW if status == "running" else None,
         }
-        with _translating():
-            run = row_as(RunRow, self._execute(_RUN_INSERT.values(**params)).one())
+        run = row_as(RunRow, self._execute(_RUN_INSERT.values(**params)).one())
         self._change(
             _run_topic(run.id),
             "insert",
@@ -509,11 +491,7 @@ class ProcessingRepository(Repository):
 
 def _timestamp(value: str | datetime) -> str:
     """A bound for ``created_at`` comparisons: text as is, datetimes as UTC ``YYYY-MM-DD HH:MM:SS``."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return value
+    return sql_timestamp(value) if isinstance(value, datetime) else value
 
 
 def _audit_filters(
@@ -594,8 +572,7 @@ class AuditRepository(Repository):
             "scope_id": scope_id,
             "payload_json": dump_json(payload),
         }
-        with _translating():
-            entry = row_as(AuditRow, self._execute(_AUDIT_INSERT, params).one())
+        entry = row_as(AuditRow, self._execute(_AUDIT_INSERT, params).one())
         self._change(
             "audit",
             "insert",

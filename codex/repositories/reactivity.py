@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as
 from codex.repositories.changelog import validate_topic
 from codex.schema import keccak256_hex
 from domains.codex_reactivity import (
@@ -100,10 +100,7 @@ class SubscriptionRow:
     client_hint: str | None
     created_at: str
 
-    @property
-    def filter(self) -> Any:
-        """The filter, parsed (None when absent)."""
-        return load_json(self.filter_json)
+    filter = json_property("filter_json", "The filter, parsed (None when absent).")
 
 
 class SubscriptionRepository(Repository):
@@ -346,10 +343,7 @@ class QuerySnapshotRow:
     digest: str
     created_at: str
 
-    @property
-    def result(self) -> Any:
-        """The stored result, parsed."""
-        return load_json(self.snapshot_json)
+    result = json_property("snapshot_json", "The stored result, parsed.")
 
 
 class RecordedResult(NamedTuple):

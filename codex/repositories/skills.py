@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from domains.skills import skill_manifests
 
 __all__ = ["SkillManifestRow", "SkillRepository", "version_key"]
@@ -56,10 +56,7 @@ class SkillManifestRow:
     skill_md: str
     published_at: str
 
-    @property
-    def manifest(self) -> Any:
-        """The manifest, parsed."""
-        return load_json(self.manifest_json)
+    manifest = json_property("manifest_json", "The manifest, parsed.")
 
 
 _S = skill_manifests

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, rows_as
+from codex.repositories._base import Repository, rows_as, sql_timestamp
 from domains.tenancy import codex_access_tokens, codex_entity_owners
 
 __all__ = [
@@ -57,7 +57,7 @@ def hash_token(token: str) -> str:
 
 
 def _utc(delta: timedelta = timedelta()) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%d %H:%M:%S")
+    return sql_timestamp(datetime.now(UTC) + delta)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,16 +22,13 @@ conversation of the call's message) with ``entity_kind="tool_call"``: ``add`` â†
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
 import sqlalchemy as sa
 
-from codex.engine import translate_db_error
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, dump_json, load_json, now_ms, row_as
+from codex.repositories._base import Repository, dump_json, json_property, now_ms, row_as, translating
 from domains.tool_calls import conversation_tool_calls
 
 __all__ = [
@@ -75,19 +72,6 @@ _CONVERSATION_OF = "SELECT conversation_id FROM conversation_messages WHERE id =
 _GET = sa.select(_t).where(_t.c.id == sa.bindparam("id"))
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    """Translate driver errors raised while a RETURNING row is fetched.
-
-    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
-    when the row is fetched, after ``Repository._execute`` has returned.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 @dataclass(frozen=True, slots=True)
 class ToolCallRow:
     """One ``conversation_tool_calls`` row; JSON columns parsed by ``arguments`` and ``result``."""
@@ -104,15 +88,11 @@ class ToolCallRow:
     finished_at_ms: int
     created_at: str
 
-    @property
-    def arguments(self) -> Any:
-        """The call's arguments, parsed."""
-        return load_json(self.arguments_json)
+    arguments = json_property("arguments_json", "The call's arguments, parsed.")
 
-    @property
-    def result(self) -> Any:
-        """The call's result, parsed (None while unfinished or when it produced none)."""
-        return load_json(self.result_json)
+    result = json_property(
+        "result_json", "The call's result, parsed (None while unfinished or when it produced none)."
+    )
 
     @property
     def finished(self) -> bool:
@@ -163,10 +143,10 @@ class ToolCallRepository(Repository):
         started = now_ms()
         if ordinal is None:
             params: tuple[Any, ...] = (message_id, tool_name, args_json, status, started, message_id)
-            with _translating():
+            with translating():
                 row = self._sql(_ADD_NEXT, params).one()
         else:
-            with _translating():
+            with translating():
                 row = self._sql(
                     _ADD_AT, (message_id, int(ordinal), tool_name, args_json, status, started)
                 ).one()

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from codex.engine import translate_db_error
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, row_as
 from domains.topics import conversation_message_topics, conversation_topics, topics
@@ -90,19 +87,6 @@ _UNLINK_MESSAGE = (
 )
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    """Translate driver errors raised while a RETURNING row is fetched.
-
-    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
-    when the row is fetched, after ``Repository._execute`` has returned.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 @dataclass(frozen=True, slots=True)
 class TopicRow:
     """One ``topics`` row."""
@@ -146,8 +130,7 @@ class TopicRepository(Repository):
         self._writable()
         if not slug:
             raise InvalidInput("slug must not be empty", field="slug")
-        with _translating():
-            row = self._execute(_ENSURE, {"slug": slug, "label": label}).first()
+        row = self._execute(_ENSURE, {"slug": slug, "label": label}).first()
         if row is None:  # the slug existed: INSERT OR IGNORE semantics
             return self.get_by_slug(slug)
         topic = row_as(TopicRow, row)
@@ -269,8 +252,7 @@ class TopicRepository(Repository):
             Conflict: The message or the topic does not exist (foreign key).
         """
         self._writable()
-        with _translating():
-            row = self._execute(_LINK_MESSAGE, {"message_id": message_id, "topic_id": topic_id}).first()
+        row = self._execute(_LINK_MESSAGE, {"message_id": message_id, "topic_id": topic_id}).first()
         if row is None:
             return False
         self._change(

@@ -16,16 +16,13 @@ Timestamps are the database's ``datetime('now')`` (UTC, one-second resolution), 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
 
-from codex.engine import translate_db_error
 from codex.errors import NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as
 from domains.user_chat import conversation_messages, conversations
 
 __all__ = ["MESSAGE_ROLES", "ChatRepository", "ConversationRow", "MessageRow"]
@@ -66,19 +63,6 @@ _APPEND = (
 _GET_MESSAGE = sa.select(_msg).where(_msg.c.id == sa.bindparam("id"))
 
 
-@contextmanager
-def _translating() -> Iterator[None]:
-    """Translate driver errors raised while a RETURNING row is fetched.
-
-    libSQL may report a constraint failure (foreign keys are checked at the end of the statement) only
-    when the row is fetched, after ``Repository._execute`` has returned.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
-
-
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
     """One ``conversations`` row."""
@@ -101,10 +85,7 @@ class MessageRow:
     payload_json: str | None
     created_at: str
 
-    @property
-    def payload(self) -> Any:
-        """The message payload, parsed (None when absent)."""
-        return load_json(self.payload_json)
+    payload = json_property("payload_json", "The message payload, parsed (None when absent).")
 
 
 class ChatRepository(Repository):
@@ -134,8 +115,7 @@ class ChatRepository(Repository):
             Conflict: ``user_id`` names no user (foreign key).
         """
         self._writable()
-        with _translating():
-            row = self._execute(_CREATE, {"user_id": user_id, "title": title}).one()
+        row = self._execute(_CREATE, {"user_id": user_id, "title": title}).one()
         conv = row_as(ConversationRow, row)
         self._change(
             self._topic(conv.id),
@@ -257,8 +237,7 @@ class ChatRepository(Repository):
             "content_text": text,
             "payload_json": payload_json,
         }
-        with _translating():
-            msg = row_as(MessageRow, self._execute(_APPEND, params).one())
+        msg = row_as(MessageRow, self._execute(_APPEND, params).one())
         self._change(
             self._topic(conversation_id),
             "insert",

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, row_as, rows_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, rows_as
 from domains.workflows import components, execution_log, scheduled
 
 __all__ = [
@@ -141,10 +141,7 @@ class ExecutionRow:
     created_at: str
     updated_at: str
 
-    @property
-    def parsed_options(self) -> Any:
-        """The options, parsed from their JSON text."""
-        return load_json(self.options)
+    parsed_options = json_property("options", "The options, parsed from their JSON text.")
 
 
 @dataclass(frozen=True, slots=True)

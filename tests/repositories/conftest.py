@@ -53,9 +53,23 @@ def truncate(store: Store) -> None:
                         "'CREATE VIRTUAL%'"
                     )
                 ]
+                # A bare DELETE (SQLite's truncate shortcut) leaves a libSQL vector index's shadow rows
+                # behind; a WHERE clause makes it delete row by row, through the index.
+                vector_tables = {
+                    r[0]
+                    for r in conn.exec_driver_sql(
+                        "SELECT tbl_name FROM sqlite_schema WHERE type='index' AND sql LIKE '%libsql_vector_idx%'"
+                    )
+                }
                 for name in names:
                     if name not in KEEP and "_fts_" not in name:
-                        conn.exec_driver_sql(f'DELETE FROM "{name}"')
+                        where = " WHERE true" if name in vector_tables else ""
+                        conn.exec_driver_sql(f'DELETE FROM "{name}"{where}')
+                # External-content FTS5 tables index rows that were just deleted: empty them too.
+                for (fts,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_schema WHERE type='table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%content=%'"
+                ).all():
+                    conn.exec_driver_sql(f'INSERT INTO "{fts}"("{fts}") VALUES (\'delete-all\')')
                 conn.exec_driver_sql("DELETE FROM sqlite_sequence")
         finally:
             conn.info.pop(FOREIGN_KEYS_OFF, None)

@@ -1,0 +1,420 @@
+"""Retrieval: full-text (FTS5 + bm25), vector (libSQL vector index or brute-force cosine) and hybrid.
+
+The entry point the HTTP layer calls is :func:`search` (signature kept stable)::
+
+    hits = search(conn, "vector index on sqld", mode="hybrid", k=10, uri_prefix="file:///srv/tenant-a/")
+
+Legs:
+
+* **fts**: every query word is quoted and the words are OR-ed (``"vector" OR "index"``), so a query is
+  never FTS5 syntax and any matching word counts; ``bm25()`` orders the matches (lower is better, it is
+  negative); the snippet comes from ``snippet()`` with ``[`` ``]`` around matched terms. Leg score:
+  ``-bm25`` (higher is better).
+* **vector**: the query is embedded with the corpus embedder; ``vector_top_k`` on
+  ``search_chunk_vectors_idx`` gives candidates (2×k, at least 20; grown when filters drop them), which
+  are joined back and ranked by exact ``vector_distance_cos``. Score: ``1 - cosine distance``. Without
+  the index (dropped, or a database that never had it) the leg is a brute-force cosine scan in SQL.
+* **hybrid**: both legs fetch ``max(4k, 40)`` candidates (vector candidates need a positive cosine
+  similarity) and are fused per chunk id.
+  ``fusion="rrf"`` (default): Reciprocal Rank Fusion, ``Σ 1/(rrf_k + rank)`` with ranks from 1 and
+  ``rrf_k = 60`` (the vox-search crate's rule, ``semantics.md`` §9). ``fusion="linear"``: the upstream
+  vox-db weighted merge — a chunk in both legs scores ``w·vector + (1-w)·text`` with ``w = 0.55``, a chunk
+  in one leg keeps that leg's score; the text score is ``-bm25`` divided by the best ``-bm25`` of the
+  candidates (so it lies in 0..1 like the cosine similarity).
+
+Filters: ``uri_prefix`` (the **scope**: give each tenant a URI prefix, e.g. ``tenant-a/…`` or
+``file:///srv/tenant-a/``, and pass it on every query; it is applied inside the SQL of both legs, so hits
+from outside the prefix never appear), ``mime_type`` (exact), ``min_score`` (on the final score), ``k``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from codex.errors import InvalidInput
+from codex.repositories._base import Repository
+from codex.search._embedders import Embedder, default_embedder, get_embedder, pack_vector, tokenize
+from codex.search._index import FTS_TABLE, VECTOR_INDEX, SearchIndex
+from codex.search.repository import SearchRepository
+
+__all__ = [
+    "FUSIONS",
+    "MODES",
+    "SNIPPET_CLOSE",
+    "SNIPPET_OPEN",
+    "LegHit",
+    "Retriever",
+    "SearchHit",
+    "fts_query",
+    "linear_fuse",
+    "rrf_fuse",
+    "search",
+]
+
+MODES = ("fts", "vector", "hybrid")
+FUSIONS = ("rrf", "linear")
+SNIPPET_OPEN = "["
+SNIPPET_CLOSE = "]"
+Source = Literal["fts", "vector", "hybrid"]
+
+_MAX_K = 1000
+_MAX_TOKENS = 64
+_EXCERPT = 240
+_COLUMNS = "c.id, c.document_id, c.chunk_index, d.source_uri, d.title, d.mime_type"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One retrieved chunk.
+
+    Attributes:
+        chunk_id: ``search_document_chunks.id``.
+        document_id: Its document.
+        chunk_index: Position of the chunk in the document.
+        source_uri: The document's URI.
+        title: The document's title.
+        mime_type: The document's MIME type.
+        snippet: FTS ``snippet()`` with ``[`` ``]`` around matches when the text leg matched, else the
+            chunk's first ~240 characters.
+        score: The final score, higher is better: ``-bm25`` (fts), cosine similarity (vector), the
+            RRF sum or the linear blend (hybrid).
+        source: Evidence: ``fts``, ``vector`` or ``hybrid`` (found by both legs).
+        fts_rank: 1-based rank in the text leg (None: not found there).
+        bm25: Raw ``bm25()`` of the text leg (lower is better).
+        vector_rank: 1-based rank in the vector leg.
+        vector_score: ``1 - cosine distance`` in the vector leg.
+    """
+
+    chunk_id: int
+    document_id: int
+    chunk_index: int
+    source_uri: str
+    title: str
+    mime_type: str
+    snippet: str
+    score: float
+    source: Source
+    fts_rank: int | None = None
+    bm25: float | None = None
+    vector_rank: int | None = None
+    vector_score: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LegHit:
+    """One hit of a single leg, before fusion (``value``: raw bm25 for fts, cosine similarity for vector)."""
+
+    chunk_id: int
+    document_id: int
+    chunk_index: int
+    source_uri: str
+    title: str
+    mime_type: str
+    snippet: str
+    value: float  # bm25 (fts) or cosine similarity (vector)
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 MATCH expression for free text: each distinct word quoted, joined with OR ("" if none).
+
+    Example:
+        >>> fts_query('vector "index" OR sqld')
+        '"vector" OR "index" OR "or" OR "sqld"'
+    """
+    seen: dict[str, None] = {}
+    for token in tokenize(text):
+        seen.setdefault(token, None)
+        if len(seen) >= _MAX_TOKENS:
+            break
+    return " OR ".join(f'"{token}"' for token in seen)
+
+
+def _leg(row: Sequence[Any], snippet: str, value: float) -> LegHit:
+    return LegHit(
+        int(row[0]), int(row[1]), int(row[2]), str(row[3]), str(row[4]), str(row[5]), snippet, value
+    )
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _EXCERPT:
+        return text
+    cut = text.rfind(" ", 0, _EXCERPT)
+    return text[: cut if cut > _EXCERPT // 2 else _EXCERPT].rstrip() + "…"
+
+
+def _hit(leg: LegHit, **kw: Any) -> SearchHit:
+    return SearchHit(
+        chunk_id=leg.chunk_id,
+        document_id=leg.document_id,
+        chunk_index=leg.chunk_index,
+        source_uri=leg.source_uri,
+        title=leg.title,
+        mime_type=leg.mime_type,
+        snippet=leg.snippet,
+        **kw,
+    )
+
+
+def _order(hits: list[SearchHit]) -> list[SearchHit]:
+    def best_rank(h: SearchHit) -> int:
+        return min(r for r in (h.fts_rank, h.vector_rank, _MAX_K * 10) if r is not None)
+
+    return sorted(hits, key=lambda h: (-h.score, best_rank(h), h.chunk_id))
+
+
+def rrf_fuse(
+    fts_hits: Sequence[LegHit], vector_hits: Sequence[LegHit], *, rrf_k: int = 60
+) -> list[SearchHit]:
+    """Reciprocal Rank Fusion: ``score = Σ 1/(rrf_k + rank)`` over the legs a chunk appears in.
+
+    Ties are broken by the best single-leg rank, then by chunk id. The snippet is the text leg's
+    (highlighted) when the chunk matched it.
+    """
+    by_id: dict[int, dict[str, Any]] = {}
+    for rank, leg in enumerate(fts_hits, start=1):
+        by_id[leg.chunk_id] = {"leg": leg, "fts_rank": rank, "bm25": leg.value, "score": 1.0 / (rrf_k + rank)}
+    for rank, leg in enumerate(vector_hits, start=1):
+        entry = by_id.setdefault(leg.chunk_id, {"leg": leg, "score": 0.0})
+        entry.update(vector_rank=rank, vector_score=leg.value)
+        entry["score"] += 1.0 / (rrf_k + rank)
+    hits = []
+    for entry in by_id.values():
+        both = "fts_rank" in entry and "vector_rank" in entry
+        source: Source = "hybrid" if both else ("fts" if "fts_rank" in entry else "vector")
+        hits.append(
+            _hit(
+                entry["leg"],
+                score=entry["score"],
+                source=source,
+                fts_rank=entry.get("fts_rank"),
+                bm25=entry.get("bm25"),
+                vector_rank=entry.get("vector_rank"),
+                vector_score=entry.get("vector_score"),
+            )
+        )
+    return _order(hits)
+
+
+def linear_fuse(
+    fts_hits: Sequence[LegHit], vector_hits: Sequence[LegHit], *, vector_weight: float = 0.55
+) -> list[SearchHit]:
+    """The upstream weighted merge (``semantics.md`` §9): both legs → ``w·v + (1-w)·t``, one leg → its score.
+
+    The text score is ``-bm25 / max(-bm25)`` over the text candidates.
+    """
+    best = max((-leg.value for leg in fts_hits), default=0.0)
+    by_id: dict[int, dict[str, Any]] = {}
+    for rank, leg in enumerate(fts_hits, start=1):
+        text = (-leg.value / best) if best > 0 else 0.0
+        by_id[leg.chunk_id] = {"leg": leg, "fts_rank": rank, "bm25": leg.value, "text": text, "score": text}
+    for rank, leg in enumerate(vector_hits, start=1):
+        entry = by_id.get(leg.chunk_id)
+        if entry is None:
+            by_id[leg.chunk_id] = {
+                "leg": leg,
+                "vector_rank": rank,
+                "vector_score": leg.value,
+                "score": leg.value,
+            }
+            continue
+        entry.update(vector_rank=rank, vector_score=leg.value)
+        entry["score"] = leg.value * vector_weight + entry["text"] * (1.0 - vector_weight)
+    hits = []
+    for entry in by_id.values():
+        both = "fts_rank" in entry and "vector_rank" in entry
+        source: Source = "hybrid" if both else ("fts" if "fts_rank" in entry else "vector")
+        hits.append(
+            _hit(
+                entry["leg"],
+                score=entry["score"],
+                source=source,
+                fts_rank=entry.get("fts_rank"),
+                bm25=entry.get("bm25"),
+                vector_rank=entry.get("vector_rank"),
+                vector_score=entry.get("vector_score"),
+            )
+        )
+    return _order(hits)
+
+
+class Retriever(Repository):
+    """The two retrieval legs over one connection (reads only)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        super().__init__(conn)
+        self.index = SearchIndex(conn)
+
+    @staticmethod
+    def _filters(uri_prefix: str | None, mime_type: str | None) -> tuple[str, list[Any]]:
+        sql, params = "", []
+        if uri_prefix:
+            sql += " AND substr(d.source_uri, 1, ?) = ?"
+            params += [len(uri_prefix), uri_prefix]
+        if mime_type:
+            sql += " AND d.mime_type = ?"
+            params.append(mime_type)
+        return sql, params
+
+    def fts(
+        self, query: str, *, limit: int, uri_prefix: str | None = None, mime_type: str | None = None
+    ) -> list[LegHit]:
+        """The text leg: chunks matching any query word, best bm25 first."""
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = self._filters(uri_prefix, mime_type)
+        sql = (
+            f"SELECT {_COLUMNS}, snippet({FTS_TABLE}, 0, ?, ?, '…', 24) AS snippet, bm25({FTS_TABLE}) AS score "
+            f"FROM {FTS_TABLE} JOIN search_document_chunks c ON c.id = {FTS_TABLE}.rowid "
+            f"JOIN search_documents d ON d.id = c.document_id WHERE {FTS_TABLE} MATCH ?{where} "
+            "ORDER BY score, c.id LIMIT ?"
+        )
+        rows: list[Sequence[Any]] = list(self._sql(sql, (SNIPPET_OPEN, SNIPPET_CLOSE, match, *params, limit)))
+        return [_leg(r, str(r[6]), float(r[7])) for r in rows]
+
+    def vector(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        uri_prefix: str | None = None,
+        mime_type: str | None = None,
+        use_index: bool = True,
+    ) -> list[LegHit]:
+        """The vector leg: nearest chunks by cosine (index candidates re-ranked exactly, or a full scan)."""
+        if not any(vector):
+            return []  # a query without features has no direction
+        blob = pack_vector(vector)
+        where, params = self._filters(uri_prefix, mime_type)
+        tail = (
+            "JOIN search_document_chunks c ON c.id = v.chunk_id JOIN search_documents d ON d.id = c.document_id "
+            f"WHERE distance IS NOT NULL{where} ORDER BY distance, c.id LIMIT ?"
+        )
+        select = f"SELECT {_COLUMNS}, c.body_text, vector_distance_cos(v.embedding, ?) AS distance "
+        if not (use_index and self.index.has_vector_index()):
+            rows = self._sql(f"{select}FROM search_chunk_vectors v {tail}", (blob, *params, limit)).all()
+            return self._vector_hits(rows)
+        total: int | None = None
+        fetch = max(2 * limit, 20)
+        while True:
+            rows = self._sql(
+                f"{select}FROM vector_top_k('{VECTOR_INDEX}', ?, ?) AS t "
+                f"JOIN search_chunk_vectors v ON v.chunk_id = t.id {tail}",
+                (blob, blob, fetch, *params, limit),
+            ).all()
+            if len(rows) >= limit or not where:
+                return self._vector_hits(rows)
+            if total is None:
+                total = int(self._sql("SELECT count(*) FROM search_chunk_vectors").scalar() or 0)
+            if fetch >= total:
+                return self._vector_hits(rows)
+            fetch *= 4  # filters dropped candidates: widen the candidate set
+
+    @staticmethod
+    def _vector_hits(rows: Sequence[Any]) -> list[LegHit]:
+        return [_leg(r, _excerpt(str(r[6])), 1.0 - float(r[7])) for r in rows]
+
+
+def _resolve_embedder(repo: SearchRepository, embedder: Embedder | None) -> Embedder | None:
+    """The query embedder: the given one (checked against the corpus) or the corpus's own."""
+    current = repo.embedder()
+    if embedder is not None:
+        repo.check_embedder(embedder.name, embedder.dim)
+        return embedder
+    if current is None:
+        return default_embedder()
+    try:
+        return get_embedder(current.name)
+    except InvalidInput:
+        return None
+
+
+def search(
+    conn: sa.Connection,
+    query: str,
+    *,
+    mode: str = "hybrid",
+    k: int = 10,
+    uri_prefix: str | None = None,
+    mime_type: str | None = None,
+    min_score: float = 0.0,
+    embedder: Embedder | None = None,
+    fusion: str = "rrf",
+    rrf_k: int = 60,
+    vector_weight: float = 0.55,
+) -> list[SearchHit]:
+    """Search the corpus (stable signature: the HTTP layer calls it).
+
+    Args:
+        conn: Any connection (``store.connect()`` is enough).
+        query: Free text; it is never parsed as FTS5 syntax.
+        mode: ``fts``, ``vector`` or ``hybrid``.
+        k: Hits to return (1..1000).
+        uri_prefix: Only documents whose URI starts with this (the tenant scope).
+        mime_type: Only documents of this MIME type.
+        min_score: Drop hits whose final ``score`` is below this.
+        embedder: Query embedder; None uses the corpus embedder (the built-in one for an empty corpus).
+        fusion: ``rrf`` or ``linear`` (hybrid mode).
+        rrf_k: The RRF constant (1..500).
+        vector_weight: The linear fusion's vector weight (0..1).
+
+    Returns:
+        Up to ``k`` :class:`SearchHit`, best first.
+
+    Raises:
+        InvalidInput: A value outside its vocabulary or range; a corpus embedder that cannot be loaded
+            by name when ``embedder`` is None (vector and hybrid modes).
+        EmbedderMismatch: ``embedder`` is not the corpus's embedder.
+    """
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}; got {mode!r}", field="mode")
+    if fusion not in FUSIONS:
+        raise InvalidInput(f"fusion must be one of {', '.join(FUSIONS)}; got {fusion!r}", field="fusion")
+    if not 1 <= k <= _MAX_K:
+        raise InvalidInput(f"k must be in 1..{_MAX_K}", field="k")
+    if not 1 <= rrf_k <= 500:
+        raise InvalidInput("rrf_k must be in 1..500", field="rrf_k")
+    if not 0.0 <= vector_weight <= 1.0 or math.isnan(min_score):
+        raise InvalidInput("vector_weight must be in 0..1 and min_score a number", field="vector_weight")
+    if not query or not query.strip():
+        return []
+    retriever = Retriever(conn)
+    depth = k if mode != "hybrid" else max(4 * k, 40)
+    fts_hits: list[LegHit] = []
+    vector_hits: list[LegHit] = []
+    if mode in ("fts", "hybrid"):
+        fts_hits = retriever.fts(query, limit=depth, uri_prefix=uri_prefix, mime_type=mime_type)
+    if mode in ("vector", "hybrid"):
+        chosen = _resolve_embedder(SearchRepository(conn), embedder)
+        if chosen is None:
+            raise InvalidInput(
+                "the corpus embedder cannot be loaded by name: pass embedder= explicitly", field="embedder"
+            )
+        [qvec] = chosen.embed([query])
+        vector_hits = retriever.vector(qvec, limit=depth, uri_prefix=uri_prefix, mime_type=mime_type)
+        if mode == "hybrid":  # an anti-correlated chunk is no evidence, whatever its rank
+            vector_hits = [h for h in vector_hits if h.value > 0.0]
+    if mode == "fts":
+        hits = [
+            _hit(h, score=-h.value, source="fts", fts_rank=i, bm25=h.value)
+            for i, h in enumerate(fts_hits, start=1)
+        ]
+    elif mode == "vector":
+        hits = [
+            _hit(h, score=h.value, source="vector", vector_rank=i, vector_score=h.value)
+            for i, h in enumerate(vector_hits, start=1)
+        ]
+    elif fusion == "rrf":
+        hits = rrf_fuse(fts_hits, vector_hits, rrf_k=rrf_k)
+    else:
+        hits = linear_fuse(fts_hits, vector_hits, vector_weight=vector_weight)
+    return [h for h in hits if h.score >= min_score][:k]

@@ -1,0 +1,209 @@
+"""Retrieval on a small corpus: fts, vector, hybrid (RRF and linear), filters, the vector index paths."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sqlalchemy as sa
+
+from codex.errors import InvalidInput
+from codex.search import SearchHit, SearchIndex, ingest, search, status
+from codex.store import Store
+from tests.search.conftest import CORPUS
+
+
+@pytest.fixture
+def corpus(store: Store) -> Store:
+    with store.begin() as conn:
+        for uri, title, mime, text in CORPUS:
+            ingest(conn, uri, text, mime, title)
+    return store
+
+
+def _uris(hits: list[SearchHit]) -> list[str]:
+    return [h.source_uri for h in hits]
+
+
+def test_exact_keyword_wins_in_fts(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        hits = search(conn, "DiskANN", mode="fts")
+        assert _uris(hits) == ["kb/libsql"]
+        hit = hits[0]
+        assert "[DiskANN]" in hit.snippet and hit.source == "fts" and hit.fts_rank == 1
+        assert hit.bm25 is not None and hit.bm25 < 0 and hit.score == -hit.bm25
+        assert hit.vector_rank is None and hit.title == "libSQL vectors"
+        several = search(conn, "bm25 porter stemmer snippet", mode="fts")
+        assert several[0].source_uri == "other/fts"
+        assert [h.fts_rank for h in several] == list(range(1, len(several) + 1))
+        assert all(a.bm25 <= b.bm25 for a, b in itertools.pairwise(several))  # type: ignore[operator]
+
+
+def test_fts_query_text_is_never_fts5_syntax(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        assert _uris(search(conn, 'tomatoes" OR NEAR(', mode="fts"))[0] == "kb/garden"
+        assert search(conn, "*** ???", mode="fts") == []
+        assert search(conn, "   ", mode="hybrid") == []
+
+
+def test_misspelt_query_is_found_by_vector_and_hybrid_only(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        assert search(conn, "exponentail bakoff", mode="fts") == []
+        vector = search(conn, "exponentail bakoff", mode="vector", k=3)
+        assert vector[0].source_uri == "kb/queue" and vector[0].source == "vector"
+        assert vector[0].vector_score is not None and 0 < vector[0].vector_score <= 1
+        assert vector[0].score == vector[0].vector_score and vector[0].vector_rank == 1
+        assert search(conn, "exponentail bakoff", mode="hybrid", k=3)[0].source_uri == "kb/queue"
+        assert search(conn, "telescop planits", mode="vector", k=3)[0].source_uri == "kb/astronomy"
+        assert search(conn, "crashed workers leasing", mode="vector", k=3)[0].source_uri == "kb/queue"
+
+
+def test_hybrid_rrf_is_the_hand_computed_fusion(corpus: Store) -> None:
+    query = "knead the bread dough"
+    with corpus.connect() as conn:
+        fts = _uris(search(conn, query, mode="fts", k=50))
+        vec = [h.source_uri for h in search(conn, query, mode="vector", k=50, min_score=-1.0) if h.score > 0]
+        hybrid = search(conn, query, mode="hybrid", k=50)
+    assert fts and vec  # both legs contribute
+    expected: dict[str, float] = {}
+    for leg in (fts, vec):
+        for rank, uri in enumerate(leg, start=1):
+            expected[uri] = expected.get(uri, 0.0) + 1.0 / (60 + rank)
+    assert {h.source_uri: h.score for h in hybrid} == pytest.approx(expected)
+    scores = [h.score for h in hybrid]
+    assert scores == sorted(scores, reverse=True)
+    top = hybrid[0]
+    assert top.source_uri == "kb/bread" and top.source == "hybrid"
+    assert (top.fts_rank, top.vector_rank) == (fts.index("kb/bread") + 1, vec.index("kb/bread") + 1)
+    assert "[" in top.snippet  # the highlighted text-leg snippet
+    for hit in hybrid:
+        assert (
+            hit.source
+            == {(True, True): "hybrid", (True, False): "fts", (False, True): "vector"}[
+                (hit.source_uri in fts, hit.source_uri in vec)
+            ]
+        )
+
+
+def test_rrf_k_and_linear_fusion_are_selectable(corpus: Store) -> None:
+    query = "knead the bread dough"
+    with corpus.connect() as conn:
+        k1 = search(conn, query, mode="hybrid", rrf_k=1)
+        assert k1[0].score == pytest.approx(
+            sum(1.0 / (1 + r) for r in (k1[0].fts_rank, k1[0].vector_rank) if r)
+        )
+        linear = search(conn, query, mode="hybrid", fusion="linear")
+        top = linear[0]
+        assert top.source_uri == "kb/bread" and top.source == "hybrid"
+        best_text = max(-h.bm25 for h in linear if h.bm25 is not None)
+        assert top.bm25 is not None and top.vector_score is not None
+        assert top.score == pytest.approx(0.55 * top.vector_score + 0.45 * (-top.bm25 / best_text))
+        only_text = [h for h in linear if h.source == "fts"]
+        assert all(h.score == pytest.approx(-h.bm25 / best_text) for h in only_text)  # type: ignore[operator]
+
+
+def test_filters_scope_mime_min_score_and_k(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        for mode in ("fts", "vector", "hybrid"):
+            scoped = search(conn, "search text ranking", mode=mode, k=20, uri_prefix="other/")
+            assert scoped and all(h.source_uri.startswith("other/") for h in scoped), mode
+            html = search(conn, "dough", mode=mode, mime_type="text/html")
+            assert html and {h.mime_type for h in html} == {"text/html"}, mode
+            assert len(search(conn, "the", mode=mode, k=2, min_score=-1.0)) == 2
+        assert search(conn, "DiskANN", mode="fts", uri_prefix="other/") == []
+        assert search(conn, "DiskANN", mode="fts", uri_prefix="kb/lib")[0].source_uri == "kb/libsql"
+        assert search(conn, "dough", mode="hybrid", uri_prefix="kb%") == []  # LIKE wildcards are literal
+        all_hits = search(conn, "dough", mode="vector", k=20, min_score=-1.0)
+        high = search(conn, "dough", mode="vector", k=20, min_score=0.1)
+        assert high == [h for h in all_hits if h.score >= 0.1] and len(high) < len(all_hits)
+
+
+def test_bad_arguments_are_refused(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        for kw in (
+            {"mode": "sql"},
+            {"fusion": "max"},
+            {"k": 0},
+            {"k": 1001},
+            {"rrf_k": 0},
+            {"vector_weight": 2.0},
+        ):
+            with pytest.raises(InvalidInput):
+                search(conn, "x", **kw)
+
+
+def _index_rows(conn: sa.Connection) -> tuple[int, int]:
+    sizes = SearchIndex(conn).sizes()
+    return sizes.vectors, sizes.vector_index_rows
+
+
+def test_brute_force_fallback_and_the_reindex_path(corpus: Store) -> None:
+    """Without the index the vector leg scans; recreating it (CREATE + REINDEX) fills it on sqld too."""
+    with corpus.connect() as conn:
+        with_index = search(conn, "planets through a telescope", mode="vector", k=5)
+        vectors, rows = _index_rows(conn)
+    assert vectors == rows == len(CORPUS)
+    try:
+        with corpus.begin() as conn:
+            SearchIndex(conn).drop_vector_index()
+        with corpus.connect() as conn:
+            assert not SearchIndex(conn).has_vector_index()
+            brute = search(conn, "planets through a telescope", mode="vector", k=5)
+        assert [(h.chunk_id, h.vector_rank) for h in brute] == [
+            (h.chunk_id, h.vector_rank) for h in with_index
+        ]
+        assert [h.score for h in brute] == pytest.approx([h.score for h in with_index])
+        with corpus.begin() as conn:  # more rows while the index is absent
+            ingest(
+                conn, "kb/extra", "Mars and Venus are bright planets in the evening sky. " * 6, "text/plain"
+            )
+    finally:
+        with corpus.begin() as conn:
+            created = SearchIndex(conn).ensure_vector_index()
+    assert created
+    with corpus.connect() as conn:
+        assert _index_rows(conn) == (len(CORPUS) + 1, len(CORPUS) + 1)
+        top_k = conn.exec_driver_sql(
+            "SELECT count(*) FROM vector_top_k('search_chunk_vectors_idx', "
+            "(SELECT embedding FROM search_chunk_vectors LIMIT 1), 50)"
+        ).scalar_one()
+        assert top_k == len(CORPUS) + 1
+        assert {h.source_uri for h in search(conn, "bright planets evening sky", mode="vector", k=2)} >= {
+            "kb/extra"
+        }
+
+
+def test_status_reports_counts_jobs_and_index(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        info = status(conn)
+    assert info["search_documents"] == len(CORPUS)
+    assert info["search_document_chunks"] == len(CORPUS)
+    assert info["search_indexing_jobs"] == 0
+    assert info["jobs"] == {"queued": 0, "running": 0, "done": 0, "dead": 0}
+    assert info["embedder"] == {"name": "hashing-blake2b-v1-256", "dim": 256}
+    assert info["index"] == {
+        "fts_rows": len(CORPUS),
+        "vectors": len(CORPUS),
+        "vector_index": True,
+        "vector_index_rows": len(CORPUS),
+    }
+
+
+def test_hits_serialise(corpus: Store) -> None:
+    with corpus.connect() as conn:
+        hit = search(conn, "coffee", mode="hybrid", k=1)[0]
+    data = hit.as_dict()
+    assert data["source_uri"] == "other/coffee" and set(data) >= {
+        "chunk_id",
+        "document_id",
+        "title",
+        "snippet",
+        "score",
+        "source",
+        "fts_rank",
+        "bm25",
+        "vector_rank",
+        "vector_score",
+    }
+    with pytest.raises(AttributeError):
+        hit.score = 1.0  # type: ignore[misc]
