@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,7 +87,6 @@ async def measure(url: str, token: str, subscribers: int, samples: int) -> tuple
         while ready < subscribers:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
-        proc_rss = 0
         for i in range(samples):
             await client.post(
                 "/api/codex/mutate/change",

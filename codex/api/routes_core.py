@@ -12,6 +12,7 @@ from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.state import AppState
 from codex.errors import CodexError
 from codex.migrate._verify import VerifyReport
+from codex.search import status as search_corpus_status
 
 __all__ = ["router"]
 
@@ -89,13 +90,7 @@ async def ready(request: Request) -> JSONResponse:
     dependencies=[Depends(bearer_scheme)],
 )
 def search_status(request: Request, who: Principal = Depends(require("read"))) -> dict[str, Any]:
-    """Counts of search_documents, search_document_chunks, search_indexing_jobs, and jobs by status."""
+    """Counts of search_documents, search_document_chunks, search_indexing_jobs, jobs by status, index sizes."""
     state: AppState = request.app.state.codex
     with state.store.connect() as conn:
-        counts = {
-            t: int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one())
-            for t in ("search_documents", "search_document_chunks", "search_indexing_jobs")
-        }
-        rows = conn.exec_driver_sql("SELECT status, COUNT(*) FROM search_indexing_jobs GROUP BY status").all()
-        jobs = {str(status): int(n) for status, n in rows}
-        return {**counts, "jobs_by_status": jobs}
+        return dict(search_corpus_status(conn))

@@ -7,9 +7,9 @@ from its checkout, in editable mode. ``CODEX_MIGRATIONS_DIR`` overrides the loca
 from __future__ import annotations
 
 import functools
-import threading
 import io
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -183,7 +184,7 @@ class ChangeHub:
         cursor = after_id
         while cursor < upto:
             rows = await anyio.to_thread.run_sync(
-                lambda: self._fetch(cursor, limit=self.batch, upto=upto, tenant=sub.tenant)
+                functools.partial(self._fetch, cursor, limit=self.batch, upto=upto, tenant=sub.tenant)
             )
             if not rows:
                 return []
@@ -201,10 +202,8 @@ class ChangeHub:
                 self._wake.clear()
                 await self._wake.wait()
                 interval = self.poll_min
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 rows = await anyio.to_thread.run_sync(lambda: self._fetch(self.last_id, limit=self.batch))

@@ -28,7 +28,6 @@ from codex.errors import CodexError
 from codex.repositories._base import Repository
 
 __all__ = [
-    "FTS_DDL",
     "FTS_TABLE",
     "VECTOR_INDEX",
     "VECTOR_INDEX_DDL",
@@ -40,12 +39,6 @@ __all__ = [
 FTS_TABLE = "search_chunks_fts"
 VECTOR_TABLE = "search_chunk_vectors"
 VECTOR_INDEX = "search_chunk_vectors_idx"
-
-FTS_DDL = (
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(body_text, content='search_document_chunks', "
-    "content_rowid='id', tokenize='porter unicode61')"
-)
-"""The FTS5 table (as migration 0003 creates it)."""
 
 VECTOR_INDEX_DDL = (
     f"CREATE INDEX {VECTOR_INDEX} ON {VECTOR_TABLE}(libsql_vector_idx(embedding, 'metric=cosine', "

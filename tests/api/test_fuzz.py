@@ -18,15 +18,25 @@ def test_openapi_fuzzing_finds_no_server_error(db_config: DbConfig, tmp_path: Pa
     try:
         result = subprocess.run(
             [
-                str(Path(sys.executable).parent / "st"), "run", f"{srv.url}/openapi.json",
-                "--checks", "not_a_server_error",
-                "-H", f"Authorization: Bearer {srv.tokens['admin']}",
-                "--max-examples", "30" if backend == "local" else "8",
-                "--exclude-path-regex", "subscribe",  # streams never end; covered by the SSE tests
-                "--seed", "20261123",
+                str(Path(sys.executable).parent / "st"),
+                "run",
+                f"{srv.url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "-H",
+                f"Authorization: Bearer {srv.tokens['admin']}",
+                "--max-examples",
+                "30" if backend == "local" else "8",
+                "--exclude-path-regex",
+                "subscribe",  # streams never end; covered by the SSE tests
+                "--seed",
+                "20261123",
                 "--no-color",
             ],
-            cwd=tmp_path, capture_output=True, text=True, timeout=900,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     finally:
         srv.stop()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codex.errors import InvalidInput
-from codex.reactive import Plan, TopicPattern
-from codex.reactive import sse
+from codex.reactive import Plan, TopicPattern, sse
 from codex.repositories import ChangeLogRepository, ChatRepository
 from codex.store import Store
 
