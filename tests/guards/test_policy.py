@@ -236,8 +236,10 @@ def test_every_variable_codex_reads_is_declared() -> None:
     policy = load_policy()
     declared = set(policy.canonical_env) | set(policy.deprecated_env)
     named: dict[str, str] = {}
-    for path in sorted((REPO_ROOT / "codex").rglob("*.py")):
-        for name in re.findall(r"\b(?:VOX|TURSO)_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")):
+    for path in sorted((REPO_ROOT / "codex").rglob("*.py")):  # names in quotes or backticks, not identifiers
+        for name in re.findall(
+            r"[\"'`]((?:VOX|TURSO)_[A-Z0-9_]*[A-Z0-9])\b", path.read_text(encoding="utf-8")
+        ):
             named.setdefault(name, str(path.relative_to(REPO_ROOT)))
     undeclared = {
         name: where
