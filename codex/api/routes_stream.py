@@ -99,7 +99,7 @@ async def _events(
                 )
                 continue
             if item:
-                yield b"".join(sse.event(ev.as_dict(), event_id=ev.id) for ev in item)
+                yield b"".join(ev.sse_frame for ev in item)
     finally:
         sub.close()
         await anyio.to_thread.run_sync(_forget, state, sub_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from codex.reactive import sse
 from codex.repositories._base import load_json
 
 __all__ = ["DEFAULT_TENANT", "ChangeEvent", "read_changes"]
@@ -21,7 +23,7 @@ _SQL = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ChangeEvent:
     """A committed change-log row and the tenant that owns it."""
 
@@ -33,6 +35,11 @@ class ChangeEvent:
     payload_json: str | None
     created_at: str
     tenant: str
+
+    @functools.cached_property
+    def sse_frame(self) -> bytes:
+        """The event as one SSE frame, encoded once and shared by every stream that sends it."""
+        return sse.event(self.as_dict(), event_id=self.id)
 
     def as_dict(self) -> dict[str, Any]:
         """The event body streamed to clients (the upstream shape plus the parsed ``payload``)."""
