@@ -54,6 +54,9 @@ from codex.reactive.patterns import TopicPattern
 from codex.repositories._base import sql_timestamp
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
+from codex.repositories.tenancy import DEFAULT_TENANT
+from codex.search import SearchHit
+from codex.search import search as search_corpus
 from domains.processing_audit import processing_runs
 
 __all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
@@ -163,29 +166,13 @@ class RunsResponse(BaseModel):
     runs: list[dict[str, JsonValue]]
 
 
-class SearchHitInfo(BaseModel):
-    chunk_id: int
-    document_id: int
-    chunk_index: int
-    source_uri: str
-    title: str
-    mime_type: str
-    snippet: str
-    score: float
-    source: str
-    fts_rank: int | None = None
-    bm25: float | None = None
-    vector_rank: int | None = None
-    vector_score: float | None = None
-
-
 class SearchResponse(BaseModel):
     """Search hits, best first."""
 
     query: str
     mode: str
     k: int
-    hits: list[SearchHitInfo]
+    hits: list[SearchHit]
 
 
 def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
@@ -523,7 +510,6 @@ def add_admin_routes(app: FastAPI) -> None:
         response_model=SearchResponse,
         tags=["search"],
         summary="Search the tenant's documents (fts, vector or hybrid) with per-leg ranks.",
-        responses={503: {"description": "The search package is not available in this build."}},
     )
     def search(
         request: Request,
@@ -532,20 +518,13 @@ def add_admin_routes(app: FastAPI) -> None:
         k: int = QueryParam(10, ge=1, le=100),
         who: Principal = Depends(require("read")),
     ) -> SearchResponse:
-        try:
-            from codex.search import search as search_fn
-        except ImportError as exc:
-            raise ApiError(
-                503,
-                "SearchUnavailable",
-                f"search is not available in this build (codex.search cannot be imported: {exc})",
-            ) from None
         state: AppState = request.app.state.codex
+        # Tenant scope: a tenant sees the documents under ``<tenant>/``; the default tenant (the
+        # operator's, e.g. `codex search ingest` from the CLI) sees the whole corpus.
+        scope = None if who.tenant == DEFAULT_TENANT else f"{who.tenant}/"
         with state.store.connect() as conn:
-            hits = search_fn(conn, q, mode=mode, k=k, uri_prefix=f"{who.tenant}/")
-        return SearchResponse(
-            query=q, mode=mode, k=k, hits=[SearchHitInfo.model_validate(h.as_dict()) for h in hits]
-        )
+            hits = search_corpus(conn, q, mode=mode, k=k, uri_prefix=scope)
+        return SearchResponse(query=q, mode=mode, k=k, hits=list(hits))
 
     app.include_router(router)
 

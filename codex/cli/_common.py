@@ -17,7 +17,7 @@ from codex.config import DbConfig, environ_with_file, resolve_db_config
 from codex.engine import make_engine, translate_db_error
 from codex.errors import CodexError
 
-__all__ = ["cli_errors", "db_config", "echo_json", "open_engine", "open_store_cli"]
+__all__ = ["cli_errors", "db_config", "echo_json", "error_exits", "open_engine", "open_store_cli"]
 
 if TYPE_CHECKING:
     from codex.store import Store
@@ -58,22 +58,34 @@ def echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Map Codex and database errors to ``codex: error: …`` on stderr and exit code 2."""
+def error_exits(code: int, *, os_errors: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator mapping Codex and database errors (and ``OSError`` when asked) to
+    ``codex: error: …`` on stderr and exit ``code``; Ctrl-C exits 130."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CodexError as exc:
-            typer.echo(f"codex: error: {exc.message}", err=True)
-            raise typer.Exit(2) from exc
-        except sa.exc.SQLAlchemyError as exc:
-            err = translate_db_error(exc)
-            typer.echo(f"codex: error: {err.message}", err=True)
-            raise typer.Exit(2) from exc
-        except KeyboardInterrupt:
-            typer.echo("codex: interrupted", err=True)
-            sys.exit(130)
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except CodexError as exc:
+                typer.echo(f"codex: error: {exc.message}", err=True)
+                raise typer.Exit(code) from exc
+            except sa.exc.SQLAlchemyError as exc:
+                typer.echo(f"codex: error: {translate_db_error(exc).message}", err=True)
+                raise typer.Exit(code) from exc
+            except OSError as exc:
+                if not os_errors:
+                    raise
+                typer.echo(f"codex: error: {exc}", err=True)
+                raise typer.Exit(code) from exc
+            except KeyboardInterrupt:
+                typer.echo("codex: interrupted", err=True)
+                sys.exit(130)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+cli_errors = error_exits(2)
+"""The default CLI error mapping: exit code 2."""

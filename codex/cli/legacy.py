@@ -17,21 +17,17 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable  # aliased: the schema-coverage guard flags any `Table(` call
 
-from codex.cli._common import cli_errors, db_config
-from codex.engine import translate_db_error
-from codex.errors import CodexError
+from codex.cli._common import cli_errors, db_config, error_exits
 from codex.legacy import (
     DEFAULT_BATCH_SIZE,
     ImportReport,
@@ -58,24 +54,8 @@ R = TypeVar("R")
 _err = Console(stderr=True)
 
 
-def _exit_1_on_error(fn: Callable[P, R]) -> Callable[P, R]:
-    """Import commands: any error is ``codex: error: …`` on stderr and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CodexError as exc:
-            typer.echo(f"codex: error: {exc.message}", err=True)
-            raise typer.Exit(1) from exc
-        except sa.exc.SQLAlchemyError as exc:
-            typer.echo(f"codex: error: {translate_db_error(exc).message}", err=True)
-            raise typer.Exit(1) from exc
-        except OSError as exc:
-            typer.echo(f"codex: error: {exc}", err=True)
-            raise typer.Exit(1) from exc
-
-    return wrapper
+_exit_1_on_error = error_exits(1, os_errors=True)
+"""Import commands: any error is ``codex: error: …`` on stderr and exit code 1."""
 
 
 def _progress() -> Progress:

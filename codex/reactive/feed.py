@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.reactive import sse
-from codex.repositories._base import load_json
+from codex.repositories.changelog import ChangeRow
 
 __all__ = ["DEFAULT_TENANT", "ChangeEvent", "read_changes"]
 
@@ -24,16 +24,9 @@ _SQL = (
 
 
 @dataclass(frozen=True)
-class ChangeEvent:
+class ChangeEvent(ChangeRow):
     """A committed change-log row and the tenant that owns it."""
 
-    id: int
-    topic: str
-    entity_kind: str | None
-    entity_id: str | None
-    change_kind: str
-    payload_json: str | None
-    created_at: str
     tenant: str
 
     @functools.cached_property
@@ -43,16 +36,7 @@ class ChangeEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """The event body streamed to clients (the upstream shape plus the parsed ``payload``)."""
-        return {
-            "id": self.id,
-            "topic": self.topic,
-            "entity_kind": self.entity_kind,
-            "entity_id": self.entity_id,
-            "change_kind": self.change_kind,
-            "payload_json": self.payload_json,
-            "payload": load_json(self.payload_json),
-            "created_at": self.created_at,
-        }
+        return {**super().as_dict(), "payload": self.payload}
 
 
 def read_changes(

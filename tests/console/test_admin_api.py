@@ -3,18 +3,14 @@ tenant isolation, bad input, and what each one reports."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from codex.api import create_app, default_registry
 from codex.config import DbConfig
 from codex.repositories.changelog import ChangeLogRepository
-from codex.repositories.tenancy import TokenRepository
-from codex.store import open_store
 from domains import DOMAIN_NAMES, DOMAINS
 from tests.api.conftest import Server, start_server
 from tests.api.sse_client import events
@@ -300,26 +296,3 @@ def test_search_sees_only_the_tenants_documents(server: Server) -> None:
         for params in bad:
             r = a.get("/api/search", params=params)
             assert r.status_code == 422 and r.json()["error"] == "ValidationError", params
-
-
-def test_search_without_the_search_package_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store(DbConfig("local", path=str(tmp_path / "codex.db")))
-    try:
-        with store.begin() as conn:
-            secret = TokenRepository(conn).create("tenant-a", ["read"]).secret
-        monkeypatch.setitem(sys.modules, "codex.search", None)  # the next import raises ImportError
-        app = create_app(store)
-
-        async def call() -> httpx.Response:
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://codex.test") as client:
-                    return await client.get(
-                        "/api/search", params={"q": "x"}, headers={"Authorization": f"Bearer {secret}"}
-                    )
-
-        r = anyio.run(call)
-        assert r.status_code == 503
-        assert r.json()["error"] == "SearchUnavailable" and "not available" in r.json()["message"]
-    finally:
-        store.dispose()
