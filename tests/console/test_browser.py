@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,10 +192,8 @@ def test_a_mutation_appears_on_the_live_page_within_a_second(
     tab.p.get_by_text("Live: streaming *").wait_for()
     with console_server.client("a_all") as c:
         change_id = _change(c, "notes/live", {"hello": "world"})
-        committed = time.monotonic()
         row = tab.p.locator(f'#events tr[data-id="{change_id}"]')
-        row.wait_for(timeout=1000)
-        assert time.monotonic() - committed < 1.0
+        row.wait_for(timeout=1000)  # the requirement: on the page within a second of the commit
         expect(row).to_contain_text("notes/live")
         expect(row).to_contain_text('{"hello":"world"}')
 
