@@ -62,7 +62,9 @@ def start(tmp: Path, name: str, env_extra: dict[str, str]) -> tuple[subprocess.P
     raise RuntimeError("server did not start")
 
 
-async def measure(url: str, token: str, subscribers: int, samples: int) -> tuple[list[float], int]:
+async def measure(
+    url: str, token: str, subscribers: int, samples: int, pid: int
+) -> tuple[list[float], float]:
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
     ready = 0
@@ -87,6 +89,8 @@ async def measure(url: str, token: str, subscribers: int, samples: int) -> tuple
         while ready < subscribers:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
+        server = psutil.Process(pid)
+        cpu_before = sum(server.cpu_times()[:2])
         for i in range(samples):
             await client.post(
                 "/api/codex/mutate/change",
@@ -94,7 +98,8 @@ async def measure(url: str, token: str, subscribers: int, samples: int) -> tuple
             )
             await asyncio.sleep(0.05 if subscribers < 1000 else 0.3)
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
-    return latencies, 0
+        server_cpu_ms = (sum(server.cpu_times()[:2]) - cpu_before) * 1000 / samples
+    return latencies, server_cpu_ms
 
 
 def pct(values: list[float], q: float) -> float:
@@ -147,8 +152,8 @@ def main() -> None:
             proc, url, token = start(Path(tmp), name.split()[0], extra)
             try:
                 for n in counts:
-                    lat, _ = asyncio.run(measure(url, token, n, args.samples))
-                    rows.append((name, n, pct(lat, 0.5), pct(lat, 0.99), len(lat)))
+                    lat, cpu = asyncio.run(measure(url, token, n, args.samples, proc.pid))
+                    rows.append((name, n, pct(lat, 0.5), pct(lat, 0.99), len(lat), cpu))
                 if name.startswith("codex"):
                     delta, total = asyncio.run(idle_rss(url, token, proc.pid, max(counts)))
                     rss_line = (
@@ -157,11 +162,13 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
-    print(f"{'configuration':<28} {'subs':>6} {'p50 ms':>9} {'p99 ms':>9} {'events':>8}")
-    for name, n, p50, p99, k in rows:
-        print(f"{name:<28} {n:>6} {p50:>9.1f} {p99:>9.1f} {k:>8}")
-    base = {n: p50 for name, n, p50, _, _ in rows if name.startswith("upstream")}
-    for name, n, p50, p99, _ in rows:
+    print(
+        f"{'configuration':<28} {'subs':>6} {'p50 ms':>9} {'p99 ms':>9} {'events':>8} {'server CPU ms/change':>21}"
+    )
+    for name, n, p50, p99, k, cpu in rows:
+        print(f"{name:<28} {n:>6} {p50:>9.1f} {p99:>9.1f} {k:>8} {cpu:>21.1f}")
+    base = {n: p50 for name, n, p50, _, _, _ in rows if name.startswith("upstream")}
+    for name, n, p50, p99, _, _ in rows:
         if name.startswith("codex"):
             goal = "p50<10 p99<50" if n == 1000 else ""
             met = "yes" if (p50 < 10 and p99 < 50) else "no"
