@@ -28,6 +28,14 @@ class BodySizeLimit:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        if (
+            scope.get("method") in ("GET", "HEAD")
+            and declared is None
+            and b"transfer-encoding" not in headers
+        ):
+            # No body to count: pass straight through, so long streams pay no per-send wrapper.
+            await self.app(scope, receive, send)
+            return
         if declared is not None:
             try:
                 too_big = int(declared) > self.max_bytes

@@ -204,6 +204,20 @@ def make_engine(
         cls = classify_driver_error(str(original))
         return cls(ctx.statement, ctx.parameters, LibsqlDriverError(str(original)))
 
+    if config.mode in ("remote", "replica"):
+        # sqld ends a transaction itself when a statement in it fails hard or the transaction times
+        # out; SQLAlchemy's ROLLBACK then fails with "no transaction is active" and hides the real error.
+        server_rollback = engine.dialect.do_rollback
+
+        def _rollback(dbapi_conn: Any) -> None:
+            try:
+                server_rollback(dbapi_conn)
+            except ValueError as exc:
+                if "no transaction is active" not in str(exc):
+                    raise
+
+        engine.dialect.do_rollback = _rollback  # type: ignore[method-assign, assignment]
+
     _MODES[engine] = config.mode
     return engine
 
