@@ -22,7 +22,15 @@ def wipe(engine: sa.Engine) -> None:
         conn.info[FOREIGN_KEYS_OFF] = True
         try:
             with conn.begin():
-                # virtual tables first: dropping one drops its shadow tables with it
+                # explicit indexes first: libSQL forgets a vector index's metadata only on DROP INDEX
+                # (dropping its table leaves libsql_vector_meta_shadow behind, and a later CREATE INDEX
+                # of the same name fails with "unable to initialize diskann")
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_schema WHERE type='index' AND sql IS NOT NULL "
+                    "AND name NOT LIKE 'sqlite_%'"
+                ).all():
+                    conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+                # virtual tables next: dropping one drops its shadow tables with it
                 for (name,) in conn.exec_driver_sql(
                     "SELECT name FROM sqlite_schema WHERE type='table' AND sql LIKE 'CREATE VIRTUAL%'"
                 ).all():

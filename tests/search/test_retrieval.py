@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from codex.errors import InvalidInput
 from codex.search import SearchHit, SearchIndex, ingest, search, status
+from codex.search._index import ensure_vector_index_retrying
 from codex.store import Store
 from tests.search.conftest import CORPUS
 
@@ -158,8 +159,7 @@ def test_brute_force_fallback_and_the_reindex_path(corpus: Store) -> None:
                 conn, "kb/extra", "Mars and Venus are bright planets in the evening sky. " * 6, "text/plain"
             )
     finally:
-        with corpus.begin() as conn:
-            created = SearchIndex(conn).ensure_vector_index()
+        created = ensure_vector_index_retrying(corpus)
     assert created
     with corpus.connect() as conn:
         assert _index_rows(conn) == (len(CORPUS) + 1, len(CORPUS) + 1)
