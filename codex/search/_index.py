@@ -30,11 +30,11 @@ from codex.store import Store
 
 __all__ = [
     "FTS_TABLE",
-    "IndexSizes",
-    "SearchIndex",
     "VECTOR_INDEX",
     "VECTOR_INDEX_DDL",
     "VECTOR_TABLE",
+    "IndexSizes",
+    "SearchIndex",
     "ensure_vector_index_retrying",
 ]
 
