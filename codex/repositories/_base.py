@@ -190,6 +190,11 @@ class Repository:
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 
+    def _affect_one(self, stmt: sa.Executable, missing: str, params: Any = None) -> None:
+        """Run an UPDATE/DELETE that must touch a row; raise ``NotFound(missing)`` when none matched."""
+        if self._execute(stmt, params).rowcount == 0:
+            raise NotFound(missing)
+
     def _writable(self) -> None:
         """Refuse a read-only connection (``store.connect()``): writes need ``store.begin()``."""
         if self.conn.get_execution_options().get("codex_read_only"):

@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from codex.repositories.context_memory import _days_ago
 from domains.context_memory import a2a_messages, agent_events, agent_metrics, agent_sessions, cost_records
@@ -189,8 +189,7 @@ class AgentSessionRepository(Repository):
             .where(_AS.c.id == session_id)
             .values(status=status, ended_at=sa.func.datetime("now"))
         )
-        if self._execute(stmt).rowcount == 0:
-            raise NotFound(f"agent session {session_id!r}")
+        self._affect_one(stmt, f"agent session {session_id!r}")
         return self.get(session_id)
 
     def get(self, session_id: str) -> AgentSessionRow:
@@ -445,8 +444,7 @@ class A2aRepository(Repository):
         """
         self._writable()
         stmt = sa.update(_A).where(_A.c.id == message_id).values(acknowledged=1)
-        if self._execute(stmt).rowcount == 0:
-            raise NotFound(f"a2a message {message_id}")
+        self._affect_one(stmt, f"a2a message {message_id}")
 
     def list(
         self,
@@ -728,5 +726,4 @@ class AgentMetricsRepository(Repository):
         stmt = sa.delete(_AM).where(
             _AM.c.agent_id == agent_id, _AM.c.metric_name == metric_name, _AM.c.period == period
         )
-        if self._execute(stmt).rowcount == 0:
-            raise NotFound(f"agent metric {agent_id}/{metric_name}/{period}")
+        self._affect_one(stmt, f"agent metric {agent_id}/{metric_name}/{period}")

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from domains.context_memory import builder_sessions, db_snapshots, memories, session_turns
 from domains.users_marketplace import learned_patterns, user_preferences
@@ -212,8 +212,7 @@ class MemoryRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        if self._execute(sa.delete(_M).where(_M.c.id == memory_id)).rowcount == 0:
-            raise NotFound(f"memory {memory_id}")
+        self._affect_one(sa.delete(_M).where(_M.c.id == memory_id), f"memory {memory_id}")
 
     def prune(self, agent_id: str, days: int) -> int:
         """Delete an agent's memories created more than ``days`` days ago.
@@ -370,8 +369,7 @@ class BuilderSessionRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        if self._execute(sa.delete(_B).where(_B.c.id == session_id)).rowcount == 0:
-            raise NotFound(f"builder session {session_id!r}")
+        self._affect_one(sa.delete(_B).where(_B.c.id == session_id), f"builder session {session_id!r}")
 
 
 # --- db snapshots ---------------------------------------------------------------------------------
@@ -677,5 +675,4 @@ class SnapshotRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        if self._execute(sa.delete(_S).where(_S.c.id == snapshot_id)).rowcount == 0:
-            raise NotFound(f"snapshot {snapshot_id}")
+        self._affect_one(sa.delete(_S).where(_S.c.id == snapshot_id), f"snapshot {snapshot_id}")

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as
 from codex.repositories.changelog import validate_topic
 from codex.schema import keccak256_hex
@@ -200,8 +200,7 @@ class SubscriptionRepository(Repository):
         """
         self._writable()
         t = codex_subscriptions
-        if self._execute(sa.delete(t).where(t.c.id == id)).rowcount == 0:
-            raise NotFound(f"no subscription {id!r}")
+        self._affect_one(sa.delete(t).where(t.c.id == id), f"no subscription {id!r}")
 
 
 # -- schema lineage -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from domains.skills import skill_manifests
 
@@ -166,5 +166,6 @@ class SkillRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        if self._execute(sa.delete(_S).where(_S.c.id == skill_id, _S.c.version == version)).rowcount == 0:
-            raise NotFound(f"skill {skill_id}@{version}")
+        self._affect_one(
+            sa.delete(_S).where(_S.c.id == skill_id, _S.c.version == version), f"skill {skill_id}@{version}"
+        )
