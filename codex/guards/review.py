@@ -12,8 +12,10 @@ populated database:
   anything, numeric precision or scale down, datetime → date, integer → boolean…);
 * ``NOT NULL`` added to an existing column;
 * a new ``NOT NULL`` column without a server default on an existing table (existing rows have no value);
-* an edit to (or removal of) a baseline fragment already recorded in
-  ``contracts/db/baseline-fragments.yaml`` (fragments are append-only).
+* an edit to a frozen baseline fragment (its file no longer has the digest the manifest pins).
+
+Every table is reviewed the same way, baseline tables included: the baseline is frozen, so a change to
+any table in ``domains/`` shows up as the operations a revision has to carry.
 
 Verdicts and exit codes: ``clean`` (0), ``safe changes pending`` (1), ``DESTRUCTIVE changes`` (2).
 """
@@ -30,7 +32,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import sqlite
@@ -38,13 +39,11 @@ from sqlalchemy.dialects import sqlite
 from codex.config import DbConfig
 from codex.engine import make_engine
 from codex.errors import ConfigError, SchemaError
-from codex.guards._policy import REPO_ROOT
 from codex.migrate import head_revision, upgrade
 from codex.migrate._env import include_name
-from codex.schema import fragment_digests
+from codex.schema import SCHEMA_FRAGMENTS, fragment_sql
 
 __all__ = [
-    "FRAGMENTS_PATH",
     "Lint",
     "Operation",
     "SchemaReview",
@@ -54,7 +53,6 @@ __all__ = [
     "review_schema",
 ]
 
-FRAGMENTS_PATH = REPO_ROOT / "contracts" / "db" / "baseline-fragments.yaml"
 MARKER = "<!-- codex-schema-review -->"
 """First line of the report, so a PR workflow can find and update its own comment."""
 
@@ -348,34 +346,15 @@ def _compare(metadata: sa.MetaData) -> tuple[str, list[Any]]:
     return head_revision(), diffs
 
 
-def _fragments(path: Path, current: Mapping[str, str]) -> tuple[list[Operation], list[Lint]]:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SchemaError(f"no baseline fragment contract at {path}", path=str(path)) from exc
-    committed = {f"v{f['version']}": (str(f["digest"]), str(f["title"])) for f in doc["fragments"]}
+def _fragments() -> list[Lint]:
+    """A frozen baseline fragment whose file no longer matches the digest its manifest pins."""
     lints = []
-    for label, (digest, title) in committed.items():
-        now = current.get(label)
-        if now is None:
-            lints.append(
-                Lint("baseline fragment removed", None, f"{label} ({title}) is gone from SCHEMA_FRAGMENTS")
-            )
-        elif now != digest:
-            lints.append(
-                Lint(
-                    "baseline fragment edited",
-                    None,
-                    f"{label} ({title}): recorded digest {digest[:14]}…, now {now[:14]}…; databases that already "
-                    "ran it will not see the change",
-                )
-            )
-    ops = [
-        Operation("add_fragment", None, f"{label} is not recorded yet (run `python -m codex.contracts`)")
-        for label in current
-        if label not in committed
-    ]
-    return ops, lints
+    for fragment in SCHEMA_FRAGMENTS:
+        try:
+            fragment_sql(fragment)
+        except SchemaError as exc:
+            lints.append(Lint("baseline fragment edited", None, exc.message))
+    return lints
 
 
 def load_metadata(spec: str) -> sa.MetaData:
@@ -405,16 +384,12 @@ def review_schema(
     metadata: sa.MetaData | None = None,
     *,
     source: str | None = None,
-    fragments_file: Path | None = None,
-    current_fragments: Mapping[str, str] | None = None,
 ) -> SchemaReview:
     """Compare the models with the migrations and lint the result.
 
     Args:
         metadata: The models (default: ``domains.metadata``).
         source: How to name the models in the report (default: ``domains`` or ``custom metadata``).
-        fragments_file: The committed fragment digests (default: ``contracts/db/baseline-fragments.yaml``).
-        current_fragments: The code's fragment digests (default: :func:`codex.schema.fragment_digests`).
 
     Returns:
         The :class:`SchemaReview`; ``.markdown()`` renders it, ``.exit_code`` is 0 / 1 / 2.
@@ -439,12 +414,9 @@ def review_schema(
             op, found = _modify(item) if str(item[0]).startswith("modify_") else _one(item)
             operations.append(op)
             lints += found
-    frag_ops, frag_lints = _fragments(
-        fragments_file or FRAGMENTS_PATH, current_fragments or fragment_digests()
-    )
     return SchemaReview(
         source=source or "custom metadata",
         head=head,
-        operations=(*operations, *frag_ops),
-        lints=(*lints, *frag_lints),
+        operations=tuple(operations),
+        lints=(*lints, *_fragments()),
     )

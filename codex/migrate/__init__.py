@@ -6,18 +6,31 @@ import sqlalchemy as sa
 
 from codex.migrate._alembic import (
     alembic_config,
+    alembic_ini_path,
     check_models,
     current_revision,
     downgrade,
     head_revision,
     head_schema_version,
     migrations_dir,
+    require_known_revision,
     script_directory,
     upgrade,
 )
 from codex.migrate._baseline import apply_baseline, apply_baseline_or_adopt, baseline_schema, drop_baseline
+from codex.migrate._chain import MultipleHeadsError, heads_line, schema_version_of
+from codex.migrate._commands import (
+    RevisionInfo,
+    chain_heads,
+    history,
+    make_merge,
+    make_revision,
+    schema_at,
+    stamp,
+)
 from codex.migrate._expected import expected_head_schema
 from codex.migrate._ledger import LEDGER_TABLE
+from codex.migrate._rebaseline import RebaselineResult, rebaseline
 from codex.migrate._verify import VerifyReport, ledger_head, verify_database
 from codex.migrate._versions import (
     LEGACY_REMEDY,
@@ -31,12 +44,17 @@ from codex.migrate._versions import (
 __all__ = [
     "LEDGER_TABLE",
     "LEGACY_REMEDY",
+    "MultipleHeadsError",
+    "RebaselineResult",
+    "RevisionInfo",
     "VerifyReport",
     "alembic_config",
+    "alembic_ini_path",
     "apply_baseline",
     "apply_baseline_or_adopt",
     "baseline_schema",
     "bootstrap",
+    "chain_heads",
     "check_models",
     "check_not_ahead",
     "current_revision",
@@ -45,12 +63,21 @@ __all__ = [
     "expected_head_schema",
     "head_revision",
     "head_schema_version",
+    "heads_line",
+    "history",
     "ledger_head",
+    "make_merge",
+    "make_revision",
     "migrations_dir",
     "read_schema_version",
+    "rebaseline",
     "record_schema_version",
     "remove_schema_version",
+    "require_known_revision",
+    "schema_at",
+    "schema_version_of",
     "script_directory",
+    "stamp",
     "upgrade",
     "user_tables",
     "verify_database",

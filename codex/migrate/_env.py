@@ -1,29 +1,48 @@
-"""What ``migrations/env.py`` runs: online and offline Alembic runs with the ledger and FK handling.
+"""What ``codex/migrations/env.py`` runs: Alembic runs with the ledger, ``schema_version`` and FK handling.
 
-Foreign keys are turned OFF on the raw DBAPI connection **before** the transaction begins (SQLite
-ignores the pragma inside one): a batch rebuild of a parent table would otherwise cascade-delete its
-children. ``PRAGMA foreign_key_check`` runs before commit (only violations the run adds fail it), and the pragma is restored afterwards.
+* **Online runs** (upgrade, downgrade, stamp) use the connection Codex passes in, or the configured
+  database. Foreign keys are turned OFF on the raw DBAPI connection **before** the transaction begins
+  (SQLite ignores the pragma inside one), so a batch rebuild of a parent table never cascades;
+  ``PRAGMA foreign_key_check`` runs before commit (only violations the run adds fail it), and the
+  pragma is restored afterwards.
+* **Revision and check runs** (``revision --autogenerate``, ``check``) never touch a configured
+  database: the models are compared with the chain run on a scratch in-memory database at head.
+* After every step the environment writes ``schema_version`` (derived from the chain, see
+  :mod:`codex.migrate._chain`) and the applied-revision ledger row; revisions do neither by hand.
+* Revisions folded into the baseline by ``codex db rebaseline`` skip their bodies on a database that
+  was built from that baseline.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import context as alembic_context
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
 
-from codex.config import environ_with_file, resolve_db_config
+import codex.migrate._hooks  # noqa: F401  (registers the codex_ruff post-write hook)
+from codex.config import DbConfig, environ_with_file, resolve_db_config
 from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine
 from codex.errors import SchemaError
+from codex.migrate._chain import folded, head_schema_version_of, schema_version_of
 from codex.migrate._ledger import LedgerRecorder
+from codex.migrate._versions import read_schema_version
 from domains import metadata
 
-__all__ = ["include_name", "run_env"]
+__all__ = ["configure_kw", "include_name", "run_env"]
+
+log = logging.getLogger("codex.migrate")
 
 _INTERNAL_SUFFIXES = ("_shadow",)
 _INTERNAL_PREFIXES = ("sqlite_", "libsql_")
+_STARTED_FROM_BASE = "codex_started_from_base"
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -35,7 +54,8 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "table" and "_fts" in name)
 
 
-def _configure_kw() -> dict[str, Any]:
+def configure_kw() -> dict[str, Any]:
+    """The options every Codex run passes to ``context.configure`` (and review's comparison uses)."""
     return {
         "target_metadata": metadata,
         "render_as_batch": True,
@@ -55,7 +75,58 @@ def _fk_violations(conn: sa.Connection) -> set[tuple[Any, ...]]:
     return {(*key, n) for key, n in counts.items()}
 
 
-def _run_online(conn: sa.Connection, ctx: Any) -> None:
+# --- schema_version and folded revisions ----------------------------------------------------------------
+
+
+def _version_writer(script: ScriptDirectory) -> Callable[..., None]:
+    """An ``on_version_apply`` hook that records the chain-derived ``schema_version`` after each step."""
+
+    def write(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        target = head_schema_version_of(script, tuple(heads))
+        if not step.is_upgrade:
+            if not heads:
+                return  # back at base: the baseline's downgrade dropped schema_version itself
+            ctx.execute(f"DELETE FROM schema_version WHERE version > {target:d}")
+        ctx.execute(
+            f"INSERT INTO schema_version (version) SELECT {target:d} "
+            f"WHERE (SELECT COALESCE(MAX(version), 0) FROM schema_version) < {target:d}"
+        )
+
+    return write
+
+
+def _skip_when_baselined(fn: Callable[[], None], version: int, revision: str) -> Callable[[], None]:
+    @functools.wraps(fn)
+    def upgrade() -> None:
+        from alembic import op
+
+        migration = op.get_context()
+        if migration.as_sql:
+            skip = bool(migration.config and migration.config.attributes.get(_STARTED_FROM_BASE))
+        else:
+            skip = read_schema_version(op.get_bind()) >= version
+        if skip:
+            log.info("revision %s is folded into the baseline: its schema is already there", revision)
+            return
+        fn()
+
+    upgrade.__dict__["codex_folded"] = True
+    return upgrade
+
+
+def _guard_folded(script: ScriptDirectory) -> None:
+    for sc in script.walk_revisions():
+        module = sc.module
+        if folded(script, sc) and not getattr(module.upgrade, "codex_folded", False):
+            module.upgrade = _skip_when_baselined(
+                module.upgrade, schema_version_of(script, sc.revision), sc.revision
+            )
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+
+def _run_online(conn: sa.Connection, ctx: EnvironmentContext) -> None:
     with warnings.catch_warnings():
         # libSQL vector indexes are expression indexes: reflection skips them (they are not models).
         warnings.filterwarnings(
@@ -66,12 +137,16 @@ def _run_online(conn: sa.Connection, ctx: Any) -> None:
         _run_online_inner(conn, ctx)
 
 
-def _run_online_inner(conn: sa.Connection, ctx: Any) -> None:
+def _run_online_inner(conn: sa.Connection, ctx: EnvironmentContext) -> None:
     conn.info[FOREIGN_KEYS_OFF] = True  # the engine begins the run's transaction with FKs off
     recorder = LedgerRecorder(conn)
     target = _target(ctx)
+    script: ScriptDirectory = ctx.script
+    _guard_folded(script)
     try:
-        ctx.configure(connection=conn, on_version_apply=recorder.on_step, **_configure_kw())
+        ctx.configure(
+            connection=conn, on_version_apply=(_version_writer(script), recorder.on_step), **configure_kw()
+        )
         try:
             with ctx.begin_transaction():
                 migration = ctx.get_context()
@@ -99,7 +174,7 @@ def _run_online_inner(conn: sa.Connection, ctx: Any) -> None:
         dbapi_connection(conn).execute("PRAGMA foreign_keys=ON")
 
 
-def _target(ctx: Any) -> str:
+def _target(ctx: EnvironmentContext) -> str:
     """The run's destination revision ("check"/"autogenerate" runs have none)."""
     try:
         return str(ctx.get_revision_argument())
@@ -107,20 +182,63 @@ def _target(ctx: Any) -> str:
         return "autogenerate"
 
 
-def run_env() -> None:
-    """Entry point for ``migrations/env.py``."""
-    ctx = alembic_context
-    if ctx.is_offline_mode():
-        config = resolve_db_config(environ_with_file(os.environ))
-        from codex.engine import engine_url
+def _drop_empty_autogenerate(context: Any, revision: Any, directives: list[Any]) -> None:
+    """With ``codex db revision --autogenerate``, no change means no file."""
+    if not context.config.attributes.get("codex_skip_empty_autogenerate"):
+        return
+    script = directives[0] if directives else None
+    if script is not None and all(ops.is_empty() for ops in script.upgrade_ops_list):
+        directives[:] = []
 
-        ctx.configure(url=engine_url(config), literal_binds=True, **_configure_kw())
+
+def _run_against_scratch_head(ctx: EnvironmentContext) -> None:
+    """Revision / check runs: compare the models with the chain on a scratch in-memory database."""
+    from codex.migrate._alembic import upgrade
+
+    engine = make_engine(DbConfig("memory"))
+    try:
+        with engine.connect() as conn:
+            try:
+                upgrade(conn, "head")
+            finally:
+                ctx._install_proxy()  # the nested run removed Alembic's module-level proxy to ``ctx``
+            with warnings.catch_warnings():
+                for message in ("Skipped unsupported reflection", "Did not recognize type"):
+                    warnings.filterwarnings("ignore", message=message, category=sa.exc.SAWarning)
+                ctx.configure(
+                    connection=conn, process_revision_directives=_drop_empty_autogenerate, **configure_kw()
+                )
+                with ctx.begin_transaction():
+                    ctx.run_migrations()
+            if conn.in_transaction():
+                conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def _offline_url() -> str:
+    from codex.engine import engine_url
+
+    try:
+        return engine_url(resolve_db_config(environ_with_file(os.environ)))
+    except Exception:
+        return "sqlite://"
+
+
+def run_env() -> None:
+    """Entry point for ``codex/migrations/env.py``."""
+    ctx: EnvironmentContext = alembic_context._proxy  # type: ignore[attr-defined]
+    if ctx.is_offline_mode():
+        ctx.configure(url=_offline_url(), literal_binds=True, **configure_kw())
         with ctx.begin_transaction():
             ctx.run_migrations()
         return
     given = ctx.config.attributes.get("connection")
     if given is not None:
         _run_online(given, ctx)
+        return
+    if "revision_context" in ctx.context_opts:
+        _run_against_scratch_head(ctx)
         return
     engine = make_engine(resolve_db_config(environ_with_file(os.environ)))
     try:

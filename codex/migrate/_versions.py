@@ -2,10 +2,11 @@
 
 Meaning of ``schema_version`` in Codex (documented in the README):
 
-* The baseline records ``BASELINE_VERSION`` (1).
-* Forward Alembic revision *n* past the baseline records ``BASELINE_VERSION + n`` on upgrade and removes
-  it on downgrade, so ``MAX(version)`` always says how far along the chain a database is, and the
-  head's value is ``BASELINE_VERSION`` + the number of forward revisions.
+* The baseline records ``BASELINE_VERSION`` (1 for fragments v1…v17).
+* Every revision's number is derived from the chain (:mod:`codex.migrate._chain`: the count of
+  revisions in its ancestry, itself included) and written by the migration environment after each
+  step; a downgrade removes the rows above its destination. ``MAX(version)`` always says how far along
+  the chain a database is, and the head's value is the number of revisions in the chain.
 * A database whose ``MAX(version)`` is above the code's head, or above the baseline **without** an
   ``alembic_version`` table (an upstream legacy chain), is refused with :class:`SchemaError`.
 """
@@ -61,7 +62,7 @@ def read_schema_version(conn: sa.Connection) -> int:
 
 
 def record_schema_version(conn: sa.Connection, version: int) -> None:
-    """Insert (or refresh) a ``schema_version`` row; used by the baseline and forward revisions."""
+    """Insert (or refresh) a ``schema_version`` row; used by the baseline (the environment writes the rest)."""
     conn.exec_driver_sql(
         "INSERT INTO schema_version (version) VALUES (?) "
         "ON CONFLICT(version) DO UPDATE SET applied_at = datetime('now')",
@@ -70,7 +71,7 @@ def record_schema_version(conn: sa.Connection, version: int) -> None:
 
 
 def remove_schema_version(conn: sa.Connection, version: int) -> None:
-    """Delete a forward revision's ``schema_version`` row (on downgrade)."""
+    """Delete one ``schema_version`` row."""
     conn.exec_driver_sql("DELETE FROM schema_version WHERE version = ?", (version,))
 
 

@@ -4,9 +4,9 @@ Every statement comes from SQLAlchemy's SQLite DDL compiler (``CreateTable`` / `
 ``if_not_exists=True``); nothing here is a hand-written SQL string. Each statement ends with ``;`` so
 that the baseline text also runs as a script in any SQLite shell.
 
-Every function renders the main store by default (the ``domains`` MetaData and
-:data:`~codex.schema.SCHEMA_FRAGMENTS`); a sanctioned satellite store (the secrets vault) passes its own
-``metadata`` and ``fragments`` and so gets its own baseline text and digest.
+The main store's baseline is **not** rendered at run time: its fragments were rendered once and frozen
+(:mod:`codex.schema._frozen`); ``codex db rebaseline`` and the freezing test use this renderer, and a
+sanctioned satellite store (the secrets vault) renders its own ``metadata`` and ``fragments`` here.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from codex.errors import SchemaError
-from codex.schema._fragments import SCHEMA_FRAGMENTS, Fragment
-from domains import metadata as _MAIN_METADATA
+from codex.schema._fragments import Fragment
 
 __all__ = [
-    "baseline_sql",
-    "baseline_statements",
-    "baseline_table_names",
-    "fragment_sql",
-    "fragment_statements",
+    "render_baseline_sql",
+    "render_baseline_statements",
+    "render_fragment_sql",
+    "render_fragment_statements",
 ]
 
 _DIALECT = sqlite.dialect()
@@ -64,8 +62,8 @@ def _index(name: str, metadata: sa.MetaData) -> sa.Index:
     raise SchemaError(f"fragment names index {name!r}, which no domain table declares", index=name)
 
 
-def fragment_statements(
-    fragment: Fragment, *, metadata: sa.MetaData = _MAIN_METADATA, fragments: Fragments = SCHEMA_FRAGMENTS
+def render_fragment_statements(
+    fragment: Fragment, *, metadata: sa.MetaData, fragments: Fragments
 ) -> tuple[str, ...]:
     """The DDL statements of one fragment, in order.
 
@@ -90,42 +88,34 @@ def fragment_statements(
     return tuple(out)
 
 
-def fragment_sql(
-    fragment: Fragment, *, metadata: sa.MetaData = _MAIN_METADATA, fragments: Fragments = SCHEMA_FRAGMENTS
-) -> str:
+def render_fragment_sql(fragment: Fragment, *, metadata: sa.MetaData, fragments: Fragments) -> str:
     """One fragment's DDL text, trimmed (the empty string for v4, v5 and v7 of the main store)."""
-    return "\n".join(fragment_statements(fragment, metadata=metadata, fragments=fragments)).strip()
+    return "\n".join(render_fragment_statements(fragment, metadata=metadata, fragments=fragments)).strip()
 
 
 @functools.cache
-def baseline_sql(*, metadata: sa.MetaData = _MAIN_METADATA, fragments: Fragments = SCHEMA_FRAGMENTS) -> str:
+def render_baseline_sql(*, metadata: sa.MetaData, fragments: Fragments) -> str:
     """The baseline DDL: every non-empty fragment, trimmed, joined with one blank line.
 
     Args:
-        metadata: The store's ``MetaData`` (default: the main Codex store's, from ``domains``).
-        fragments: The store's fragment manifest (default: :data:`SCHEMA_FRAGMENTS`).
+        metadata: The store's ``MetaData`` .
+        fragments: The store's fragment manifest .
 
     Example:
-        >>> from codex.schema import baseline_sql
-        >>> baseline_sql().startswith("CREATE TABLE IF NOT EXISTS objects")
+        >>> from domains import metadata
+        >>> from codex.schema import SCHEMA_FRAGMENTS
+        >>> render_baseline_sql(metadata=metadata, fragments=SCHEMA_FRAGMENTS[:1]).startswith("CREATE TABLE")
         True
     """
-    parts = (fragment_sql(f, metadata=metadata, fragments=fragments) for f in fragments)
+    parts = (render_fragment_sql(f, metadata=metadata, fragments=fragments) for f in fragments)
     return "\n\n".join(sql for sql in parts if sql)
 
 
 @functools.cache
-def baseline_statements(
-    *, metadata: sa.MetaData = _MAIN_METADATA, fragments: Fragments = SCHEMA_FRAGMENTS
-) -> tuple[str, ...]:
+def render_baseline_statements(*, metadata: sa.MetaData, fragments: Fragments) -> tuple[str, ...]:
     """Every baseline statement in order, one per item, ready for ``exec_driver_sql``."""
     return tuple(
         stmt
         for fragment in fragments
-        for stmt in fragment_statements(fragment, metadata=metadata, fragments=fragments)
+        for stmt in render_fragment_statements(fragment, metadata=metadata, fragments=fragments)
     )
-
-
-def baseline_table_names(*, fragments: Fragments = SCHEMA_FRAGMENTS) -> tuple[str, ...]:
-    """The tables the baseline creates, in creation order."""
-    return tuple(name for fragment in fragments for name in fragment.tables)

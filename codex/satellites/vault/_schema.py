@@ -22,7 +22,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from codex.schema import Fragment, baseline_digest_hex, baseline_sql, baseline_statements, fragment_digests
+from codex.schema import (
+    Fragment,
+    keccak256_hex,
+    render_baseline_sql,
+    render_baseline_statements,
+    render_fragment_sql,
+)
 
 __all__ = [
     "VAULT_BASELINE_VERSION",
@@ -185,19 +191,22 @@ VAULT_FRAGMENTS: tuple[Fragment, ...] = (
 
 def vault_baseline_sql() -> str:
     """The vault's baseline DDL (rendered from its ``Table`` objects, like the main baseline)."""
-    return baseline_sql(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
+    return render_baseline_sql(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
 
 
 def vault_baseline_statements() -> tuple[str, ...]:
     """The vault's baseline statements, one per item, ready for ``exec_driver_sql``."""
-    return baseline_statements(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
+    return render_baseline_statements(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
 
 
 def vault_baseline_digest_hex() -> str:
     """Keccak-256 (``0x…``) of :func:`vault_baseline_sql`: the vault schema's identity."""
-    return baseline_digest_hex(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
+    return keccak256_hex(vault_baseline_sql())
 
 
 def vault_fragment_digests() -> dict[str, str]:
     """``{"v1": "0x…"}``: the digest of each vault fragment."""
-    return fragment_digests(metadata=vault_metadata, fragments=VAULT_FRAGMENTS)
+    return {
+        f.label: keccak256_hex(render_fragment_sql(f, metadata=vault_metadata, fragments=VAULT_FRAGMENTS))
+        for f in VAULT_FRAGMENTS
+    }

@@ -12,14 +12,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from codex.migrate import record_schema_version, remove_schema_version
-
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-codex_schema_version: int = 4
 
 
 def upgrade() -> None:
@@ -66,11 +62,9 @@ def upgrade() -> None:
     op.create_index(
         "idx_codex_entity_owners_tenant", "codex_entity_owners", ["tenant", "entity_kind"], unique=False
     )
-    record_schema_version(op.get_bind(), codex_schema_version)
 
 
 def downgrade() -> None:
-    remove_schema_version(op.get_bind(), codex_schema_version)
     op.drop_index("idx_codex_entity_owners_tenant", table_name="codex_entity_owners")
     op.drop_table("codex_entity_owners")
     op.drop_index("idx_codex_change_owners_tenant", table_name="codex_change_owners")

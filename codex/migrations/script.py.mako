@@ -11,8 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from codex.migrate import record_schema_version, remove_schema_version
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}
@@ -20,15 +18,13 @@ down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
-# schema_version recorded at this revision: the previous revision's value + 1 (see README, "schema_version").
-codex_schema_version: int = 0  # TODO: set to the previous revision's codex_schema_version + 1
+# schema_version and the migration ledger are written by Codex's migration environment after this
+# revision runs (derived from the chain: see "schema_version" in the README); nothing to fill in here.
 
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
-    record_schema_version(op.get_bind(), codex_schema_version)
 
 
 def downgrade() -> None:
-    remove_schema_version(op.get_bind(), codex_schema_version)
     ${downgrades if downgrades else "pass"}

@@ -12,14 +12,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from codex.migrate import record_schema_version, remove_schema_version
-
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-codex_schema_version: int = 2
 
 
 def upgrade() -> None:
@@ -47,11 +43,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("codex_migration_ledger", schema=None) as batch_op:
         batch_op.create_index("idx_codex_migration_ledger_revision", ["revision"], unique=False)
-    record_schema_version(op.get_bind(), codex_schema_version)
 
 
 def downgrade() -> None:
-    remove_schema_version(op.get_bind(), codex_schema_version)
     with op.batch_alter_table("codex_migration_ledger", schema=None) as batch_op:
         batch_op.drop_index("idx_codex_migration_ledger_revision")
     op.drop_table("codex_migration_ledger")

@@ -35,7 +35,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from codex.migrate import record_schema_version, remove_schema_version
 from domains.search_ingest import F32Blob
 
 revision: str = "0003"
@@ -43,7 +42,6 @@ down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-codex_schema_version: int = 3
 
 # Frozen copies of the DDL (codex.search._index holds the live ones; a test compares them).
 FTS_DDL = (
@@ -107,11 +105,9 @@ def upgrade() -> None:
     op.execute("REINDEX search_chunk_vectors_idx")  # sqld: fills an index created over existing rows
     # Existing baseline jobs get their lease row, so the queue can lease them.
     op.execute("INSERT INTO search_job_leases (job_id) SELECT id FROM search_indexing_jobs")
-    record_schema_version(op.get_bind(), codex_schema_version)
 
 
 def downgrade() -> None:
-    remove_schema_version(op.get_bind(), codex_schema_version)
     op.execute("DROP INDEX IF EXISTS search_chunk_vectors_idx")
     op.execute("DROP TABLE IF EXISTS search_chunks_fts")
     with op.batch_alter_table("search_job_leases", schema=None) as batch_op:

@@ -1,0 +1,15 @@
+"""``codex db …``: Alembic's verbs with Codex's rules (one head, frozen baseline, derived schema_version).
+
+``revision [--autogenerate]``, ``merge``, ``heads``, ``history``, ``rebaseline`` edit the chain;
+``upgrade``, ``downgrade``, ``stamp``, ``current`` move a database along it; ``check``, ``review``,
+``verify``, ``digest``, ``paths`` look without changing anything.
+"""
+
+from __future__ import annotations
+
+from codex.cli.db import _apply, _chain, _inspect
+from codex.cli.db._app import app
+
+__all__ = ["app"]
+
+_COMMAND_MODULES = (_apply, _chain, _inspect)  # importing them registers their commands on ``app``
