@@ -75,6 +75,26 @@ def _fk_violations(conn: sa.Connection) -> set[tuple[Any, ...]]:
     return {(*key, n) for key, n in counts.items()}
 
 
+# --- batch rebuilds keep AUTOINCREMENT ---------------------------------------------------------------------
+
+
+@sa.event.listens_for(sa.Table, "column_reflect")
+def _keep_autoincrement(inspector: Any, table: sa.Table, column_info: Any) -> None:
+    """Reflection does not report ``AUTOINCREMENT``; a batch rebuild (move and copy) of a reflected table
+    would silently drop it. Mark the reflected table so the rebuilt one keeps it."""
+    if "codex_autoincrement_checked" in table.info or inspector.bind is None:
+        return
+    table.info["codex_autoincrement_checked"] = True
+    if inspector.bind.dialect.name != "sqlite":
+        return
+    with inspector._operation_context() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table.name,)
+        ).first()
+    if row is not None and "AUTOINCREMENT" in str(row[0]).upper():
+        table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
 # --- schema_version and folded revisions ----------------------------------------------------------------
 
 

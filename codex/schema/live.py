@@ -24,6 +24,9 @@ _IF_NOT_EXISTS = re.compile(r"\bif\s+not\s+exists\b", re.IGNORECASE)
 _QUOTED_IDENT = re.compile(r'"((?:[^"]|"")*)"|`([^`]*)`|\[([^\]]*)\]')
 _SPACE = re.compile(r"\s+")
 _PUNCT_SPACE = re.compile(r"\s*([(),;])\s*")
+# ``DEFAULT ('x')`` and ``DEFAULT 'x'`` are the same default: SQLAlchemy renders the first when it
+# recreates a reflected table (Alembic's batch "move and copy"), the compiler the second from a model.
+_PAREN_DEFAULT = re.compile(r"default\(('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\)(\w?)")
 
 
 def _unquote(match: re.Match[str]) -> str:
@@ -51,7 +54,8 @@ def normalise_ddl(sql: str) -> str:
         part = _SPACE.sub(" ", part)
         part = _PUNCT_SPACE.sub(r"\1", part)
         out.append(part)
-    return "".join(out).strip().rstrip(";").strip().lower()
+    text = "".join(out).strip().rstrip(";").strip().lower()
+    return _PAREN_DEFAULT.sub(lambda m: f"default {m[1]}{' ' if m[2] else ''}{m[2]}", text)
 
 
 @dataclass(frozen=True, slots=True)
