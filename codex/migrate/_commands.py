@@ -95,7 +95,7 @@ def chain_heads() -> list[RevisionInfo]:
     script = script_directory()
     heads = set(script.get_heads())
     with chain_errors():
-        return [_info(script.get_revision(h), heads) for h in sorted(heads)]  # type: ignore[arg-type]
+        return [_info(script.get_revision(h), heads) for h in sorted(heads)]
 
 
 def _written(result: Script | list[Script | None] | None) -> list[Path]:
@@ -184,7 +184,7 @@ def stamp(conn: sa.Connection, revision: str, *, force: bool = False) -> None:
         targets = script.get_revisions(revision)
     if revision not in ("base",) and len(targets) != 1:
         raise SchemaError(heads_line([t.revision for t in targets if t is not None]))
-    target = "base" if revision == "base" else targets[0].revision  # type: ignore[union-attr]
+    target = "base" if revision == "base" else targets[0].revision
     if not force and target != "base":
         expected, live = schema_at(target), read_live_schema(conn)
         if conn.in_transaction():

@@ -115,6 +115,16 @@ def _version_writer(script: ScriptDirectory) -> Callable[..., None]:
     return write
 
 
+def _after_step(*hooks: Callable[..., None]) -> Callable[..., None]:
+    """One ``on_version_apply`` callback that runs ``hooks`` in order."""
+
+    def run(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        for hook in hooks:
+            hook(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+    return run
+
+
 def _skip_when_baselined(fn: Callable[[], None], version: int, revision: str) -> Callable[[], None]:
     @functools.wraps(fn)
     def upgrade() -> None:
@@ -137,10 +147,10 @@ def _skip_when_baselined(fn: Callable[[], None], version: int, revision: str) ->
 def _guard_folded(script: ScriptDirectory) -> None:
     for sc in script.walk_revisions():
         module = sc.module
-        if folded(script, sc) and not getattr(module.upgrade, "codex_folded", False):
-            module.upgrade = _skip_when_baselined(
-                module.upgrade, schema_version_of(script, sc.revision), sc.revision
-            )
+        body = getattr(module, "upgrade", None)
+        if body is not None and folded(script, sc) and not getattr(body, "codex_folded", False):
+            guarded = _skip_when_baselined(body, schema_version_of(script, sc.revision), sc.revision)
+            module.__dict__["upgrade"] = guarded
 
 
 # --- runs -------------------------------------------------------------------------------------------------
@@ -165,7 +175,9 @@ def _run_online_inner(conn: sa.Connection, ctx: EnvironmentContext) -> None:
     _guard_folded(script)
     try:
         ctx.configure(
-            connection=conn, on_version_apply=(_version_writer(script), recorder.on_step), **configure_kw()
+            connection=conn,
+            on_version_apply=_after_step(_version_writer(script), recorder.on_step),
+            **configure_kw(),
         )
         try:
             with ctx.begin_transaction():
@@ -240,7 +252,7 @@ def _offline_url() -> str:
     from codex.engine import engine_url
 
     try:
-        return engine_url(resolve_db_config(environ_with_file(os.environ)))
+        return str(engine_url(resolve_db_config(environ_with_file(os.environ))))
     except Exception:
         return "sqlite://"
 

@@ -46,10 +46,14 @@ def env(backend: str, tmp_path: Path, db_config: DbConfig) -> dict[str, str]:
     return e
 
 
-def test_codex_db_upgrade_verify_check_downgrade(env: dict[str, str]) -> None:
+def test_codex_db_upgrade_verify_check_downgrade(env: dict[str, str], backend: str) -> None:
     verify = run(["codex", "db", "verify"], env)
-    assert verify.returncode == 1, verify.stderr
-    assert json.loads(verify.stdout)["ok"] is False
+    if backend == "local":  # no file yet: a read-only command refuses rather than create it
+        assert verify.returncode == 2 and "no database at" in verify.stderr, verify.stderr
+        assert not Path(env["VOX_DB_PATH"]).exists()
+    else:
+        assert verify.returncode == 1, verify.stderr
+        assert json.loads(verify.stdout)["ok"] is False
     up = run(["codex", "db", "upgrade"], env)
     assert up.returncode == 0, up.stderr
     verify = run(["codex", "db", "verify"], env)
@@ -78,16 +82,18 @@ def test_alembic_revision_autogenerate_is_empty_at_head(env: dict[str, str], tmp
     assert run(["alembic", "upgrade", "head"], env).returncode == 0
     # Autogenerate into a copy of the script directory, so the repository's chain is never touched.
     copy = tmp_path / "migrations"
-    shutil.copytree(REPO / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "codex" / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
     ini = tmp_path / "alembic.ini"
-    ini.write_text((REPO / "alembic.ini").read_text().replace("%(here)s/migrations", str(copy)))
+    ini.write_text((REPO / "alembic.ini").read_text().replace("%(here)s/codex/migrations", str(copy)))
     before = set((copy / "versions").glob("*.py"))
     result = run(["alembic", "-c", str(ini), "revision", "--autogenerate", "-m", "probe"], env)
     assert result.returncode == 0, result.stderr
     (new_file,) = set((copy / "versions").glob("*.py")) - before
     generated = new_file.read_text()
     assert "op.create_table" not in generated and "op.add_column" not in generated
-    assert "op.drop_" not in generated
+    assert "op.drop_" not in generated and "TODO" not in generated
+    for lint in (["ruff", "format", "--check", str(new_file)], ["ruff", "check", str(new_file)]):
+        assert run(lint, env).returncode == 0, lint  # the post-write hook formatted it
 
 
 def test_model_column_without_revision_fails_the_check(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ import typer
 from codex.cli._common import cli_errors
 from codex.cli.db._app import app, chain_ready, database
 from codex.migrate import (
+    check_not_ahead,
     current_revision,
     downgrade,
+    head_schema_version,
     read_schema_version,
     require_known_revision,
     stamp,
@@ -29,6 +31,8 @@ def upgrade_cmd(revision: str = typer.Argument("head", help="Target revision (de
     chain_ready()
     with database(create=True) as conn:
         before = require_known_revision(conn)
+        check_not_ahead(conn, head_schema_version())
+        conn.rollback()
         upgrade(conn, revision)
         typer.echo(f"upgraded {before or 'base'} -> {current_revision(conn) or 'base'}")
 
