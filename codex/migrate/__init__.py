@@ -31,6 +31,15 @@ from codex.migrate._commands import (
 from codex.migrate._expected import expected_head_schema
 from codex.migrate._ledger import LEDGER_TABLE
 from codex.migrate._rebaseline import RebaselineResult, rebaseline
+from codex.migrate._rehearse import (
+    RebuiltTable,
+    RehearsalFailure,
+    RehearsalReport,
+    RevisionRun,
+    copy_database,
+    pending_revisions,
+    rehearse,
+)
 from codex.migrate._verify import VerifyReport, ledger_head, verify_database
 from codex.migrate._versions import (
     LEGACY_REMEDY,
@@ -46,7 +55,11 @@ __all__ = [
     "LEGACY_REMEDY",
     "MultipleHeadsError",
     "RebaselineResult",
+    "RebuiltTable",
+    "RehearsalFailure",
+    "RehearsalReport",
     "RevisionInfo",
+    "RevisionRun",
     "VerifyReport",
     "alembic_config",
     "alembic_ini_path",
@@ -57,6 +70,7 @@ __all__ = [
     "chain_heads",
     "check_models",
     "check_not_ahead",
+    "copy_database",
     "current_revision",
     "downgrade",
     "drop_baseline",
@@ -69,9 +83,11 @@ __all__ = [
     "make_merge",
     "make_revision",
     "migrations_dir",
+    "pending_revisions",
     "read_schema_version",
     "rebaseline",
     "record_schema_version",
+    "rehearse",
     "remove_schema_version",
     "require_known_revision",
     "schema_at",

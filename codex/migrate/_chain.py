@@ -75,6 +75,11 @@ def chain_errors(where: str = "") -> Iterator[None]:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "multiple head" in text.lower():
             raise MultipleHeadsError(heads_line(_heads_or_empty(exc))) from exc
+        if text == "Ambiguous walk":
+            raise SchemaError(
+                f"{prefix}a relative step (-1) is ambiguous at a merge revision: downgrade to a named "
+                "revision instead (see `codex db history`)"
+            ) from exc
         raise SchemaError(f"{prefix}{text}") from exc
     except Exception as exc:
         if type(exc).__module__.startswith("alembic"):

@@ -11,6 +11,12 @@
   :mod:`codex.migrate._chain`) and the applied-revision ledger row; revisions do neither by hand.
 * Revisions folded into the baseline by ``codex db rebaseline`` skip their bodies on a database that
   was built from that baseline.
+* **Offline runs** (``--sql``) print the script and touch no database (a dialect-only URL, nothing is
+  connected or read): ``PRAGMA foreign_keys=OFF`` before ``BEGIN``, the steps, the ``schema_version``
+  rows and the ledger rows (:class:`~codex.migrate._ledger.OfflineLedger`, with the chain's expected
+  digests), ``COMMIT``, then ``PRAGMA foreign_keys=ON``. The foreign-key check of online runs has no
+  offline counterpart; a batch "move and copy" needs a live table to reflect and fails in ``--sql``
+  mode (Alembic's own limit) unless the revision passes ``copy_from``.
 """
 
 from __future__ import annotations
@@ -19,21 +25,25 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
 from alembic import context as alembic_context
+from alembic import op as alembic_op
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
 import codex.migrate._hooks  # noqa: F401  (registers the codex_ruff post-write hook)
 from codex.config import DbConfig, environ_with_file, resolve_db_config
-from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine
-from codex.errors import SchemaError
-from codex.migrate._chain import folded, head_schema_version_of, schema_version_of
-from codex.migrate._ledger import LedgerRecorder
+from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine, translate_db_error
+from codex.errors import CodexError, SchemaError
+from codex.migrate._chain import chain_errors, folded, head_schema_version_of, schema_version_of
+from codex.migrate._ledger import LedgerRecorder, OfflineLedger
 from codex.migrate._versions import read_schema_version
+from codex.schema import LiveSchema, read_live_schema
 from domains import metadata
 
 __all__ = ["configure_kw", "include_name", "run_env"]
@@ -186,7 +196,7 @@ def _run_online_inner(conn: sa.Connection, ctx: EnvironmentContext) -> None:
                 # Only violations the run adds are fatal: data imported from legacy files may already
                 # hold dangling references, which a migration must not turn into a dead end.
                 before = _fk_violations(conn)
-                ctx.run_migrations()
+                _run_tracking_steps(ctx, migration)
                 added = _fk_violations(conn) - before
                 if added:
                     example = sorted(added, key=str)[0]
@@ -204,6 +214,34 @@ def _run_online_inner(conn: sa.Connection, ctx: EnvironmentContext) -> None:
         if conn.in_transaction():
             conn.rollback()
         dbapi_connection(conn).execute("PRAGMA foreign_keys=ON")
+
+
+def _run_tracking_steps(ctx: EnvironmentContext, migration: Any) -> None:
+    """``run_migrations``, turning a failure inside a revision into one line that names the step."""
+    steps = migration._migrations_fn  # Alembic's step generator: note each step before it runs
+    running: list[Any] = []
+
+    def tracking(heads: Any, mctx: Any) -> Any:
+        for step in steps(heads, mctx):
+            running[:] = [step]
+            yield step
+
+    migration._migrations_fn = tracking
+    try:
+        ctx.run_migrations()
+    except CodexError:
+        raise
+    except Exception as exc:
+        if not running:
+            raise
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            detail = translate_db_error(exc).message
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        raise SchemaError(
+            f"revision {running[0].short_log.split(',')[0]} failed, the whole run was rolled back: {detail}",
+            revision=str(running[0].short_log),
+        ) from exc
 
 
 def _target(ctx: EnvironmentContext) -> str:
@@ -248,22 +286,95 @@ def _run_against_scratch_head(ctx: EnvironmentContext) -> None:
         engine.dispose()
 
 
-def _offline_url() -> str:
-    from codex.engine import engine_url
+# --- offline (--sql) runs ---------------------------------------------------------------------------------
 
+_OFFLINE_URL = "sqlite://"
+"""Offline runs need a dialect to render SQL, never a database: nothing is connected or created."""
+
+
+@contextmanager
+def _nested_alembic_run() -> Iterator[None]:
+    """Run another Alembic command from inside this one.
+
+    Alembic's ``context`` and ``op`` proxies are module-global: a nested run removes the outer run's,
+    so they are put back afterwards. The nested run's log lines are kept out of the outer run's.
+    """
+    outer_ctx = getattr(alembic_context, "_proxy", None)
+    outer_op = getattr(alembic_op, "_proxy", None)
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
     try:
-        return str(engine_url(resolve_db_config(environ_with_file(os.environ))))
-    except Exception:
-        return "sqlite://"
+        yield
+    finally:
+        alembic_log.setLevel(level)
+        for proxy in (outer_ctx, outer_op):
+            if proxy is not None:
+                proxy._install_proxy()
+
+
+@functools.cache
+def _schema_after(location: str, heads: tuple[str, ...]) -> LiveSchema:
+    """The schema of a scratch in-memory database upgraded to ``heads`` with the chain at ``location``."""
+    from codex.migrate._alembic import ALEMBIC_LOCK, alembic_config
+
+    engine = make_engine(DbConfig("memory"))
+    try:
+        with engine.connect() as conn:
+            for head in heads:
+                cfg = alembic_config(conn)
+                cfg.set_main_option("script_location", location)
+                with ALEMBIC_LOCK, chain_errors():
+                    command.upgrade(cfg, head)
+            return read_live_schema(conn)
+    finally:
+        engine.dispose()
+
+
+def _expected_schemas(location: str) -> Callable[[tuple[str, ...]], LiveSchema]:
+    def expected(heads: tuple[str, ...]) -> LiveSchema:
+        with _nested_alembic_run():
+            return _schema_after(location, tuple(sorted(heads)))
+
+    return expected
+
+
+def _run_offline(ctx: EnvironmentContext) -> None:
+    """``--sql``: print the run as one script (foreign keys off, one transaction), touching no database."""
+    script: ScriptDirectory = ctx.script
+    _guard_folded(script)
+    ledger = OfflineLedger(script=script, expected=_expected_schemas(script.dir))
+    ctx.configure(
+        url=_OFFLINE_URL,
+        literal_binds=True,
+        on_version_apply=_after_step(_version_writer(script), ledger.on_step),
+        **configure_kw(),
+    )
+    migration = ctx.get_context()
+    start = tuple(migration.get_current_heads())
+    ctx.config.attributes[_STARTED_FROM_BASE] = not start  # folded revisions: see _skip_when_baselined
+    ledger.start(start)
+    destination = ctx.get_revision_argument()
+    if not isinstance(destination, str):
+        destination = ",".join(destination or ()) or "base"
+    out = migration.impl.static_output
+    out(
+        f"-- Codex migration script, generated offline (--sql) for {','.join(start) or 'base'} -> "
+        f"{destination}: nothing was read from a database.\n"
+        "-- Run it whole on a database at the start revision. It ends the transaction it begins: if a\n"
+        "-- statement fails, roll back (libsql_experimental's executescript stops at an error silently)."
+    )
+    out("PRAGMA foreign_keys=OFF;")  # before BEGIN: SQLite ignores the pragma inside a transaction
+    with ctx.begin_transaction():
+        ctx.run_migrations()
+    out("PRAGMA foreign_keys=ON;")
 
 
 def run_env() -> None:
     """Entry point for ``codex/migrations/env.py``."""
     ctx: EnvironmentContext = alembic_context._proxy  # type: ignore[attr-defined]
     if ctx.is_offline_mode():
-        ctx.configure(url=_offline_url(), literal_binds=True, **configure_kw())
-        with ctx.begin_transaction():
-            ctx.run_migrations()
+        _run_offline(ctx)
         return
     given = ctx.config.attributes.get("connection")
     if given is not None:

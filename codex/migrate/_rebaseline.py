@@ -79,14 +79,23 @@ def _schema_rows(conn: sa.Connection) -> list[_Row]:
     virtual = {str(r[1]) for r in rows if str(r[3]).upper().startswith("CREATE VIRTUAL TABLE")}
     indexes = {str(r[1]) for r in rows if r[0] == "index"}
     out: list[_Row] = []
+    skipped: set[str] = set()
     for kind, name, tbl, sql in rows:
         name, tbl = str(name), str(tbl)
-        if name.startswith(("sqlite_", "libsql_")) or name == "alembic_version":
+        shadow = (
+            kind == "table"
+            and (
+                any(
+                    name.startswith(f"{v}_") for v in virtual
+                )  # FTS5 shadow tables: the virtual table makes them
+                or (name.endswith("_shadow") and name[: -len("_shadow")] in indexes)  # a vector index's
+            )
+        )
+        if shadow or name.startswith(("sqlite_", "libsql_")) or name == "alembic_version":
+            skipped.add(name)
             continue
-        if kind == "table" and any(name.startswith(f"{v}_") for v in virtual):
-            continue  # FTS5 shadow tables: the virtual table creates them
-        if kind == "table" and name.endswith("_shadow") and name[: -len("_shadow")] in indexes:
-            continue  # a libSQL vector index's shadow table: the index creates it
+        if tbl in skipped or tbl.startswith(("sqlite_", "libsql_")):
+            continue  # an index of a shadow table comes with it
         out.append((str(kind), name, tbl, str(sql)))
     return out
 

@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from codex.cli.db import _apply, _chain, _inspect
+from codex.cli.db import _apply, _chain, _inspect, _rehearse
 from codex.cli.db._app import app
 
 __all__ = ["app"]
 
-_COMMAND_MODULES = (_apply, _chain, _inspect)  # importing them registers their commands on ``app``
+_COMMAND_MODULES = (_apply, _chain, _inspect, _rehearse)  # importing them registers their commands on ``app``

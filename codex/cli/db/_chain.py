@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import typer
 
 from codex.cli._common import cli_errors, echo_json
@@ -94,3 +97,9 @@ def rebaseline_cmd() -> None:
     chain_ready()
     result = rebaseline()
     typer.echo(result.summary())
+    from codex.contracts import REPO_ROOT  # a checkout keeps its generated contracts current
+
+    if (REPO_ROOT / "contracts" / "db").is_dir():
+        # a fresh process: this one loaded the manifest (BASELINE_VERSION, fragments) before it changed
+        subprocess.run([sys.executable, "-m", "codex.contracts"], check=True, timeout=300)
+        typer.echo(f"regenerated the contracts under {REPO_ROOT / 'contracts'}")
