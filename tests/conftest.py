@@ -90,6 +90,17 @@ def engine(db_config: DbConfig) -> Iterator[sa.Engine]:
         eng.dispose()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI fails on a multi-head (or broken) chain with the same one line every ``codex db`` command prints."""
+    from codex.errors import SchemaError
+    from codex.migrate import head_revision
+
+    try:
+        head_revision()
+    except SchemaError as exc:
+        pytest.exit(f"codex: error: {exc.message}", returncode=2)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tag every test that uses the sqld backend with the ``sqld`` marker."""
     for item in items:

@@ -1,6 +1,8 @@
 """Applying the baseline: to an empty database, or adopting a database that already matches it.
 
-Used by Alembic revision 0001 and by :func:`codex.migrate.bootstrap` (open-time baseline).
+Used by Alembic revision 0001 and by :func:`codex.migrate.bootstrap` (open-time baseline). In an
+offline (``--sql``) run the baseline statements are printed into the script verbatim, and nothing is
+read: the script assumes an empty database (there is no adopt check offline).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sqlalchemy as sa
 from codex.config import DbConfig
 from codex.engine import make_engine
 from codex.errors import SchemaError
-from codex.migrate._versions import record_schema_version, user_tables
+from codex.migrate._versions import offline_context, record_schema_version, user_tables, write_sql
 from codex.schema import (
     BASELINE_VERSION,
     LiveSchema,
@@ -30,9 +32,16 @@ log = logging.getLogger("codex.migrate")
 
 def apply_baseline(conn: sa.Connection) -> None:
     """Run every baseline statement (one per call: libSQL runs one statement at a time) and record
-    ``schema_version = BASELINE_VERSION``. The caller owns the transaction."""
+    ``schema_version = BASELINE_VERSION``. The caller owns the transaction.
+
+    Offline (``conn`` is Alembic's ``--sql`` stand-in), the statements are printed into the script.
+    """
+    migration = offline_context(conn)
     for statement in baseline_statements():
-        conn.exec_driver_sql(statement)
+        if migration is not None:
+            write_sql(migration, statement)
+        else:
+            conn.exec_driver_sql(statement)
     record_schema_version(conn, BASELINE_VERSION)
 
 
@@ -51,6 +60,9 @@ def baseline_schema() -> LiveSchema:
 def apply_baseline_or_adopt(conn: sa.Connection) -> str:
     """Baseline revision body: create the baseline on an empty database, or adopt a matching one.
 
+    Offline (``--sql``), the database cannot be read: the baseline statements are printed for an
+    empty database and ``"created"`` is returned.
+
     Returns:
         ``"created"`` or ``"adopted"``.
 
@@ -58,7 +70,7 @@ def apply_baseline_or_adopt(conn: sa.Connection) -> str:
         SchemaError: The database is not empty and its live schema differs from the baseline (the
             message lists what differs; nothing is changed).
     """
-    if not user_tables(conn):
+    if offline_context(conn) is not None or not user_tables(conn):
         apply_baseline(conn)
         return "created"
     expected, live = baseline_schema(), read_live_schema(conn)
@@ -80,6 +92,11 @@ def apply_baseline_or_adopt(conn: sa.Connection) -> str:
 
 
 def drop_baseline(conn: sa.Connection) -> None:
-    """Baseline revision downgrade: drop every baseline table (children first)."""
+    """Baseline revision downgrade: drop every baseline table (children first; offline: print the drops)."""
+    migration = offline_context(conn)
     for name in reversed(baseline_table_names()):
-        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+        statement = f'DROP TABLE IF EXISTS "{name}"'
+        if migration is not None:
+            write_sql(migration, statement)
+        else:
+            conn.exec_driver_sql(statement)

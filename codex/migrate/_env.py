@@ -239,7 +239,7 @@ def _run_tracking_steps(ctx: EnvironmentContext, migration: Any) -> None:
         else:
             detail = f"{type(exc).__name__}: {exc}"
         raise SchemaError(
-            f"revision {running[0].short_log.split(',')[0]} failed, the whole run was rolled back: {detail}",
+            f"{running[0].short_log.split(',')[0]} failed, the whole run was rolled back: {detail}",
             revision=str(running[0].short_log),
         ) from exc
 

@@ -6,6 +6,11 @@ ledger table exists, so a run that commits leaves its rows and a run that rolls 
 failed run is recorded afterwards, in its own transaction, with its error text (when the ledger table
 exists at that point). Steps taken before the table exists (the baseline of an empty database) are
 written as soon as the revision that creates it has run.
+
+An offline (``--sql``) run reads nothing, so :class:`OfflineLedger` prints the same rows as INSERT
+statements into the script: the digests are the chain's expected schema digests at each revision
+(computed on scratch databases), the times are the moment the script runs, ``duration_ms`` is 0, and
+``host`` / ``operator`` name who generated the script (``host`` ends with `` (--sql)``).
 """
 
 from __future__ import annotations
@@ -13,18 +18,24 @@ from __future__ import annotations
 import getpass
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
+from codex.migrate._chain import head_schema_version_of
 from codex.migrate._versions import has_table, read_schema_version
-from codex.schema import read_live_schema
+from codex.schema import BASELINE_VERSION, LiveSchema, read_live_schema
 
-__all__ = ["LEDGER_TABLE", "LedgerRecorder"]
+__all__ = ["LEDGER_TABLE", "LedgerRecorder", "OfflineLedger"]
 
 LEDGER_TABLE = "codex_migration_ledger"
+
+_NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+"""SQLite's ``now`` in the format :func:`_now` writes (UTC, milliseconds)."""
 
 
 def _now() -> str:
@@ -127,3 +138,71 @@ class LedgerRecorder:
                 )
         except Exception:
             return
+
+
+def _offline_host() -> str:
+    return f"{socket.gethostname()} (--sql)"
+
+
+@dataclass
+class OfflineLedger:
+    """The ledger of an offline (``--sql``) run: one ``INSERT`` per step, printed into the script.
+
+    Args:
+        script: The chain (``schema_version`` of each state is derived from it).
+        expected: The expected schema of a state, given its Alembic heads (``()`` is base).
+    """
+
+    script: ScriptDirectory
+    expected: Callable[[tuple[str, ...]], LiveSchema]
+    host: str = field(default_factory=_offline_host)
+    operator: str = field(default_factory=_operator)
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _heads: tuple[str, ...] = ()
+    _version: int = 0
+
+    def start(self, current: tuple[str, ...]) -> None:
+        """Note the state the script starts from (the range's FROM, or base)."""
+        self._heads = tuple(sorted(current))
+        self._version = head_schema_version_of(self.script, self._heads)
+
+    def on_step(self, *, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        """Alembic ``on_version_apply`` hook: buffer the step's row, then print the buffered rows as soon
+        as the ledger table exists at the step's destination."""
+        after = tuple(sorted(heads))
+        target = head_schema_version_of(self.script, after)
+        if not step.is_upgrade:
+            self._version = target  # the environment deleted the rows above the destination
+        else:
+            if step.is_migration and not step.source_revision_ids:
+                self._version = max(self._version, BASELINE_VERSION)  # the baseline records its own row
+            self._version = max(self._version, target)
+        self._pending.append(
+            {
+                "revision": step.up_revision_id or "",
+                "from_revision": ",".join(step.source_revision_ids) or None,
+                "to_revision": ",".join(step.destination_revision_ids) or None,
+                "direction": "upgrade" if step.is_upgrade else "downgrade",
+                "schema_version": self._version or None,
+                "digest_before": self.expected(self._heads).digest(),
+                "digest_after": self.expected(after).digest(),
+                "duration_ms": 0,
+                "host": self.host,
+                "operator": self.operator,
+            }
+        )
+        self._heads = after
+        if LEDGER_TABLE in self.expected(after).tables:
+            for row in self._pending:
+                ctx.execute(self._insert(row))
+            self._pending.clear()
+
+    @staticmethod
+    def _insert(row: dict[str, Any]) -> sa.Insert:
+        values: dict[str, Any] = {
+            **row,
+            "started_at": sa.literal_column(_NOW_SQL),
+            "finished_at": sa.literal_column(_NOW_SQL),
+        }
+        columns = (sa.column(k, sa.Integer() if isinstance(v, int) else sa.Text()) for k, v in values.items())
+        return sa.table(LEDGER_TABLE, *columns).insert().values(values)

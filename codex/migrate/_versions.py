@@ -9,23 +9,34 @@ Meaning of ``schema_version`` in Codex (documented in the README):
   the chain a database is, and the head's value is the number of revisions in the chain.
 * A database whose ``MAX(version)`` is above the code's head, or above the baseline **without** an
   ``alembic_version`` table (an upstream legacy chain), is refused with :class:`SchemaError`.
+
+Offline (``--sql``) runs hand revisions a ``MockConnection`` that can neither read nor run anything:
+:func:`offline_context` recognises it, and the writers here then print literal SQL into the script.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
+from sqlalchemy.engine.mock import MockConnection
 
 from codex.errors import SchemaError
 from codex.schema import BASELINE_VERSION
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
 
 __all__ = [
     "LEGACY_REMEDY",
     "check_not_ahead",
     "has_table",
+    "offline_context",
     "read_schema_version",
     "record_schema_version",
     "remove_schema_version",
     "user_tables",
+    "write_sql",
 ]
 
 LEGACY_REMEDY = (
@@ -34,6 +45,25 @@ LEGACY_REMEDY = (
     "file; 3) `codex db upgrade` on it; 4) `codex legacy import rows.jsonl`. If the database is simply "
     "newer than this code, upgrade Codex instead."
 )
+
+
+def offline_context(conn: object) -> MigrationContext | None:
+    """The running Alembic migration context when ``conn`` is its offline (``--sql``) stand-in, else None.
+
+    In offline mode ``op.get_bind()`` is a ``MockConnection``: statements go into the printed script
+    through the migration context instead (see :func:`write_sql`), and nothing can be read.
+    """
+    if not isinstance(conn, MockConnection):
+        return None
+    from alembic import op
+
+    return op.get_context()
+
+
+def write_sql(migration: MigrationContext, statement: str) -> None:
+    """Print one statement into an offline script, verbatim (no bind-parameter parsing), ending with ``;``."""
+    text = statement.strip()
+    migration.impl.static_output(text if text.endswith(";") else f"{text};")
 
 
 def has_table(conn: sa.Connection, name: str) -> bool:
@@ -62,7 +92,18 @@ def read_schema_version(conn: sa.Connection) -> int:
 
 
 def record_schema_version(conn: sa.Connection, version: int) -> None:
-    """Insert (or refresh) a ``schema_version`` row; used by the baseline (the environment writes the rest)."""
+    """Insert (or refresh) a ``schema_version`` row; used by the baseline (the environment writes the rest).
+
+    Offline (``--sql``), the statement is printed with the version as a literal.
+    """
+    migration = offline_context(conn)
+    if migration is not None:
+        write_sql(
+            migration,
+            f"INSERT INTO schema_version (version) VALUES ({int(version):d}) "
+            "ON CONFLICT(version) DO UPDATE SET applied_at = datetime('now')",
+        )
+        return
     conn.exec_driver_sql(
         "INSERT INTO schema_version (version) VALUES (?) "
         "ON CONFLICT(version) DO UPDATE SET applied_at = datetime('now')",
@@ -71,7 +112,11 @@ def record_schema_version(conn: sa.Connection, version: int) -> None:
 
 
 def remove_schema_version(conn: sa.Connection, version: int) -> None:
-    """Delete one ``schema_version`` row."""
+    """Delete one ``schema_version`` row (offline: print the statement)."""
+    migration = offline_context(conn)
+    if migration is not None:
+        write_sql(migration, f"DELETE FROM schema_version WHERE version = {int(version):d}")
+        return
     conn.exec_driver_sql("DELETE FROM schema_version WHERE version = ?", (version,))
 
 

@@ -8,6 +8,7 @@ Internal objects are skipped: ``sqlite_*``, ``libsql_*`` and Alembic's ``alembic
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ def _unquote(match: re.Match[str]) -> str:
     return next(group for group in match.groups() if group is not None).replace('""', '"')
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise_ddl(sql: str) -> str:
     """Normalise one DDL statement so that equivalent spellings compare equal.
 

@@ -146,7 +146,7 @@ def test_failing_revision_is_named_with_the_database_error(
     assert result.stderr.count("\n") == 1, result.stderr
     line = result.stderr.strip()
     assert line.startswith("codex: error: ") and f"revision {EXTRA} (" in line
-    assert "UNIQUE constraint failed: topics.label" in line
+    assert "unique constraint failed: topics.label" in line.lower()
     assert "Traceback" not in result.stderr
     assert "0003 (0002 -> 0003)" in result.stdout and "0004 (0003 -> 0004)" in result.stdout
     assert "verify: ok" not in result.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from codex.migrate import check_models, downgrade, script_directory, upgrade
+from codex.migrate import check_models, downgrade, schema_version_of, script_directory, upgrade
 from codex.schema import normalise_ddl
 from codex.search import SearchIndex, SearchRepository, ingest, search
 from codex.search._index import VECTOR_INDEX_DDL
@@ -19,7 +19,7 @@ def _sql(conn: sa.Connection, name: str) -> str:
 def test_live_ddl_is_the_documented_ddl(store: Store) -> None:
     module = script_directory().get_revision("0003").module
     assert module.VECTOR_INDEX_DDL == VECTOR_INDEX_DDL  # reindex recreates the index with the same DDL
-    assert module.codex_schema_version == 3 and module.down_revision == "0002"
+    assert schema_version_of(script_directory(), "0003") == 3 and module.down_revision == "0002"
     with store.connect() as conn:
         assert normalise_ddl(_sql(conn, "search_chunks_fts")) == normalise_ddl(module.FTS_DDL)
         assert normalise_ddl(_sql(conn, "search_chunk_vectors_idx")) == normalise_ddl(VECTOR_INDEX_DDL)
