@@ -9,9 +9,9 @@ prints them and exits 1 on any error:
 * :func:`check_driver_imports` (``codex ci import-guard``): only the allowed modules import a driver
   or call ``create_engine``.
 
-:func:`codex.guards.review.review_schema` (``codex db review``) compares the models with the
-migrations and lints destructive changes (imported on its own: it needs the engine and Alembic, the
-guards do not). The policy lives in ``contracts/db/data-storage-policy.v1.yaml``.
+:func:`codex.guards.review.review_schema` (``codex db review``) reviews what a deploy would run (pending
+revisions and model changes no revision carries) with analyzers that count the affected rows (imported
+on its own: it needs the engine and Alembic, the guards do not). The policy lives in ``contracts/db/data-storage-policy.v1.yaml``.
 
 Example:
     >>> from codex.guards import check_driver_imports

@@ -13,7 +13,7 @@ import logging
 import sqlalchemy as sa
 
 from codex.config import DbConfig
-from codex.engine import make_engine
+from codex.engine import make_engine, raw_connection, translate_db_error
 from codex.errors import SchemaError
 from codex.migrate._versions import offline_context, record_schema_version, user_tables, write_sql
 from codex.schema import (
@@ -37,11 +37,18 @@ def apply_baseline(conn: sa.Connection) -> None:
     Offline (``conn`` is Alembic's ``--sql`` stand-in), the statements are printed into the script.
     """
     migration = offline_context(conn)
-    for statement in baseline_statements():
-        if migration is not None:
+    if migration is not None:
+        for statement in baseline_statements():
             write_sql(migration, statement)
-        else:
-            conn.exec_driver_sql(statement)
+    else:
+        # ~140 DDL statements on an empty database: straight to the DBAPI cursor, in the caller's
+        # transaction (SQLAlchemy's per-statement overhead was a third of P5's `upgrade head`)
+        raw = raw_connection(conn)
+        try:
+            for statement in baseline_statements():
+                raw.execute(statement)
+        except ValueError as exc:  # the driver's bare error
+            raise translate_db_error(exc) from exc
     record_schema_version(conn, BASELINE_VERSION)
 
 

@@ -20,7 +20,7 @@ How the copy is made, by configuration mode:
 
 The copy is migrated one revision at a time (each revision its own Alembic run and transaction,
 timed here), with a cursor listener on the copy's engine that spots Alembic's batch "move and copy"
-(``CREATE TABLE _alembic_tmp_<t>`` then ``INSERT INTO _alembic_tmp_<t> … SELECT … FROM <t>``) and
+(a new ``_alembic_tmp_<t>`` table, then ``INSERT INTO _alembic_tmp_<t> … SELECT … FROM <t>``) and
 counts the rows each rebuild copied (the cursor's ``rowcount``). At head the copy must pass
 :func:`codex.migrate.verify_database`; at an earlier ``--to`` revision its schema must equal the
 schema the chain builds up to that revision. The copy is then deleted, unless it is kept.

@@ -22,7 +22,9 @@ SKELETON = {
     "codex/satellites/__init__.py": "",
     "codex/satellites/vault/__init__.py": "",
     "domains/__init__.py": "import sqlalchemy as sa\n\nmetadata = sa.MetaData()\nt = sa.Table('t', metadata)\n",
-    "migrations/env.py": "",
+    "codex/migrations/env.py": "",
+    "codex/migrate/__init__.py": "",
+    "codex/migrate/_rehearse.py": "",
     "contracts/db/baseline.sql": "CREATE TABLE IF NOT EXISTS t (a TEXT);\n",
 }
 

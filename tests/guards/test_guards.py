@@ -69,7 +69,7 @@ def test_create_table_outside_an_owner_fails(make_tree: MakeTree) -> None:
             "codex/virtual.py": 'NAME = "t"\nDDL = f"CREATE VIRTUAL TABLE {NAME} USING fts5(body)"\n',
             "scripts/seed.sql": f"-- {CREATE} in a comment\n{CREATE} seeds (id INTEGER);\n",
             "domains/ok.py": f'DDL = "{CREATE} allowed (a)"\n',
-            "migrations/versions/0009_x.py": f'op.execute("{CREATE} allowed_too (a)")\n',
+            "codex/migrations/versions/0009_x.py": f'op.execute("{CREATE} allowed_too (a)")\n',
         }
     )
     findings = check_schema_coverage(root)

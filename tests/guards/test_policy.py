@@ -53,7 +53,7 @@ def test_policy_has_the_reference_groups() -> None:
     assert set(doc["tiers"]) == {"a_relational", "b_spool", "c_cas", "d_cache"}
     rel = doc["tiers"]["a_relational"]
     assert "codex.engine" in rel["allow_direct_access"]
-    assert {"domains", "migrations", "contracts/db/baseline.sql", "codex.satellites.vault"} <= set(
+    assert {"domains", "codex/migrations", "contracts/db/baseline.sql", "codex.satellites.vault"} <= set(
         rel["owners"]
     )
     assert rel["temporary_exceptions"] == ["codex.satellites.package_store"]
@@ -100,7 +100,7 @@ def test_schema_rejects_broken_policies(edit: Any, where: str) -> None:
 def test_load_policy_resolves_scopes() -> None:
     policy = load_policy()
     driver = {s.entry for s in policy.driver_scopes}
-    assert {"codex.engine", "domains", "migrations", "codex.satellites.package_store"} <= driver
+    assert {"codex.engine", "domains", "codex/migrations", "codex.satellites.package_store"} <= driver
     assert [s.entry for s in policy.satellite_baselines] == ["contracts/db/vault/baseline.sql"]
     assert "codex.engine" not in {s.entry for s in policy.schema_scopes}
     assert policy.driver_modules == ("libsql_experimental", "libsql", "sqlite3", "aiolibsql", "libsql_client")

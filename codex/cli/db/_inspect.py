@@ -6,9 +6,18 @@ from pathlib import Path
 
 import typer
 
-from codex.cli._common import cli_errors, echo_json
+from codex.cli._common import cli_errors, db_config, echo_json
 from codex.cli.db._app import app, chain_ready, database
-from codex.guards.review import load_metadata, review_schema
+from codex.errors import ConfigError
+from codex.guards.review import (
+    FORMATS,
+    database_present,
+    describe_database,
+    load_metadata,
+    open_inspected,
+    render,
+    review_schema,
+)
 from codex.migrate import (
     alembic_ini_path,
     check_models,
@@ -80,24 +89,58 @@ def verify_cmd() -> None:
 @app.command("review")
 @cli_errors
 def review_cmd(
+    base: str | None = typer.Option(
+        None,
+        "--base",
+        metavar="REV",
+        help="Review the revisions after REV (what a PR adds), without a database.",
+    ),
+    fmt: str = typer.Option("markdown", "--format", help="markdown (default), json or github."),
+    rebuild_warn_rows: int = typer.Option(
+        100_000, "--rebuild-warn-rows", help="A table rebuild of more rows than this is a warning."
+    ),
     metadata_module: str | None = typer.Option(
         None,
         "--metadata-module",
         help="Module (dotted name or .py file) exposing `metadata`; default: domains.",
     ),
-    output: Path | None = typer.Option(None, "--output", help="Also write the Markdown report to FILE."),
+    output: Path | None = typer.Option(None, "--output", help="Also write the report to FILE."),
 ) -> None:
-    """Print a Markdown schema review for a PR; exit 0 clean, 1 safe changes pending, 2 destructive.
+    """Review what a deploy would do to the schema; exit 0 nothing pending, 1 pending, 2 an error finding.
 
-    The models are compared with the migrations on a scratch in-memory database upgraded to head
-    (no configured database is touched), and destructive changes are linted on every table.
+    Without --base: the revisions the configured database has not applied plus the model changes no
+    revision carries, run on a scratch in-memory copy of its schema; the database is only read (row
+    counts). No database file: only the model changes. With --base REV: the revisions after REV plus
+    the model changes, without any database.
 
-    Example: ``codex db review --output schema-review.md``
+    Example: ``codex db review --base 0004 --format json``
     """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})", format=fmt)
     chain_ready()
     metadata = load_metadata(metadata_module) if metadata_module else None
-    report = review_schema(metadata, source=metadata_module)
-    text = report.markdown()
+    config = db_config()
+    if base is not None:
+        report = review_schema(
+            metadata, source=metadata_module, base=base, rebuild_warn_rows=rebuild_warn_rows
+        )
+    elif not database_present(config):  # only the model changes: nothing to inspect
+        report = review_schema(
+            metadata,
+            source=metadata_module,
+            database=describe_database(config),
+            rebuild_warn_rows=rebuild_warn_rows,
+        )
+    else:
+        with open_inspected(config) as conn:
+            report = review_schema(
+                metadata,
+                source=metadata_module,
+                connection=conn,
+                database=describe_database(config),
+                rebuild_warn_rows=rebuild_warn_rows,
+            )
+    text = render(report, fmt)
     if output is not None:
         output.write_text(text, encoding="utf-8")
     typer.echo(text, nl=False)
