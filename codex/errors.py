@@ -13,6 +13,7 @@ __all__ = [
     "CodexError",
     "ConfigError",
     "Conflict",
+    "DatabaseBusy",
     "DatabaseUnavailable",
     "InvalidInput",
     "NotFound",
@@ -70,3 +71,9 @@ class InvalidInput(CodexError):
 
 class DatabaseUnavailable(CodexError):
     """The database could not be reached, or refused the credentials."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """The database is reachable but busy: a lock (another writer, the process's write gate) was not
+    granted within the wait limit, or the server timed the transaction out. Nothing was committed, so
+    retrying shortly is safe."""

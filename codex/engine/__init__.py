@@ -15,12 +15,14 @@ from codex.engine._factory import (
     safe_params,
     sync_replica,
 )
+from codex.engine._gate import WriteGate
 
 __all__ = [
     "FOREIGN_KEYS_OFF",
     "READ_ONLY",
     "LibsqlDriverError",
     "Role",
+    "WriteGate",
     "classify_driver_error",
     "dbapi_connection",
     "engine_mode",

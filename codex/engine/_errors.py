@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.errors import CodexError, Conflict, DatabaseUnavailable, SchemaError
+from codex.errors import CodexError, Conflict, DatabaseBusy, DatabaseUnavailable, SchemaError
 
 __all__ = ["LibsqlDriverError", "classify_driver_error", "translate_db_error"]
 
@@ -38,6 +38,8 @@ _OPERATIONAL = (
     "disk I/O error",
     "Connection refused",
 )
+_BUSY = ("database is locked", "SQLITE_BUSY", "TRANSACTION_TIMEOUT", "Transaction timed out", "STREAM_EXPIRED")
+"""A lock not granted in time, or a transaction / stream the server ended for taking too long."""
 _CONSTRAINT = re.compile(
     r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"`\\\n]+))?"
 )
@@ -75,7 +77,8 @@ def translate_db_error(exc: BaseException) -> CodexError:
 
     Returns:
         ``Conflict`` for constraint violations, ``SchemaError`` for a missing table or column,
-        ``DatabaseUnavailable`` for locks, connectivity and anything else from the database.
+        ``DatabaseBusy`` for a lock or a server-side transaction timeout (nothing committed), and
+        ``DatabaseUnavailable`` for connectivity and anything else from the database.
     """
     if isinstance(exc, CodexError):
         return exc
@@ -85,4 +88,6 @@ def translate_db_error(exc: BaseException) -> CodexError:
         return _conflict(message)
     if "no such table" in message or "no such column" in message:
         return SchemaError(f"the database schema is not at the expected version: {message}")
+    if any(key in message for key in _BUSY):
+        return DatabaseBusy(f"database busy: {message}", retry_after=1)
     return DatabaseUnavailable(f"database error: {message}")

@@ -1,0 +1,109 @@
+"""The write gate: a bounded number of write transactions in flight per process.
+
+libSQL's driver holds the GIL while it waits for a lock or for the network
+(``libsql-runtime.md``): a thread that waits inside the driver for another transaction of the *same*
+process stalls every thread, including the one that would commit and release the lock. On a remote
+primary two concurrent writers of one process therefore deadlock until the server times one of them
+out. The gate makes that impossible: a writer waits for its turn **here**, in Python (which releases
+the GIL), before it checks out a connection, and gives up after ``timeout`` seconds with
+:class:`~codex.errors.DatabaseBusy` (nothing was sent to the database).
+
+Two doors, one count: :meth:`WriteGate.hold` for threads (``Store.begin``), and :meth:`WriteGate.turn`
+for the event loop, so that a request waiting for its turn holds no worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+from codex.errors import DatabaseBusy
+
+__all__ = ["WriteGate"]
+
+
+class WriteGate:
+    """At most ``slots`` write transactions at once in this process.
+
+    Args:
+        slots: Write transactions allowed in flight (1 for a local file and for a remote primary).
+        timeout: Seconds a writer waits for its turn before :class:`DatabaseBusy`.
+    """
+
+    def __init__(self, slots: int = 1, timeout: float = 5.0) -> None:
+        if slots < 1:
+            raise ValueError("a write gate needs at least one slot")
+        self.slots, self.timeout = slots, timeout
+        self._sem = threading.BoundedSemaphore(slots)
+        self._local = threading.local()
+        self._async: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self.waits = 0
+        self.refusals = 0
+
+    def _depth(self) -> int:
+        return int(getattr(self._local, "depth", 0))
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold a slot for the calling thread (re-entrant: a nested write in the same thread passes).
+
+        Raises:
+            DatabaseBusy: No slot within ``timeout`` seconds.
+        """
+        depth = self._depth()
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+            return
+        wait = self.timeout if timeout is None else timeout
+        if not self._sem.acquire(blocking=False):
+            self.waits += 1
+            started = time.monotonic()
+            if not self._sem.acquire(timeout=wait):
+                self.refusals += 1
+                raise DatabaseBusy(
+                    f"no write slot within {wait:g} s ({self.slots} write transaction(s) in flight per "
+                    "process); nothing was written, retry shortly",
+                    waited_s=round(time.monotonic() - started, 3),
+                    retry_after=1,
+                )
+        self._local.depth = 1
+        try:
+            yield
+        finally:
+            self._local.depth = 0
+            self._sem.release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, timeout: float | None = None) -> AsyncIterator[None]:
+        """Wait on the event loop (no thread held) until a write may start, then let one thread in.
+
+        The async door bounds how many requests of this loop go to a thread to write at once, so the
+        thread they run in takes the thread-level slot (:meth:`hold`) without waiting.
+
+        Raises:
+            DatabaseBusy: No turn within ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        sem = self._async.get(loop)
+        if sem is None:
+            sem = self._async[loop] = asyncio.Semaphore(self.slots)
+        wait = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(wait):
+                await sem.acquire()
+        except TimeoutError:
+            self.refusals += 1
+            raise DatabaseBusy(
+                f"no write turn within {wait:g} s; nothing was written, retry shortly", retry_after=1
+            ) from None
+        try:
+            yield
+        finally:
+            sem.release()
