@@ -24,6 +24,7 @@ from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
 from codex.api.routes_graph import add_graph_routes
 from codex.api.routes_stream import add_stream_routes
+from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
@@ -67,13 +68,18 @@ def create_app(
         owned = store is None
         the_store = store if store is not None else open_store(migrate="none")
         hub = make_hub(the_store, settings)
-        app.state.codex = AppState(store=the_store, settings=settings, registry=registry, hub=hub)
+        snapshots = SnapshotRecorder(the_store)
+        app.state.codex = AppState(
+            store=the_store, settings=settings, registry=registry, hub=hub, snapshots=snapshots
+        )
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
         await hub.start()
+        await snapshots.start()
         try:
             yield
         finally:
+            await snapshots.stop()
             await hub.stop()
             if hub.notify in the_store.commit_listeners:
                 the_store.commit_listeners.remove(hub.notify)

@@ -2,9 +2,10 @@
 
 * ``POST /api/codex/mutate/{name}``: the domain rows, the change-log rows and the tenant's usage
   consumption (metric ``api.mutations``, scope ``tenant``/<tenant>) commit in one transaction.
-* ``GET /api/codex/query/{name}``: the result is stored as a ``codex_query_snapshots`` row (JSON +
-  Keccak digest) under the tenant-scoped name ``<tenant>:<name>``, and its projection version is
-  bumped when the result changed; ``cursor`` is the change-log id the result is consistent with.
+* ``GET /api/codex/query/{name}``: a read (one read transaction, nothing written on the request
+  path); a result that changed is recorded as a ``codex_query_snapshots`` row (JSON + Keccak digest)
+  under the tenant-scoped name ``<tenant>:<name>`` by a background recorder, which bumps its
+  projection version; ``cursor`` is the change-log id the result is consistent with.
 * ``GET /api/codex/query/{name}/latest``: the upstream "newest stored snapshot" read.
 """
 
@@ -81,10 +82,11 @@ def run_mutation(state: AppState, who: Principal, mutation: Mutation, body: Base
 
 
 def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:
-    """Run a query in one read transaction (no write lock; one consistent snapshot).
+    """Run a query in one read transaction: no write lock, one consistent snapshot, nothing written.
 
-    The result's snapshot is recorded (and its projection version bumped) only when it differs from
-    the latest recorded one; that short write goes through the write gate after the read.
+    When the result differs from the latest recorded snapshot it is offered to the background
+    recorder (:class:`codex.api.snapshots.SnapshotRecorder`), and the response carries the version
+    that recording gives it.
     """
     key = f"{who.tenant}:{query.name}"
     with state.store.connect() as conn:
@@ -92,13 +94,14 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
         result = query.run(conn, who, params)
         latest = QuerySnapshotRepository(conn).latest(key)
         version = ProjectionRepository(conn).current(key)
-    if latest is None or latest.digest != keccak256_hex(canonical_json(result)):
-        recorded = state.store.run_write(
-            lambda c: QuerySnapshotRepository(c).record_result(key, result), tenant=who.tenant
+    digest = keccak256_hex(canonical_json(result))
+    if latest is not None and latest.digest == digest:
+        return QueryResponse(
+            query_name=query.name, result=latest.result, digest=digest, version=version, cursor=cursor
         )
-        latest, version = recorded.snapshot, recorded.version
+    state.snapshots.offer(key, who.tenant, result)
     return QueryResponse(
-        query_name=query.name, result=latest.result, digest=latest.digest, version=version, cursor=cursor
+        query_name=query.name, result=result, digest=digest, version=version + 1, cursor=cursor
     )
 
 
@@ -140,7 +143,8 @@ def _mutation_route(mutation: Mutation) -> Any:
 def _query_route(query: Query) -> Any:
     async def handler(request: Request, who: Principal) -> QueryResponse:
         params = parse_params(query, dict(request.query_params))
-        return await anyio.to_thread.run_sync(run_query, request.app.state.codex, who, query, params)
+        state: AppState = request.app.state.codex
+        return await anyio.to_thread.run_sync(run_query, state, who, query, params, limiter=state.readers())
 
     return _signed(handler, query.scope)
 

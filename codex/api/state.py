@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from codex.api.registry import Registry
+from codex.api.snapshots import SnapshotRecorder
 from codex.config import CodexSettings
 from codex.reactive.feed import ChangeEvent, read_changes
 from codex.reactive.hub import ChangeHub
@@ -23,7 +26,16 @@ class AppState:
     settings: CodexSettings
     registry: Registry
     hub: ChangeHub
+    snapshots: SnapshotRecorder
     extras: dict[str, Any] = field(default_factory=dict)
+    read_limiter: anyio.CapacityLimiter | None = None
+    """Bounds the worker threads running named queries (``read_threads``)."""
+
+    def readers(self) -> anyio.CapacityLimiter:
+        """The query limiter (made on first use, inside the running event loop)."""
+        if self.read_limiter is None:
+            self.read_limiter = anyio.CapacityLimiter(self.settings.read_threads)
+        return self.read_limiter
 
 
 def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:

@@ -28,12 +28,22 @@ class CodexSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body.")
     sse_keepalive_seconds: float = Field(15.0, gt=0, description="Keep-alive comment interval on streams.")
     poll_min_seconds: float = Field(0.02, gt=0, description="Fastest change-log head poll (other writers).")
-    poll_max_seconds: float = Field(0.5, gt=0, description="Slowest change-log head poll when idle.")
+    poll_max_seconds: float = Field(
+        0.03,
+        gt=0,
+        description="Slowest change-log poll when idle (commits of other servers on the same primary).",
+    )
     wake_on_commit: bool = Field(
         True, description="Wake streams at once on a local commit (off = poll only, the upstream baseline)."
     )
     client_buffer: int = Field(1000, ge=1, description="Events buffered per stream before a reset.")
     busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout on local files.")
+    read_threads: int = Field(
+        2,
+        ge=1,
+        description="Worker threads that run named queries at once (more only dilutes the CPU share of "
+        "the one thread holding the write slot: writes are serialised, reads are CPU-bound under the GIL).",
+    )
     log_level: str = Field("info", description="Log level of the service.")
 
 

@@ -38,7 +38,13 @@ _OPERATIONAL = (
     "disk I/O error",
     "Connection refused",
 )
-_BUSY = ("database is locked", "SQLITE_BUSY", "TRANSACTION_TIMEOUT", "Transaction timed out", "STREAM_EXPIRED")
+_BUSY = (
+    "database is locked",
+    "SQLITE_BUSY",
+    "TRANSACTION_TIMEOUT",
+    "Transaction timed out",
+    "STREAM_EXPIRED",
+)
 """A lock not granted in time, or a transaction / stream the server ended for taking too long."""
 _CONSTRAINT = re.compile(
     r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"`\\\n]+))?"

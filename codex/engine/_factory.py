@@ -145,7 +145,10 @@ def make_engine(
     elif config.mode == "local":
         kw.update(pool_size=4, max_overflow=0, pool_timeout=60)
     else:
-        kw.update(poolclass=QueuePool, pool_size=4, max_overflow=4, pool_pre_ping=True, pool_recycle=8)
+        # No pre-ping (a round trip per checkout): sqld expires an idle stream after ~10 s, so pooled
+        # connections are recycled after 8 s instead, and a stale one is caught by the retry of
+        # Store.run_write (nothing was sent for its COMMIT).
+        kw.update(poolclass=QueuePool, pool_size=4, max_overflow=4, pool_recycle=8)
     kw.update(engine_kw)
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
     begin_mode = "DEFERRED" if role == "read" else "IMMEDIATE"

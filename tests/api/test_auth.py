@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from codex.api import create_app
@@ -97,8 +99,12 @@ def test_tenants_cannot_see_each_others_rows(server: Server) -> None:
         assert len(a.get("/api/codex/query/chat.conversations").json()["result"]) == 1
         changes_a = a.get("/api/codex/query/changes.since", params={"topic": "notes/*"}).json()["result"]
         assert [c["payload"] for c in changes_a] == ["a-only"]
-        # snapshots are per tenant
-        assert b.get("/api/codex/query/chat.conversations/latest").json()["snapshot_json"] == []
+        # snapshots are per tenant (recorded off the request path: wait for B's to land)
+        deadline = time.monotonic() + 10
+        while (latest_b := b.get("/api/codex/query/chat.conversations/latest")).status_code == 404:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert latest_b.json()["snapshot_json"] == []
         # B's stream of everything carries none of A's events
         with b.stream("GET", "/api/codex/subscribe/*?after_id=0") as stream:
             assert stream.status_code == 200
