@@ -14,6 +14,13 @@ def serve(
     host: str | None = typer.Option(None, help="Bind address (default: settings, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default: settings, 8787)."),
     log_level: str | None = typer.Option(None, help="uvicorn log level."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Worker processes. On a remote primary each process runs its database calls one at a time "
+        "(the libSQL driver serialises them), so more workers serve more requests; console sessions live "
+        "in one process, so the console needs --workers 1 (or a sticky proxy).",
+    ),
 ) -> None:
     """Serve the Codex HTTP API, live streams and console on HOST:PORT (loopback by default)."""
     import uvicorn
@@ -32,6 +39,19 @@ def serve(
     typer.echo(
         "codex: create a token with: codex tokens create --tenant default --scopes read,write,subscribe"
     )
+    if workers > 1:  # each worker process builds its own app (and store, hub, write gate)
+        typer.echo(f"codex: {workers} worker processes")
+        uvicorn.run(
+            "codex.api:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=2,
+            lifespan="on",
+        )
+        return
     uvicorn.run(
         app,
         host=settings.host,
