@@ -23,6 +23,7 @@ from codex.api.routes_admin import add_admin_routes
 from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
 from codex.api.routes_graph import add_graph_routes
+from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
@@ -99,5 +100,6 @@ def create_app(
     add_stream_routes(app)
     add_graph_routes(app)
     add_admin_routes(app)
+    add_search_routes(app)
     mount_console(app)
     return app

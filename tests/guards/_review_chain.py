@@ -1,8 +1,9 @@
 """Throwaway migration chains for the review tests: a copy of the real chain plus test revisions.
 
 The copy lives under ``tmp_path`` and is selected with ``CODEX_MIGRATIONS_DIR`` (the script directory
-cache is keyed by location, so each test gets its own). Revision ``0005`` creates the test tables;
-later revisions are the changes under review.
+cache is keyed by location, so each test gets its own). The first added revision (``Chain.tables``, the
+real head + 1) creates the test tables; later revisions are the changes under review. Nothing here
+names the real head: the chain may grow.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from codex.config import DbConfig
 from codex.engine import make_engine
 from codex.guards.review import SchemaReview, open_inspected, review_schema
-from codex.migrate import migrations_dir, upgrade
+from codex.migrate import head_revision, migrations_dir, upgrade
 
 __all__ = ["TABLES", "Chain", "digest_files", "make_chain"]
 
@@ -68,16 +69,18 @@ op.create_table(
 )
 op.create_table("legacy", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("v", sa.Text()))
 """
-"""Revision 0005: the tables the test revisions change (none of them is a model)."""
+"""The first test revision: the tables the later ones change (none of them is a model)."""
 
 
 class Chain:
     """A copy of the migration chain with extra revisions, and databases built on it."""
 
-    def __init__(self, root: Path, tmp_path: Path) -> None:
+    def __init__(self, root: Path, tmp_path: Path, head: str) -> None:
         self.root = root
         self.tmp_path = tmp_path
-        self.head = "0004"
+        self.head = head  # the real chain's head, whatever it is now
+        self.tables = ""
+        """The revision that created the test tables (the first one added)."""
 
     def add(self, body: str, *, doc: str = "test revision") -> str:
         """Append a revision whose ``upgrade()`` runs ``body``; returns its id."""
@@ -87,6 +90,7 @@ class Chain:
         )
         (self.root / "versions" / f"{rev}_test.py").write_text(text, encoding="utf-8")
         self.head = rev
+        self.tables = self.tables or rev
         return rev
 
     def database(
@@ -130,8 +134,9 @@ def make_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chai
     """A private copy of the chain, selected with ``CODEX_MIGRATIONS_DIR`` for the test."""
     root = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
+    head = head_revision()  # read from the real chain, before the copy is selected (and cached)
     monkeypatch.setenv("CODEX_MIGRATIONS_DIR", str(root))
-    yield Chain(root, tmp_path)
+    yield Chain(root, tmp_path, head)
 
 
 def digest_files(path: Path) -> dict[str, str]:

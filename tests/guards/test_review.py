@@ -36,6 +36,7 @@ from codex.guards.review import (
     review_schema,
 )
 from codex.guards.review._review import resolve_base
+from codex.migrate import head_revision, pending_revisions
 from tests.guards._review_chain import seed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,19 +135,28 @@ def test_real_models_and_chain_are_clean() -> None:
 
 
 def test_base_reviews_the_revisions_after_it() -> None:
+    after = tuple(pending_revisions("0002", head_revision()))  # 0003 … head: the chain may grow
     review = review_schema(base="0002")
-    assert (review.mode, review.start, review.revisions) == ("base", "0002", ("0003", "0004"))
-    assert {op.revision for op in review.operations} == {"0003", "0004"}
+    assert after[:2] == ("0003", "0004") and (review.mode, review.start, review.revisions) == (
+        "base",
+        "0002",
+        after,
+    )
+    assert {op.revision for op in review.operations} == set(after)
     assert review.status == "safe" and review.exit_code == 1
     base = review_schema(base="base")  # the frozen baseline is applied first, not reviewed op by op
-    assert base.revisions == ("0002", "0003", "0004") and base.start is None
+    assert base.revisions == ("0002", *after) and base.start is None
     assert any("frozen baseline `0001`" in note for note in base.notes)
 
 
 def test_unknown_base_and_bad_options_are_one_line() -> None:
     with pytest.raises(SchemaError, match=r"^--base nope: no such revision in the chain; known: base, 0001"):
         resolve_base("nope")
-    assert resolve_base("0003") == "0003" and resolve_base("head") == "0004" and resolve_base("base") is None
+    assert (
+        resolve_base("0003") == "0003"
+        and resolve_base("head") == head_revision()
+        and resolve_base("base") is None
+    )
     with pytest.raises(ConfigError, match="not both"):
         review_schema(base="head", connection=object())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="--rebuild-warn-rows must be 0 or more"):
@@ -198,7 +208,10 @@ def test_model_changes_without_a_database(tmp_path: Path) -> None:
     assert (review.status, review.exit_code) == ("error", 2)
     text = render_markdown(review)
     assert "| 5 | *model change* | alter_column | `users` | `display_name`: type TEXT → VARCHAR(40) |" in text
-    assert "Only model changes no revision carries (models `destructive_models`, head `0004`)." in text
+    assert (
+        f"Only model changes no revision carries (models `destructive_models`, head `{head_revision()}`)."
+        in text
+    )
 
 
 def test_model_changes_are_counted_on_an_inspected_database(tmp_path: Path) -> None:
@@ -207,7 +220,7 @@ def test_model_changes_are_counted_on_an_inspected_database(tmp_path: Path) -> N
     metadata = load_metadata(str(write_module(tmp_path, "destructive_models_db", DESTRUCTIVE)))
     with open_inspected(config) as conn:
         review = review_schema(metadata, connection=conn, database="test db")
-    assert (review.mode, review.start, review.revisions) == ("database", "0004", ())
+    assert (review.mode, review.start, review.revisions) == ("database", head_revision(), ())
     found = {(op.column, f.code): f.rows for op in review.operations for f in op.findings}
     assert found[("nickname", "will-fail")] == 3  # three rows get no value for the NOT NULL column
     assert found[("email", "will-fail")] == 2  # two NULL emails
@@ -381,9 +394,12 @@ def test_cli_reviews_the_configured_database(tmp_path: Path, monkeypatch: pytest
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert doc["reviewed"]["mode"] == "database" and doc["reviewed"]["start"] == "0002"
-    assert doc["reviewed"]["revisions"] == ["0003", "0004"]
-    assert {op["revision"] for op in doc["operations"]} == {"0003", "0004"}
-    result = runner.invoke(app, ["db", "review", "--base", "0004", "--format", "json"])  # --base: no database
+    after = pending_revisions("0002", head_revision())
+    assert doc["reviewed"]["revisions"] == after
+    assert {op["revision"] for op in doc["operations"]} == set(after)
+    result = runner.invoke(
+        app, ["db", "review", "--base", head_revision(), "--format", "json"]
+    )  # no database
     assert result.exit_code == 0 and json.loads(result.stdout)["reviewed"]["database"] is None
 
 

@@ -79,7 +79,7 @@ EXPECTED = {
 
 def test_will_fail_counts_the_offending_rows(chain: Chain) -> None:
     rev = chain.add(DATA_CHECKS)
-    review = chain.review(chain.database("0005", OFFENDING))
+    review = chain.review(chain.database(chain.tables, OFFENDING))
     ops = pending(review, rev)
     assert [op.op for op in ops] == [
         "create_unique_constraint",
@@ -101,7 +101,7 @@ def test_will_fail_counts_the_offending_rows(chain: Chain) -> None:
 
 def test_passing_rows_leave_warnings(chain: Chain) -> None:
     rev = chain.add(DATA_CHECKS)
-    ops = pending(chain.review(chain.database("0005", PASSING)), rev)
+    ops = pending(chain.review(chain.database(chain.tables, PASSING)), rev)
     for detail in EXPECTED:
         found = codes(by_detail(ops, detail))
         if detail.startswith("`flag`"):  # a NOT NULL column without default fails on any row
@@ -114,14 +114,14 @@ def test_passing_rows_leave_warnings(chain: Chain) -> None:
 
 def test_empty_table_passes_a_new_not_null_column(chain: Chain) -> None:
     rev = chain.add(DATA_CHECKS)
-    ops = pending(chain.review(chain.database("0005", {})), rev)
+    ops = pending(chain.review(chain.database(chain.tables, {})), rev)
     flag = codes(by_detail(ops, "`flag`"))
     assert "will-fail" not in flag and flag["data-dependent"].rows == 0
 
 
 def test_without_a_database_data_checks_are_warnings(chain: Chain) -> None:
     rev = chain.add(DATA_CHECKS)
-    review = chain.review(base="0005")
+    review = chain.review(base=chain.tables)
     assert review.mode == "base" and review.revisions == (rev,)
     ops = pending(review, rev)
     for detail in EXPECTED:
@@ -142,7 +142,7 @@ def test_an_earlier_backfill_makes_a_count_a_warning(chain: Chain) -> None:
             batch.alter_column("name", existing_type=sa.Text(), nullable=False)
         """
     )
-    ops = pending(chain.review(chain.database("0005", OFFENDING)), rev)
+    ops = pending(chain.review(chain.database(chain.tables, OFFENDING)), rev)
     assert [op.op for op in ops] == ["execute", "alter_column"]
     assert ops[0].sql == ["UPDATE widgets SET name = 'unnamed' WHERE name IS NULL"]
     found = codes(ops[1])
@@ -167,7 +167,7 @@ op.execute("ALTER TABLE widgets DROP COLUMN qty")
 def test_destructive_and_backward_incompatible(chain: Chain) -> None:
     rev = chain.add(DESTRUCTIVE)
     rows = {**OFFENDING, "legacy": [{"id": n, "v": "x"} for n in range(5)]}
-    ops = pending(chain.review(chain.database("0005", rows)), rev)
+    ops = pending(chain.review(chain.database(chain.tables, rows)), rev)
     summary = [
         (op.op, op.table, op.column, sorted(f"{f.code}:{f.severity}:{f.rows}" for f in op.findings))
         for op in ops
@@ -199,7 +199,7 @@ def test_sql_a_revision_runs_itself_is_reviewed(chain: Chain) -> None:
         """
     )
     rows = {"legacy": [{"id": n, "v": "x"} for n in range(5)]}
-    ops = pending(chain.review(chain.database("0005", rows)), rev)
+    ops = pending(chain.review(chain.database(chain.tables, rows)), rev)
     assert [(op.op, op.table, op.sql) for op in ops] == [
         ("execute", "legacy", ["DELETE FROM legacy WHERE id > 2"]),
         ("execute", "legacy", ["DROP TABLE legacy"]),
@@ -220,7 +220,7 @@ def test_a_table_created_by_a_pending_revision_is_not_destroyed(chain: Chain) ->
         op.drop_table("scratchpad")
         """
     )
-    ops = pending(chain.review(base="0005"), rev)
+    ops = pending(chain.review(base=chain.tables), rev)
     assert [(op.op, op.findings) for op in ops] == [
         ("create_table", []),
         ("create_index", []),
@@ -241,7 +241,7 @@ def test_only_move_and_copy_is_a_rebuild(chain: Chain) -> None:
             batch.alter_column("note", existing_type=sa.Text(), server_default="none")
         """
     )
-    config = chain.database("0005", OFFENDING)
+    config = chain.database(chain.tables, OFFENDING)
     ops = pending(chain.review(config), rev)
     add, index, alter = ops
     assert (add.op, add.findings, add.sql) == (
@@ -273,7 +273,7 @@ def test_a_revision_that_fails_on_the_schema_is_a_migration_error(chain: Chain) 
         """
     )
     later = chain.add('op.create_index("idx_widgets_name", "widgets", ["name"])')
-    review = chain.review(chain.database("0005", PASSING))
+    review = chain.review(chain.database(chain.tables, PASSING))
     add, index = pending(review, rev)
     # SQLite adds a NOT NULL column without default to an empty table: the rows decide
     assert [(f.code, f.rows) for f in add.findings] == [("will-fail", 2)]
@@ -294,7 +294,7 @@ def test_the_inspected_database_is_only_read(chain: Chain, monkeypatch: pytest.M
 
     chain.add(DATA_CHECKS)
     chain.add(DESTRUCTIVE)
-    config = chain.database("0005", OFFENDING)
+    config = chain.database(chain.tables, OFFENDING)
     path = Path(str(config.path))
     before = digest_files(path)
     monkeypatch.setenv("VOX_DB_PATH", str(path))
@@ -304,7 +304,7 @@ def test_the_inspected_database_is_only_read(chain: Chain, monkeypatch: pytest.M
     engine = make_engine(DbConfig("local", path=str(path)), role="read", wal=False)
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == "0005"
+            assert current_revision(conn) == chain.tables
     finally:
         engine.dispose()
 
@@ -312,6 +312,6 @@ def test_the_inspected_database_is_only_read(chain: Chain, monkeypatch: pytest.M
 @pytest.mark.parametrize("backend", ["local", "sqld"])
 def test_counts_on_each_backend(chain: Chain, db_config: DbConfig) -> None:
     rev = chain.add(DATA_CHECKS)
-    seed(db_config, "0005", OFFENDING)
+    seed(db_config, chain.tables, OFFENDING)
     ops = pending(chain.review(db_config), rev)
     assert {detail: codes(by_detail(ops, detail))["will-fail"].rows for detail in EXPECTED} == EXPECTED

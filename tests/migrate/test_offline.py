@@ -24,7 +24,9 @@ from codex.migrate import (
     expected_head_schema,
     head_revision,
     head_schema_version,
+    pending_revisions,
     schema_at,
+    script_directory,
     upgrade,
     user_tables,
 )
@@ -198,8 +200,13 @@ def test_range_script_holds_only_its_revisions(db_config: DbConfig, tmp_path: Pa
     verify = run(["codex", "db", "verify"], verify_env(db_config, tmp_path))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     ledger = db_state(db_config)["ledger"]
-    assert [row[:5] for row in ledger[-1:]] == [("0004", "0003", "0004", "upgrade", 4)]
-    assert ledger[-1][5:] == (schema_at("0003").digest(), expected_head_schema().digest())
+    head = head_revision()  # the chain may grow past 0004: the last ledger row is the head's
+    previous = script_directory().get_revision(head).down_revision
+    assert [row[:5] for row in ledger[-1:]] == [(head, previous, head, "upgrade", head_schema_version())]
+    assert [row[0] for row in ledger if row[3] == "upgrade"][-len(pending_revisions("0003", head)) :] == (
+        pending_revisions("0003", head)
+    )
+    assert ledger[-1][5:] == (schema_at(previous).digest(), expected_head_schema().digest())
 
 
 def test_downgrade_script_matches_an_online_downgrade(tmp_path: Path) -> None:
