@@ -63,6 +63,8 @@ class Store:
             self.read_engine = make_engine(config, role="read", busy_timeout_ms=busy_timeout_ms)
         else:
             self.read_engine = self.engine
+        self.last_sync = 0.0
+        self.syncs = 0
         self.commit_listeners: list[Callable[[], None]] = []
         """Called (in the committing thread) after a commit that appended change-log rows."""
 
@@ -146,7 +148,25 @@ class Store:
 
     def sync(self) -> bool:
         """Pull the primary into an embedded replica; False (and nothing done) for other modes."""
-        return sync_replica(self.engine)
+        synced = sync_replica(self.engine)
+        if synced:
+            self.last_sync = time.monotonic()
+            self.syncs += 1
+        return synced
+
+    def sync_if_older(self, seconds: float) -> bool:
+        """Sync an embedded replica whose last sync is older than ``seconds`` (readers of other servers'
+        writes call this before reading); False when nothing was done."""
+        if self.config.mode != "replica" or time.monotonic() - self.last_sync < seconds:
+            return False
+        return self.sync()
+
+    def replica_status(self) -> dict[str, float | int] | None:
+        """For an embedded replica: the age of its last sync (ms) and the number of syncs; None otherwise."""
+        if self.config.mode != "replica":
+            return None
+        age = (time.monotonic() - self.last_sync) * 1000 if self.syncs else -1.0
+        return {"last_sync_age_ms": round(age, 1), "syncs": self.syncs}
 
     def upgrade(self, target: str = "head") -> None:
         """Run ``alembic upgrade <target>`` on this database."""

@@ -80,6 +80,9 @@ async def ready(request: Request) -> JSONResponse:
     except Exception as exc:
         return JSONResponse({"status": "not_ready", "error": type(exc).__name__, "message": str(exc)}, 503)
     status, body = _ready_body(report)
+    replica = state.store.replica_status()
+    if replica is not None:
+        body["replica"] = replica  # how far behind the primary this server's reads may be
     return JSONResponse(body, status)
 
 

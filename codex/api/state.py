@@ -44,6 +44,7 @@ def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
     def fetch(
         after_id: int, *, limit: int, upto: int | None = None, tenant: str | None = None
     ) -> list[ChangeEvent]:
+        store.sync_if_older(settings.poll_min_seconds)  # a replica sees other servers' commits after a sync
         with store.connect() as conn:
             return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant)
 

@@ -149,6 +149,7 @@ def test_embedded_replica_reads_its_own_writes(sqld_server: SqldServer, tmp_path
                 assert f"t{i}" in [row["title"] for row in listed.json()["result"]]  # read-your-writes
             ready = c.get("/ready").json()
             assert ready.get("status") == "ready", ready
+            assert ready["replica"]["syncs"] >= 5 and ready["replica"]["last_sync_age_ms"] >= 0
     finally:
         srv.stop()
         srv.store.dispose()
