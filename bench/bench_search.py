@@ -1,23 +1,37 @@
-"""Search benchmark: ingest throughput, query latency (fts / vector / hybrid) and vector-index recall.
+"""Search benchmark: ingest throughput, ready-after-restart, query latency per mode, recall@10.
 
 Usage::
 
-    .venv/bin/python bench/bench_search.py                 # 10k and 100k chunks (100k takes minutes)
-    .venv/bin/python bench/bench_search.py --sizes 10000   # smaller
+    .venv/bin/python bench/bench_search.py                     # 10k and 100k chunks (~6 min on 2 cores)
+    .venv/bin/python bench/bench_search.py --sizes 10000       # smaller
+    .venv/bin/python bench/bench_search.py --sizes 10000 --options   # + the ANN options table (docs/)
 
-For each corpus size it builds a fresh local libSQL file with a synthetic, topical corpus (deterministic,
-seeded): a first slice goes through the real :func:`codex.search.ingest` path (chunking, embedding,
-FTS and vector writes, change log) to measure **ingest throughput** in chunks/s; the rest is bulk-loaded
-with executemany (vector index dropped during the load, then created + REINDEXed, timed). Then it runs
-the same queries in every mode and prints p50/p99 latencies, with a **brute-force cosine scan** (the
-vector leg without the index) as the in-run baseline, and **recall@10** of the index against it.
+For each corpus size it builds a fresh local libSQL file from a synthetic, topical corpus (deterministic,
+seeded) **entirely through the real ingest path** (:func:`codex.search.ingest_many`: chunking, batched
+embedding, executemany, one transaction per batch, one change row per document) and reports chunks/s.
+Then it opens the database again as a restarted server would and times the in-memory vector index's
+load (**index build s**: the time until vector queries can be answered). Then it runs the same queries
+in every mode and prints p50/p99 latencies next to two exact baselines measured in the same run:
 
-Speed goals are ratios printed here, never assertions in the test suite.
+* **brute**: exact top-10 in SQL, ``ORDER BY vector_distance_cos(embedding, ?) LIMIT 10`` over every row;
+* **exact**: exact top-10 by one BLAS matrix-vector product over all vectors in memory (numpy), given
+  the query vector.
+
+**recall@10** is the vector mode's top-10 against the exact top-10. With ``--options`` it also measures
+the approximate indexes that install from PyPI (hnswlib, usearch) and libSQL's own DiskANN index on the
+same vectors (build time, recall@10, p50), for the table in ``docs/search-vectors.md``.
+
+The last line is machine-readable, for the largest size run::
+
+    search-bench: size=N ingest_cps=X recall10=R vector_p50_ms=A hybrid_p50_ms=B brute_p50_ms=C exact_p50_ms=D
+
+Speed goals (``performance-goals.md`` P4, P10) are ratios printed here, never assertions in the suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import statistics
 import sys
@@ -27,24 +41,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codex.config import DbConfig  # noqa: E402
-from codex.engine import raw_connection  # noqa: E402
-from codex.search import HashingEmbedder, SearchIndex, ingest, search  # noqa: E402
-from codex.search._embedders import pack_vector  # noqa: E402
+from codex.search import (  # noqa: E402
+    DocumentInput,
+    HashingEmbedder,
+    corpus_vectors,
+    ingest_many,
+    search,
+)
 from codex.search.retrieval import Retriever  # noqa: E402
-from codex.store import Store, open_store  # noqa: E402
+from codex.store import open_store  # noqa: E402
 
-CHUNKS_PER_DOC = 8
 TOPICS = 400
 TOPIC_WORDS = 25
 VOCAB = 8000
+PARAGRAPHS_PER_DOC = 8
+BATCH_DOCS = 256
+MODES = ("fts", "vector", "hybrid", "linear", "brute", "exact")
 
 
 class Corpus:
-    """A deterministic topical corpus: each chunk mixes its topic's words with general vocabulary."""
+    """A deterministic topical corpus: each paragraph mixes its topic's words with general vocabulary."""
 
     def __init__(self, seed: int = 7) -> None:
         self.rng = random.Random(seed)
@@ -58,11 +80,10 @@ class Corpus:
         self.topics = [
             ordered[VOCAB + t * TOPIC_WORDS : VOCAB + (t + 1) * TOPIC_WORDS] for t in range(TOPICS)
         ]
-        # Zipf-like weights for general words.
-        self.weights = [1.0 / (i + 1) for i in range(VOCAB)]
+        self.cum_weights = list(np.cumsum([1.0 / (i + 1) for i in range(VOCAB)]))  # Zipf-like
 
-    def chunk(self, topic: int) -> str:
-        general = self.rng.choices(self.general, weights=self.weights, k=45)
+    def paragraph(self, topic: int) -> str:
+        general = self.rng.choices(self.general, cum_weights=self.cum_weights, k=45)
         topical = self.rng.choices(self.topics[topic], k=15)
         words = general + topical
         self.rng.shuffle(words)
@@ -70,7 +91,7 @@ class Corpus:
         return " ".join(sentences)
 
     def document(self, topic: int) -> str:
-        return "\n\n".join(self.chunk(topic) for _ in range(CHUNKS_PER_DOC))
+        return "\n\n".join(self.paragraph(topic) for _ in range(PARAGRAPHS_PER_DOC))
 
     def queries(self, n: int) -> list[str]:
         out = []
@@ -89,48 +110,6 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _bulk_load(store: Store, corpus: Corpus, embedder: HashingEmbedder, start_doc: int, chunks: int) -> float:
-    """Insert ``chunks`` chunks (whole documents) with raw executemany; returns the seconds spent."""
-    t0 = time.perf_counter()
-    docs = chunks // CHUNKS_PER_DOC
-    batch_docs = 500
-    for first in range(start_doc, start_doc + docs, batch_docs):
-        last = min(first + batch_docs, start_doc + docs)
-        texts: list[tuple[int, int, str]] = []
-        with store.begin() as conn:
-            raw = raw_connection(conn)
-            raw.executemany(
-                "INSERT INTO search_documents (id, source_uri, title, mime_type, content_hash) VALUES (?, ?, ?, ?, ?)",
-                [(d, f"bench/doc/{d}", f"Doc {d}", "text/plain", f"h{d}") for d in range(first, last)],
-            )
-            for d in range(first, last):
-                for i in range(CHUNKS_PER_DOC):
-                    texts.append((d, i, corpus.chunk(d % TOPICS)))
-            raw.executemany(
-                "INSERT INTO search_document_chunks (document_id, chunk_index, body_text, embedding_ref) "
-                "VALUES (?, ?, ?, ?)",
-                [(d, i, text, embedder.name) for d, i, text in texts],
-            )
-            ids = [
-                int(r[0])
-                for r in conn.exec_driver_sql(
-                    "SELECT id FROM search_document_chunks WHERE document_id >= ? AND document_id < ? "
-                    "ORDER BY document_id, chunk_index",
-                    (first, last),
-                )
-            ]
-            index = SearchIndex(conn)
-            index.fts_insert([(cid, text) for cid, (_, _, text) in zip(ids, texts, strict=True)])
-            vectors = embedder.embed([text for _, _, text in texts])
-            index.put_vectors(
-                [
-                    (cid, embedder.name, embedder.dim, pack_vector(v))
-                    for cid, v in zip(ids, vectors, strict=True)
-                ]
-            )
-    return time.perf_counter() - t0
-
-
 def _time(fn: Callable[[], Any], runs: list[float]) -> Any:
     t0 = time.perf_counter()
     out = fn()
@@ -138,60 +117,152 @@ def _time(fn: Callable[[], Any], runs: list[float]) -> Any:
     return out
 
 
-def bench_size(size: int, *, queries: int, ingest_chunks: int, workdir: Path) -> dict[str, Any]:
+def _exact_top(matrix: np.ndarray, ids: np.ndarray, qvec: np.ndarray, k: int = 10) -> list[int]:
+    """The exact baseline: one BLAS product over every vector, then the k best."""
+    scores = matrix @ qvec
+    part = np.argpartition(scores, len(scores) - k)[-k:]
+    return [int(i) for i in ids[part[np.argsort(-scores[part], kind="stable")]]]
+
+
+def _all_vectors(conn: Any) -> tuple[np.ndarray, np.ndarray]:
+    rows = conn.exec_driver_sql(
+        "SELECT chunk_id, embedding FROM search_chunk_vectors ORDER BY chunk_id"
+    ).all()
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    matrix = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), -1).copy()
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return ids, matrix / norms
+
+
+def bench_size(size: int, *, queries: int, workdir: Path, options: bool) -> dict[str, Any]:
     path = workdir / f"bench-{size}.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = open_store(DbConfig("local", path=str(path)))
     corpus = Corpus()
     embedder = HashingEmbedder()
     result: dict[str, Any] = {"size": size}
+    # 1. everything through the real ingest path, one transaction per batch
+    store = open_store(DbConfig("local", path=str(path)))
+    written, doc, spent = 0, 0, 0.0
     try:
-        # 1. the real ingest path
-        n_docs = max(1, min(size, ingest_chunks) // CHUNKS_PER_DOC)
-        documents = [corpus.document(d % TOPICS) for d in range(n_docs)]
-        t0 = time.perf_counter()
-        written = 0
-        for d, text in enumerate(documents):
+        while written < size:
+            batch = [
+                DocumentInput(f"bench/doc/{d}", corpus.document(d % TOPICS), "text/plain", f"Doc {d}")
+                for d in range(doc, doc + BATCH_DOCS)
+            ]
+            doc += BATCH_DOCS
+            t0 = time.perf_counter()
             with store.begin() as conn:
-                written += ingest(
-                    conn, f"bench/ingest/{d}", text, "text/plain", f"Doc {d}", embedder=embedder
-                ).chunks
-        result["ingest_chunks_per_s"] = written / (time.perf_counter() - t0)
-        # 2. bulk load the rest, vector index dropped, then rebuilt
-        rest = max(0, size - written)
-        with store.begin() as conn:
-            SearchIndex(conn).drop_vector_index()
-        result["bulk_s"] = _bulk_load(store, corpus, embedder, n_docs + 1, rest)
-        t0 = time.perf_counter()
-        with store.begin() as conn:
-            SearchIndex(conn).ensure_vector_index()
-        result["index_build_s"] = time.perf_counter() - t0
+                written += sum(r.chunks for r in ingest_many(conn, batch, embedder=embedder))
+            spent += time.perf_counter() - t0
+            print(f"  ingested {written} chunks", file=sys.stderr, end="\r", flush=True)
+    finally:
+        store.dispose()
+    print(file=sys.stderr)
+    result["chunks"] = written
+    result["ingest_cps"] = written / spent
+    # 2. a restarted server: open the file again and time the in-memory index's load
+    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    try:
         with store.connect() as conn:
-            sizes = SearchIndex(conn).sizes()
-        result["chunks"] = sizes.vectors
-        assert sizes.vector_index_rows == sizes.vectors, sizes
+            t0 = time.perf_counter()
+            vectors = corpus_vectors(conn)
+            result["index_build_s"] = time.perf_counter() - t0
+            assert vectors.stats().rows == written, vectors.stats()
+            ids, matrix = _all_vectors(conn)
         # 3. queries
         texts = corpus.queries(queries)
-        lat: dict[str, list[float]] = {m: [] for m in ("fts", "vector", "brute", "hybrid", "linear")}
+        lat: dict[str, list[float]] = {m: [] for m in MODES}
         recall: list[float] = []
+        qvecs = embedder.embed_array(texts)
         with store.connect() as conn:
             retriever = Retriever(conn)
             search(conn, texts[0], mode="hybrid")  # warm caches
-            for q in texts:
+            for q, qvec in zip(texts, qvecs, strict=True):
                 _time(lambda q=q: search(conn, q, mode="fts", k=10), lat["fts"])
                 hits = _time(lambda q=q: search(conn, q, mode="vector", k=10, min_score=-1.0), lat["vector"])
-                [qvec] = embedder.embed([q])
-                exact = _time(lambda v=qvec: retriever.vector(v, limit=10, use_index=False), lat["brute"])
                 _time(lambda q=q: search(conn, q, mode="hybrid", k=10), lat["hybrid"])
                 _time(lambda q=q: search(conn, q, mode="hybrid", k=10, fusion="linear"), lat["linear"])
-                truth = {h.chunk_id for h in exact}
-                recall.append(len(truth & {h.chunk_id for h in hits}) / max(1, len(truth)))
+                _time(lambda v=qvec: retriever.scan(v, limit=10), lat["brute"])
+                truth = _time(lambda v=qvec: _exact_top(matrix, ids, v), lat["exact"])
+                recall.append(len(set(truth) & {h.chunk_id for h in hits}) / max(1, len(truth)))
         result["latency"] = {m: (_pct(v, 50), _pct(v, 99)) for m, v in lat.items()}
         result["recall_at_10"] = statistics.fmean(recall)
+        if options:
+            result["options"] = _options(matrix, ids, qvecs, path)
     finally:
         store.dispose()
     return result
+
+
+def _options(matrix: np.ndarray, ids: np.ndarray, qvecs: np.ndarray, path: Path) -> list[tuple[str, str]]:
+    """ANN indexes from PyPI (when installed) and libSQL DiskANN on the same vectors: build s, recall, p50."""
+    truths = [set(_exact_top(matrix, ids, q)) for q in qvecs]
+    rows: list[tuple[str, str]] = []
+
+    def measure(name: str, build: Callable[[], Callable[[np.ndarray], list[int]]]) -> None:
+        t0 = time.perf_counter()
+        try:
+            query = build()
+        except ImportError as exc:
+            rows.append((name, f"not installed ({exc.name})"))
+            return
+        built = time.perf_counter() - t0
+        lat: list[float] = []
+        rec = [
+            len(t & set(_time(lambda q=q: query(q), lat))) / 10 for q, t in zip(qvecs, truths, strict=True)
+        ]
+        rows.append(
+            (name, f"build {built:6.1f} s  recall@10 {statistics.fmean(rec):.3f}  p50 {_pct(lat, 50):.2f} ms")
+        )
+
+    measure("exact (numpy BLAS)", lambda: lambda q: _exact_top(matrix, ids, q))
+    for m, ef in ((16, 128), (32, 256)):
+
+        def hnsw(m: int = m, ef: int = ef) -> Callable[[np.ndarray], list[int]]:
+            hnswlib = importlib.import_module("hnswlib")
+            index = hnswlib.Index(space="cosine", dim=matrix.shape[1])
+            index.init_index(max_elements=len(ids), M=m, ef_construction=200)
+            index.add_items(matrix, ids)
+            index.set_ef(ef)
+            return lambda q: [int(x) for x in index.knn_query(q, k=10)[0][0]]
+
+        measure(f"hnswlib M={m} ef={ef}", hnsw)
+
+        def usearch(m: int = m, ef: int = ef) -> Callable[[np.ndarray], list[int]]:
+            index_mod = importlib.import_module("usearch.index")
+            index = index_mod.Index(ndim=matrix.shape[1], metric="cos", connectivity=m, expansion_search=ef)
+            index.add(ids, matrix)
+            return lambda q: [int(x) for x in index.search(q, 10).keys]
+
+        measure(f"usearch M={m} ef={ef}", usearch)
+    if len(ids) <= 20_000:  # libSQL DiskANN: too slow to build at 100k within the bench's budget
+
+        def diskann() -> Callable[[np.ndarray], list[int]]:
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(f"sqlite+libsql:///{path}")
+            conn = engine.connect()
+            conn.exec_driver_sql(
+                "CREATE INDEX bench_diskann ON search_chunk_vectors(libsql_vector_idx(embedding, "
+                "'metric=cosine', 'compress_neighbors=float8', 'max_neighbors=64'))"
+            )
+            conn.commit()
+
+            def query(q: np.ndarray) -> list[int]:
+                blob = np.asarray(q, dtype="<f4").tobytes()
+                found = conn.exec_driver_sql(
+                    "SELECT v.chunk_id FROM vector_top_k('bench_diskann', ?, 20) t JOIN search_chunk_vectors v "
+                    "ON v.rowid = t.id ORDER BY vector_distance_cos(v.embedding, ?) LIMIT 10",
+                    (blob, blob),
+                )
+                return [int(r[0]) for r in found]
+
+            return query
+
+        measure("libSQL DiskANN float8 max_neighbors=64", diskann)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,36 +271,42 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", type=int, nargs="+", default=[10_000, 100_000], help="corpus sizes in chunks"
     )
     parser.add_argument("--queries", type=int, default=60, help="queries per mode")
-    parser.add_argument("--ingest-chunks", type=int, default=1600, help="chunks through the real ingest path")
-    parser.add_argument(
-        "--dir", type=Path, default=None, help="where the database files go (default: a temp dir)"
-    )
+    parser.add_argument("--options", action="store_true", help="also measure ANN options (docs table)")
+    parser.add_argument("--dir", type=Path, default=None, help="where the database files go (default: temp)")
     args = parser.parse_args(argv)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="codex-bench-search-") as tmp:
         workdir = args.dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        rows = []
         for size in args.sizes:
             print(f"building {size} chunks …", file=sys.stderr, flush=True)
-            rows.append(
-                bench_size(size, queries=args.queries, ingest_chunks=args.ingest_chunks, workdir=workdir)
-            )
+            started = time.perf_counter()
+            rows.append(bench_size(size, queries=args.queries, workdir=workdir, options=args.options))
+            rows[-1]["wall_s"] = time.perf_counter() - started
     print()
-    print("corpus   ingest     bulk load  index build  recall@10  latency ms p50 / p99")
+    print("chunks   ingest    index    recall@10  latency ms p50 / p99")
     print(
-        "chunks   chunks/s   s          s            idx vs bf  fts            vector         brute-force    "
-        "hybrid rrf     hybrid linear  vector speed-up (bf p50 / idx p50)"
+        "         chunks/s  build s  vs exact   "
+        + "  ".join(f"{m:<13}" for m in MODES)
+        + "  vector vs brute  vector vs exact  wall s"
     )
     for r in rows:
         lat = r["latency"]
-        cells = "  ".join(
-            f"{lat[m][0]:6.2f}/{lat[m][1]:6.2f}" for m in ("fts", "vector", "brute", "hybrid", "linear")
-        )
-        speedup = lat["brute"][0] / lat["vector"][0] if lat["vector"][0] else float("nan")
+        cells = "  ".join(f"{lat[m][0]:6.2f}/{lat[m][1]:6.2f}" for m in MODES)
         print(
-            f"{r['chunks']:<8} {r['ingest_chunks_per_s']:<10.0f} {r['bulk_s']:<10.1f} {r['index_build_s']:<12.1f} "
-            f"{r['recall_at_10']:<10.3f} {cells}  {speedup:.1f}x"
+            f"{r['chunks']:<8} {r['ingest_cps']:<9.0f} {r['index_build_s']:<8.2f} {r['recall_at_10']:<10.3f} "
+            f"{cells}  {lat['brute'][0] / lat['vector'][0]:>6.1f}x faster   "
+            f"{lat['vector'][0] / lat['exact'][0]:>6.2f}x         {r['wall_s']:.0f}"
         )
+        for name, figures in r.get("options", []):
+            print(f"  option at {r['chunks']}: {name:<42} {figures}")
+    last = max(rows, key=lambda r: r["size"])
+    lat = last["latency"]
+    print(
+        f"search-bench: size={last['chunks']} ingest_cps={last['ingest_cps']:.0f} "
+        f"recall10={last['recall_at_10']:.3f} vector_p50_ms={lat['vector'][0]:.2f} "
+        f"hybrid_p50_ms={lat['hybrid'][0]:.2f} brute_p50_ms={lat['brute'][0]:.2f} exact_p50_ms={lat['exact'][0]:.2f}"
+    )
     return 0
 
 

@@ -4,9 +4,13 @@ The three baseline tables (v15) hold documents, their chunk text and the indexin
 0003 adds three side tables, so that the baseline tables stay exactly as upstream defines them and
 stay readable by any SQLite client:
 
-* ``search_chunk_vectors``: one embedding per chunk (``F32_BLOB(256)``), cascading with the chunk. The
-  libSQL vector index over it (``libsql_vector_idx``) is raw DDL in the migration, not a model.
-* ``search_embedder``: the single row naming the embedder (and dimension) of the corpus.
+* ``search_chunk_vectors`` (``F32_BLOB(256)``) and ``search_chunk_vectors_384`` (``F32_BLOB(384)``): one
+  embedding per chunk, cascading with the chunk, in the table of the corpus embedder's own dimension
+  (:data:`VECTOR_TABLES`; revision 0006). Another dimension is another table, added by a revision.
+  Vector search runs over an in-memory matrix loaded from these rows (``codex.search._vectors``); the
+  libSQL DiskANN index of revision 0003 was dropped by revision 0006.
+* ``search_embedder``: the single row naming the embedder of the corpus (name, dimension, whether its
+  vectors are L2-normalised).
 * ``search_job_leases``: lease, attempts and back-off bookkeeping of each indexing job.
 
 The FTS5 table ``search_chunks_fts`` (external content over ``search_document_chunks``) is also raw
@@ -26,8 +30,10 @@ from domains._meta import created_at, metadata, now_column
 __all__ = [
     "TABLES",
     "VECTOR_DIM",
+    "VECTOR_TABLES",
     "F32Blob",
     "search_chunk_vectors",
+    "search_chunk_vectors_384",
     "search_document_chunks",
     "search_documents",
     "search_embedder",
@@ -36,7 +42,7 @@ __all__ = [
 ]
 
 VECTOR_DIM = 256
-"""Dimension of the ``search_chunk_vectors.embedding`` column (``F32_BLOB(256)``)."""
+"""Dimension of the built-in embedder and of the first vector table, ``search_chunk_vectors``."""
 
 
 class F32Blob(UserDefinedType[bytes]):
@@ -111,16 +117,25 @@ search_indexing_jobs = sa.Table(
 
 # -- revision 0003 ---------------------------------------------------------------------------------
 
-search_chunk_vectors = sa.Table(
-    "search_chunk_vectors",
-    metadata,
-    # An INTEGER PRIMARY KEY is the rowid: vector_top_k() returns it directly.
-    sa.Column("chunk_id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("embedder", sa.Text, nullable=False),
-    sa.Column("dim", sa.Integer, nullable=False),
-    sa.Column("embedding", F32Blob(VECTOR_DIM), nullable=False),
-    sa.ForeignKeyConstraint(["chunk_id"], ["search_document_chunks.id"], ondelete="CASCADE"),
-)
+
+def _vector_table(name: str, dim: int) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        # An INTEGER PRIMARY KEY is the rowid.
+        sa.Column("chunk_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("embedder", sa.Text, nullable=False),
+        sa.Column("dim", sa.Integer, nullable=False),
+        sa.Column("embedding", F32Blob(dim), nullable=False),
+        sa.ForeignKeyConstraint(["chunk_id"], ["search_document_chunks.id"], ondelete="CASCADE"),
+    )
+
+
+search_chunk_vectors = _vector_table("search_chunk_vectors", 256)
+search_chunk_vectors_384 = _vector_table("search_chunk_vectors_384", 384)  # revision 0006
+
+VECTOR_TABLES: dict[int, sa.Table] = {256: search_chunk_vectors, 384: search_chunk_vectors_384}
+"""The vector table of each supported embedder dimension (a new dimension needs a revision)."""
 
 search_embedder = sa.Table(
     "search_embedder",
@@ -130,6 +145,8 @@ search_embedder = sa.Table(
     sa.Column("dim", sa.Integer, nullable=False),
     created_at(),
     now_column("updated_at"),
+    # revision 0006: whether the embedder's vectors are L2-normalised (cosine = dot product)
+    sa.Column("normalised", sa.Boolean, nullable=False, server_default=sa.text("1")),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
 
@@ -154,4 +171,5 @@ TABLES: tuple[sa.Table, ...] = (
     search_chunk_vectors,
     search_embedder,
     search_job_leases,
+    search_chunk_vectors_384,
 )

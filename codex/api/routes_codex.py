@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, JsonValue, ValidationError
 from sqlalchemy import Connection
 
 from codex.api.auth import Principal, bearer_scheme, require
+from codex.api.boundary import find_problem
 from codex.api.errors import ApiError
 from codex.api.registry import Mutation, Query, Registry
 from codex.api.state import AppState
@@ -127,14 +128,28 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
 
 
 def parse_params(query: Query, raw: dict[str, Any]) -> BaseModel:
-    """Validate query-string parameters against a query's model (422 with field errors)."""
+    """Validate query-string parameters against a query's model (422 with field errors).
+
+    The validated values obey the JSON boundary rules too (:mod:`codex.api.boundary`): a parameter
+    that carries JSON, or a number parsed from text, may not hold NaN, Infinity, a lone surrogate, a
+    NUL or an integer outside 64 bits.
+    """
     try:
-        return query.model.model_validate(raw)
+        params = query.model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidInput(
             f"invalid parameters for query {query.name!r}",
-            fields=[{"loc": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()],
+            fields=[
+                {"loc": ["query", *(str(p) for p in e["loc"])], "message": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ],
         ) from None
+    problem = find_problem(params.model_dump(), ["query"])
+    if problem is not None:
+        raise InvalidInput(
+            f"invalid parameters for query {query.name!r}: {problem}", fields=[problem.field()]
+        )
+    return params
 
 
 def _signed(handler: Any, scope: str, *params: inspect.Parameter) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,13 @@ from codex.cli._common import cli_errors, db_config, echo_json
 from codex.errors import CodexError, InvalidInput
 from codex.search import (
     EXTENSIONS,
+    DocumentInput,
+    Embedder,
     JobQueue,
     get_embedder,
-    ingest_file,
+    ingest_many,
+    read_document,
+    reembed,
     reindex,
     run_worker,
     search,
@@ -31,7 +36,10 @@ __all__ = ["app"]
 
 app = typer.Typer(help="The search corpus: ingest, reindex, query, worker.", no_args_is_help=True)
 
-_EMBEDDER_HELP = "Embedder: 'hash' (built-in, default) or 'minilm' (needs the optional minilm extra)."
+_EMBEDDER_HELP = (
+    "Embedder: 'hash' (built-in, default), 'minilm-onnx' (the onnx extra: no torch) or 'minilm' "
+    "(the minilm extra: torch)."
+)
 
 
 def _store() -> Store:
@@ -49,53 +57,98 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             raise InvalidInput(f"no such file or directory: {path}", field="path")
 
 
+def _batches(files: list[Path], max_bytes: int, max_files: int) -> Iterator[list[Path]]:
+    batch: list[Path] = []
+    size = 0
+    for file in files:
+        try:
+            length = file.stat().st_size
+        except OSError:
+            length = 0
+        if batch and (size + length > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(file)
+        size += length
+    if batch:
+        yield batch
+
+
+def _ingest_batch(
+    store: Store, files: list[Path], embedder: Embedder, counts: Counter[str], errors: list[str]
+) -> None:
+    """Ingest one batch in one transaction; a file that cannot be ingested is reported and left out."""
+    docs: list[DocumentInput] = []
+    names: list[Path] = []
+    for file in files:
+        try:
+            docs.append(read_document(file))
+            names.append(file)
+        except (InvalidInput, OSError) as exc:
+            counts["failed"] += 1
+            errors.append(f"{file}: {exc.message if isinstance(exc, CodexError) else exc}")
+    while docs:
+        try:
+            with store.begin() as conn:
+                results = ingest_many(conn, docs, embedder=embedder)
+        except InvalidInput as exc:
+            index = exc.details.get("index")
+            if not isinstance(index, int) or not 0 <= index < len(docs):
+                raise
+            counts["failed"] += 1  # nothing was written: drop the bad file and run the batch again
+            errors.append(f"{names[index]}: {exc.message}")
+            del docs[index], names[index]
+            continue
+        for result in results:
+            counts[result.outcome] += 1
+            counts["chunks"] += result.chunks if result.outcome != "unchanged" else 0
+        return
+
+
 @app.command("ingest")
 @cli_errors
 def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Files or directories (.txt .md .markdown .html .htm)."),
     embedder: str = typer.Option("hash", "--embedder", help=_EMBEDDER_HELP),
+    batch_mb: float = typer.Option(2.0, "--batch-mb", help="Megabytes of files per transaction."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Ingest files into the search corpus, one transaction per file; print per-outcome counts.
+    """Ingest files into the search corpus in batches (one transaction each); print per-outcome counts.
 
     Unchanged files are skipped, changed ones replaced; a file that cannot be ingested (not UTF-8,
-    unreadable, unsupported type) is counted as failed and reported, and the others go on.
+    unreadable, unsupported type, too long) is counted as failed and reported, and the others go on.
+    A batch is all or nothing: a database error leaves none of its files half-indexed.
     """
     chosen = get_embedder(embedder)
     files = list(_files(paths))
     counts: Counter[str] = Counter()
     errors: list[str] = []
     console = Console(stderr=True)
+    started = time.perf_counter()
     with (
         _store() as store,
         Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[chunks]} chunks"),
             TimeElapsedColumn(),
             console=console,
             disable=quiet,
             transient=True,
         ) as progress,
     ):
-        task = progress.add_task("ingesting", total=len(files))
-        for file in files:
-            try:
-                with store.begin() as conn:
-                    result = ingest_file(conn, file, embedder=chosen)
-                counts[result.outcome] += 1
-                counts["chunks"] += result.chunks if result.outcome != "unchanged" else 0
-            except (CodexError, OSError) as exc:
-                if isinstance(exc, CodexError) and exc.details.get("corpus_embedder"):
-                    raise  # an embedder mismatch fails every file: stop at once
-                counts["failed"] += 1
-                errors.append(f"{file}: {exc.message if isinstance(exc, CodexError) else exc}")
-            progress.advance(task)
+        task = progress.add_task("ingesting", total=len(files), chunks=0)
+        for batch in _batches(files, int(batch_mb * 1_000_000), 512):
+            _ingest_batch(store, batch, chosen, counts, errors)
+            progress.update(task, advance=len(batch), chunks=counts["chunks"])
+    elapsed = max(time.perf_counter() - started, 1e-9)
     for line in errors:
         typer.echo(f"codex: failed: {line}", err=True)
     typer.echo(
         f"files: {len(files)}  inserted: {counts['inserted']}  updated: {counts['updated']}  "
-        f"unchanged: {counts['unchanged']}  failed: {counts['failed']}  chunks written: {counts['chunks']}"
+        f"unchanged: {counts['unchanged']}  failed: {counts['failed']}  chunks written: {counts['chunks']}  "
+        f"({counts['chunks'] / elapsed:.0f} chunks/s)"
     )
     if counts["failed"]:
         raise typer.Exit(1)
@@ -117,16 +170,36 @@ def enqueue_cmd(
 @app.command("reindex")
 @cli_errors
 def reindex_cmd(
-    reembed: bool = typer.Option(False, "--reembed", help="Recompute every vector (switches embedder)."),
+    reembed_all: bool = typer.Option(
+        False, "--reembed", help="Re-embed every chunk with --embedder (switches the corpus embedder)."
+    ),
     embedder: str = typer.Option("hash", "--embedder", help=_EMBEDDER_HELP),
+    batch: int = typer.Option(1024, "--batch", help="Chunks per transaction when re-embedding."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Rebuild the FTS index from the chunks and (re)create + REINDEX the vector index."""
-    with _store() as store, store.begin() as conn:
-        result = reindex(conn, embedder=get_embedder(embedder), reembed=reembed)
-    typer.echo(
-        f"fts rows: {result.fts_rows}  vectors: {result.vectors}  re-embedded: {result.reembedded}  "
-        f"vector index {'created' if result.vector_index_created else 'rebuilt'}  embedder: {result.embedder}"
-    )
+    """Rebuild the FTS index from the chunks; with --reembed, switch embedder (resumable, with progress)."""
+    with _store() as store:
+        if reembed_all:
+            with Progress(
+                TextColumn("re-embedding"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                disable=quiet,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("re-embedding", total=None)
+                done = reembed(
+                    store,
+                    get_embedder(embedder),
+                    batch=batch,
+                    progress=lambda now, total: progress.update(task, completed=now, total=total),
+                )
+            typer.echo(f"re-embedded: {done.reembedded} of {done.total} chunks  embedder: {done.embedder}")
+        with store.begin() as conn:
+            result = reindex(conn)
+    typer.echo(f"fts rows: {result.fts_rows}  vectors: {result.vectors}  embedder: {result.embedder}")
 
 
 @app.command("query")

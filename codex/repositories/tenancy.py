@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -183,8 +184,26 @@ class TokenRepository(Repository):
 
     def touch(self, token_id: int) -> None:
         """Record a use (``last_used_at``)."""
+        self.touch_many([token_id])
+
+    def touch_many(self, token_ids: Iterable[int]) -> int:
+        """Record a use of each token (``last_used_at`` = now) in one statement.
+
+        The service batches this off the request path (a background round, at most once a minute per
+        token), so a request never waits for it.
+
+        Returns:
+            How many tokens were updated.
+        """
+        self._writable()
+        ids = sorted({int(i) for i in token_ids})
+        if not ids:
+            return 0
         t = codex_access_tokens
-        self._execute(t.update().where(t.c.id == token_id).values(last_used_at=sa.func.datetime("now")))
+        result = self._execute(
+            t.update().where(t.c.id.in_(ids)).values(last_used_at=sa.func.datetime("now")).returning(t.c.id)
+        )
+        return len(result.all())
 
 
 class OwnershipRepository(Repository):
@@ -272,7 +291,9 @@ class IdempotencyRepository(Repository):
             InvalidInput: Anything else.
         """
         if not isinstance(key, str) or not _IDEM_KEY.match(key):
-            raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key")
+            raise InvalidInput(
+                "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
+            )
         return key
 
     def find(self, tenant: str, key: str) -> IdempotentReplay | None:

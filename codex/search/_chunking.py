@@ -123,13 +123,13 @@ def chunk_text(
     units = _units(text, max_chars)
     chunks: list[list[_Unit]] = []
     current: list[_Unit] = []
+    used = 0  # len(_join(current)), kept up to date instead of re-joined for every unit
     for i, unit in enumerate(units):
         if current:
-            candidate = len(_join([*current, unit]))
             new_paragraph = unit.para != current[-1].para
+            candidate = used + (2 if new_paragraph else 1) + len(unit.text)
             if new_paragraph:
                 whole = _paragraph_length(units, i)
-                used = len(_join(current))
                 close = candidate > max_chars or (
                     used >= min_chars and used + 2 + whole > max_chars and whole <= max_chars
                 )
@@ -146,6 +146,11 @@ def chunk_text(
                     if carry and len(_join([*carry, unit])) > max_chars:
                         carry = []
                 current = carry
+                used = len(_join(current))
+        if current:
+            used += (2 if unit.para != current[-1].para else 1) + len(unit.text)
+        else:
+            used = len(unit.text)
         current.append(unit)
     if current:
         chunks.append(current)

@@ -2,20 +2,29 @@
 
 Example::
 
-    from codex.search import ingest, search
+    from codex.search import DocumentInput, ingest, ingest_many
     with store.begin() as conn:
         result = ingest(conn, "notes/libsql.md", "# libSQL\\n\\nlibSQL is a fork of SQLite…", "text/markdown")
     result.outcome        # "inserted", later "unchanged" or "updated"
+    with store.begin() as conn:                      # bulk: one transaction per batch
+        results = ingest_many(conn, [DocumentInput("a", "…"), DocumentInput("b", "…")])
 
 A document is keyed by its ``source_uri``. Its ``content_hash`` is the SHA-256 (hex) of the content as
-UTF-8 text: ingesting the same bytes with the same MIME type again is skipped
-(``"unchanged"``, nothing written); changed content replaces the document's chunks, FTS rows and
-vectors in one transaction (``"updated"``). Chunking follows :func:`codex.search.chunk_text`.
+UTF-8 text: ingesting the same bytes with the same MIME type again is skipped (``"unchanged"``, nothing
+written); changed content replaces the document's chunks, FTS rows and vectors in one transaction
+(``"updated"``). Chunking follows :func:`codex.search.chunk_text`.
+
+:func:`ingest_many` is the fast path (≥ 2,000 chunks/s with the built-in embedder on a local file): every
+document of the batch is decoded, checked and chunked first (a bad one raises before anything is
+written), the chunks of the whole batch are embedded in one call, and the rows go in with one
+``executemany`` per table and one change row per document. A batch is all or nothing: the caller's
+transaction commits it whole or rolls it back whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,22 +33,46 @@ import sqlalchemy as sa
 
 from codex.errors import InvalidInput
 from codex.search._chunking import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, DEFAULT_OVERLAP, chunk_text
-from codex.search._embedders import Embedder, default_embedder
+from codex.search._embedders import Embedder, default_embedder, embed_matrix, is_normalised
 from codex.search._extract import decode_content, extract_text, mime_type_for
-from codex.search.repository import SearchRepository
+from codex.search.repository import DocumentWrite, SearchRepository
 
 __all__ = [
+    "MAX_DOCUMENT_CHARS",
+    "DocumentInput",
     "IngestResult",
     "ReindexResult",
     "content_hash",
     "delete_document",
     "ingest",
     "ingest_file",
+    "ingest_many",
+    "read_document",
     "reindex",
     "source_uri_for",
 ]
 
 Outcome = Literal["inserted", "updated", "unchanged"]
+
+MAX_DOCUMENT_CHARS = 5_000_000
+"""The longest document text accepted (after decoding); longer ones are refused, not truncated."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInput:
+    """One document to ingest.
+
+    Attributes:
+        source_uri: The document's unique key; use a URI prefix per tenant to scope searches.
+        content: Text, or UTF-8 bytes.
+        mime_type: ``text/plain``, ``text/markdown``, ``text/html`` (or another ``text/*``).
+        title: Display title; when empty, the HTML ``<title>`` or first markdown heading is used.
+    """
+
+    source_uri: str
+    content: str | bytes
+    mime_type: str = "text/plain"
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +96,21 @@ class IngestResult:
 
 @dataclass(frozen=True, slots=True)
 class ReindexResult:
-    """What a reindex did: FTS rows and vectors after it, and whether the vector index was created."""
+    """What a reindex did: FTS rows and vectors after it, the chunks re-embedded and the corpus embedder."""
 
     fts_rows: int
     vectors: int
-    vector_index_created: bool
     reembedded: int
     embedder: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    source_uri: str
+    mime_type: str
+    title: str
+    digest: str
+    chunks: list[str]
 
 
 def content_hash(content: str | bytes) -> str:
@@ -77,6 +118,100 @@ def content_hash(content: str | bytes) -> str:
     UTF-8 ``bytes`` of the same document agree)."""
     data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
     return hashlib.sha256(data).hexdigest()
+
+
+def _prepare(doc: DocumentInput, max_chars: int, overlap: int, min_chars: int) -> _Prepared:
+    if not doc.source_uri:
+        raise InvalidInput("source_uri must not be empty", field="source_uri")
+    text = decode_content(doc.content)
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise InvalidInput(
+            f"{doc.source_uri}: the document has {len(text):,} characters; at most "
+            f"{MAX_DOCUMENT_CHARS:,} are accepted (split it)",
+            field="content",
+            source_uri=doc.source_uri,
+        )
+    extracted = extract_text(text, doc.mime_type)
+    chunks = chunk_text(extracted.text, max_chars=max_chars, overlap=overlap, min_chars=min_chars)
+    return _Prepared(doc.source_uri, doc.mime_type, doc.title or extracted.title, content_hash(text), chunks)
+
+
+def ingest_many(
+    conn: sa.Connection,
+    docs: Iterable[DocumentInput],
+    *,
+    embedder: Embedder | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = DEFAULT_OVERLAP,
+    min_chars: int = DEFAULT_MIN_CHARS,
+) -> list[IngestResult]:
+    """Add or replace a batch of documents (or skip the unchanged ones), all or nothing.
+
+    Args:
+        conn: A connection from ``store.begin()``; nothing is committed here.
+        docs: The documents (distinct ``source_uri``s).
+        embedder: Embedder for the chunk vectors (default: the built-in hashing embedder). It must be
+            the corpus's embedder once the corpus holds vectors.
+        max_chars: Chunk size bound (see :func:`codex.search.chunk_text`).
+        overlap: Chunk overlap.
+        min_chars: Chunks shorter than this are merged.
+
+    Returns:
+        One :class:`IngestResult` per document, in order.
+
+    Raises:
+        InvalidInput: A document that is not UTF-8, too long, of an unsupported MIME type, or with an
+            empty or repeated URI (``details`` name it and its ``index`` in the batch); a read-only
+            connection. Nothing is written.
+        EmbedderMismatch: The corpus was embedded with another embedder.
+    """
+    embedder = embedder or default_embedder()
+    batch = list(docs)
+    prepared: list[_Prepared] = []
+    for index, doc in enumerate(batch):
+        try:
+            prepared.append(_prepare(doc, max_chars, overlap, min_chars))
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, **{**exc.details, "index": index}) from exc
+    uris = [p.source_uri for p in prepared]
+    if len(set(uris)) != len(uris):
+        raise InvalidInput("a batch names the same source_uri twice", field="source_uri")
+    repo = SearchRepository(conn)
+    if conn.get_execution_options().get("codex_read_only"):
+        raise InvalidInput("this operation writes: use a connection from store.begin()")
+    repo.check_embedder(embedder.name, embedder.dim)
+    existing = repo.by_uris(uris)
+    results: dict[str, IngestResult] = {}
+    to_write: list[_Prepared] = []
+    for p in prepared:
+        found = existing.get(p.source_uri)
+        if found is not None and found.content_hash == p.digest and found.mime_type == p.mime_type:
+            chunks = len(repo.list_chunks(found.id))
+            if p.title == found.title:
+                results[p.source_uri] = IngestResult(p.source_uri, found.id, p.digest, "unchanged", chunks)
+            else:
+                repo.update(found.id, title=p.title)
+                results[p.source_uri] = IngestResult(p.source_uri, found.id, p.digest, "updated", chunks)
+            continue
+        to_write.append(p)
+    if to_write:
+        texts = [text for p in to_write for text in p.chunks]
+        vectors = embed_matrix(embedder, texts)
+        writes, start = [], 0
+        for p in to_write:
+            stop = start + len(p.chunks)
+            writes.append(
+                DocumentWrite(p.source_uri, p.title, p.mime_type, p.digest, p.chunks, vectors[start:stop])
+            )
+            start = stop
+        written = repo.write_documents(
+            writes, embedder_name=embedder.name, dim=embedder.dim, normalised=is_normalised(embedder)
+        )
+        for p, (row, inserted) in zip(to_write, written, strict=True):
+            results[p.source_uri] = IngestResult(
+                p.source_uri, row.id, p.digest, "inserted" if inserted else "updated", len(p.chunks)
+            )
+    return [results[u] for u in uris]
 
 
 def ingest(
@@ -93,14 +228,15 @@ def ingest(
 ) -> IngestResult:
     """Add or replace one document of the search corpus (or skip it when unchanged).
 
+    One document through :func:`ingest_many`.
+
     Args:
         conn: A connection from ``store.begin()``; nothing is committed here.
         source_uri: The document's unique key; use a URI prefix per tenant to scope searches.
         content: Text, or UTF-8 bytes.
         mime_type: ``text/plain``, ``text/markdown``, ``text/html`` (or another ``text/*``).
         title: Display title; when empty, the HTML ``<title>`` or first markdown heading is used.
-        embedder: Embedder for the chunk vectors (default: the built-in hashing embedder). It must be
-            the corpus's embedder once the corpus holds vectors.
+        embedder: Embedder for the chunk vectors (default: the built-in hashing embedder).
         max_chars: Chunk size bound (see :func:`codex.search.chunk_text`).
         overlap: Chunk overlap.
         min_chars: Chunks shorter than this are merged.
@@ -113,38 +249,36 @@ def ingest(
             connection.
         EmbedderMismatch: The corpus was embedded with another embedder.
     """
-    embedder = embedder or default_embedder()
-    repo = SearchRepository(conn)
-    if not source_uri:
-        raise InvalidInput("source_uri must not be empty", field="source_uri")
-    repo.check_embedder(embedder.name, embedder.dim)
-    digest = content_hash(decode_content(content))
-    extracted = extract_text(content, mime_type)
-    title = title or extracted.title
-    existing = repo.get_one_or_none(source_uri)
-    if existing is not None and existing.content_hash == digest and existing.mime_type == mime_type:
-        chunks = len(repo.list_chunks(existing.id))
-        if title == existing.title:
-            return IngestResult(source_uri, existing.id, digest, "unchanged", chunks)
-        repo.update(existing.id, title=title)
-        return IngestResult(source_uri, existing.id, digest, "updated", chunks)
-    texts = chunk_text(extracted.text, max_chars=max_chars, overlap=overlap, min_chars=min_chars)
-    vectors = embedder.embed(texts) if texts else []
-    document, inserted = repo.upsert(
-        source_uri,
-        title=title,
-        mime_type=mime_type,
-        content_hash=digest,
-        chunks=texts,
-        vectors=vectors,
-        embedder_name=embedder.name,
+    [result] = ingest_many(
+        conn,
+        [DocumentInput(source_uri, content, mime_type, title)],
+        embedder=embedder,
+        max_chars=max_chars,
+        overlap=overlap,
+        min_chars=min_chars,
     )
-    return IngestResult(source_uri, document.id, digest, "inserted" if inserted else "updated", len(texts))
+    return result
 
 
 def source_uri_for(path: str | Path) -> str:
     """The ``file://`` URI a file is ingested under (absolute, resolved)."""
     return Path(path).expanduser().resolve().as_uri()
+
+
+def read_document(path: str | Path, *, source_uri: str | None = None, title: str = "") -> DocumentInput:
+    """A file as a :class:`DocumentInput` (MIME type from its extension, URI from its resolved path).
+
+    Raises:
+        InvalidInput: An extension that is not ingested.
+        OSError: The file cannot be read.
+    """
+    file = Path(path)
+    mime_type = mime_type_for(file)
+    if mime_type is None:
+        raise InvalidInput(
+            f"{file.name}: not an ingested file type (.txt .md .markdown .html .htm)", field="path"
+        )
+    return DocumentInput(source_uri or source_uri_for(file), file.read_bytes(), mime_type, title)
 
 
 def ingest_file(
@@ -161,20 +295,8 @@ def ingest_file(
         InvalidInput: An extension that is not ingested, bytes that are not UTF-8.
         OSError: The file cannot be read.
     """
-    file = Path(path)
-    mime_type = mime_type_for(file)
-    if mime_type is None:
-        raise InvalidInput(
-            f"{file.name}: not an ingested file type (.txt .md .markdown .html .htm)", field="path"
-        )
-    return ingest(
-        conn,
-        source_uri or source_uri_for(file),
-        file.read_bytes(),
-        mime_type,
-        title or "",
-        embedder=embedder,
-    )
+    [result] = ingest_many(conn, [read_document(path, source_uri=source_uri, title=title)], embedder=embedder)
+    return result
 
 
 def delete_document(conn: sa.Connection, source_uri: str) -> int:
@@ -187,9 +309,17 @@ def delete_document(conn: sa.Connection, source_uri: str) -> int:
 
 
 def reindex(
-    conn: sa.Connection, *, embedder: Embedder | None = None, reembed: bool = False, batch: int = 256
+    conn: sa.Connection,
+    *,
+    embedder: Embedder | None = None,
+    reembed: bool = False,
+    batch: int = 512,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReindexResult:
-    """Rebuild the FTS index and (re)create + ``REINDEX`` the vector index; optionally re-embed.
+    """Rebuild the FTS index; optionally re-embed every chunk, all in ``conn``'s transaction.
+
+    For a large corpus prefer :func:`codex.search.reembed` (one transaction per batch, resumable, with
+    progress in a job row).
 
     Args:
         conn: A connection from ``store.begin()``.
@@ -197,6 +327,7 @@ def reindex(
         reembed: Recompute every chunk's vector with ``embedder`` and make it the corpus embedder
             (the sanctioned way to switch embedders).
         batch: Chunks per embedding batch.
+        progress: Called with ``(done, total)`` after each batch.
 
     Returns:
         The :class:`ReindexResult`.
@@ -205,17 +336,22 @@ def reindex(
     done = 0
     if reembed:
         embedder = embedder or default_embedder()
+        total = repo.count_chunks()
+        repo.set_embedder(embedder.name, embedder.dim, normalised=is_normalised(embedder))
         after = 0
         while rows := repo.iter_chunk_batches(after_id=after, limit=batch):
-            vectors = embedder.embed([text for _, text in rows])
-            repo.replace_vectors(
-                [(cid, v) for (cid, _), v in zip(rows, vectors, strict=True)], embedder_name=embedder.name
-            )
+            vectors = embed_matrix(embedder, [text for _, text in rows])
             done += len(rows)
+            repo.replace_vectors(
+                ([cid for cid, _ in rows], vectors),
+                embedder_name=embedder.name,
+                dim=embedder.dim,
+                progress=(done, total),
+            )
             after = rows[-1][0]
-        repo.set_embedder(embedder.name, embedder.dim)
+            if progress is not None:
+                progress(done, total)
     repo.index.rebuild_fts()
-    created = repo.index.ensure_vector_index()
     sizes = repo.index.sizes()
     current = repo.embedder()
-    return ReindexResult(sizes.fts_rows, sizes.vectors, created, done, current.name if current else None)
+    return ReindexResult(sizes.fts_rows, sizes.vectors, done, current.name if current else None)

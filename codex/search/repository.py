@@ -9,9 +9,17 @@ Change-log topics (a live domain):
 * ``search/embedder``: ``insert`` / ``update`` of the corpus embedder row, ``entity_kind``
   ``search_embedder``, payload ``{name, dim}``.
 
-The FTS table and the vector index are kept in step here (see :mod:`codex.search._index`), in the
-caller's transaction: replacing a document's chunks removes the old FTS rows (``'delete'`` with the old
-text) and vectors before the old chunk rows go, so a rollback or a commit never leaves orphans.
+* ``search/vectors``: ``update`` after a re-embed batch rewrote the vectors of a range of chunks,
+  ``entity_kind`` ``search_chunk_vectors``, payload ``{embedder, first_chunk, last_chunk, done, total}``.
+
+The FTS table and the vectors are kept in step here (see :mod:`codex.search._index`), in the caller's
+transaction: replacing a document's chunks removes the old FTS rows (``'delete'`` with the old text) and
+vectors before the old chunk rows go, so a rollback or a commit never leaves orphans. Vectors live in the
+table of the corpus embedder's dimension (``VECTOR_TABLES``). The in-memory vector index
+(:mod:`codex.search._vectors`) follows these change rows.
+
+Bulk writes (:meth:`SearchRepository.write_documents`) hold the write lock, so they assign document and
+chunk ids themselves (from ``sqlite_sequence``) and write every table with one ``executemany`` each.
 """
 
 from __future__ import annotations
@@ -21,28 +29,65 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import ConfigError, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit
-from codex.search._embedders import EmbedderMismatch, pack_vector
+from codex.search._embedders import EmbedderMismatch
 from codex.search._index import SearchIndex
+from codex.search._vectors import vector_table_name
 from domains.search_ingest import (
-    VECTOR_DIM,
-    search_chunk_vectors,
+    VECTOR_TABLES,
     search_document_chunks,
     search_documents,
-    search_embedder,
 )
 
-__all__ = ["ChunkRow", "DocumentRow", "EmbedderRow", "SearchRepository"]
+__all__ = ["ChunkRow", "DocumentRow", "DocumentWrite", "EmbedderRow", "SearchRepository"]
 
 DOCUMENTS_TOPIC = "search/documents"
 EMBEDDER_TOPIC = "search/embedder"
+VECTORS_TOPIC = "search/vectors"
 
-_CHUNK_INSERT = "INSERT INTO search_document_chunks (document_id, chunk_index, body_text, embedding_ref) VALUES (?, ?, ?, ?)"
-_CHUNKS_OF = "SELECT id, body_text FROM search_document_chunks WHERE document_id = ? ORDER BY chunk_index"
-_CHUNK_IDS_OF = "SELECT id FROM search_document_chunks WHERE document_id = ? ORDER BY chunk_index"
+_CHUNK_INSERT = (
+    "INSERT INTO search_document_chunks (id, document_id, chunk_index, body_text, embedding_ref) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_DOC_INSERT = (
+    "INSERT INTO search_documents (id, source_uri, title, mime_type, content_hash) VALUES (?, ?, ?, ?, ?)"
+)
+_DOC_UPDATE = (
+    "UPDATE search_documents SET title = ?, mime_type = ?, content_hash = ?, ingested_at = datetime('now') "
+    "WHERE id = ?"
+)
+_NEXT_ID = (
+    "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+    "COALESCE((SELECT max(id) FROM {table}), 0)) + 1"
+)
+_IN_BATCH = 500
+_EMBEDDER = "SELECT name, dim, created_at, updated_at, normalised FROM search_embedder WHERE id = 1"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """One document to write whole (its chunks and their vectors), for :meth:`SearchRepository.write_documents`.
+
+    Attributes:
+        source_uri: The document's unique URI.
+        title: Display title.
+        mime_type: The content's MIME type.
+        content_hash: SHA-256 hex of the content (the unchanged-skip key).
+        chunks: The chunk texts, in order.
+        vectors: One row per chunk (``(len(chunks), dim)``, float32).
+    """
+
+    source_uri: str
+    title: str
+    mime_type: str
+    content_hash: str
+    chunks: Sequence[str]
+    vectors: npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +116,13 @@ class ChunkRow:
 
 @dataclass(frozen=True, slots=True)
 class EmbedderRow:
-    """The corpus embedder (``search_embedder``, a single row)."""
+    """The corpus embedder (``search_embedder``, a single row): name, dimension, L2-normalised or not."""
 
     name: str
     dim: int
     created_at: str
     updated_at: str
+    normalised: bool = True
 
 
 def _escape_like(prefix: str) -> str:
@@ -178,22 +224,66 @@ class SearchRepository(Repository):
         return int(self._sql("SELECT count(*) FROM search_document_chunks").scalar() or 0)
 
     def get_vector(self, chunk_id: int) -> bytes:
-        """A chunk's stored embedding (float32 little-endian bytes).
+        """A chunk's stored embedding (float32 little-endian bytes), from any vector table.
 
         Raises:
             NotFound: The chunk has no vector.
         """
-        t = search_chunk_vectors
-        row = self._execute(sa.select(t.c.embedding).where(t.c.chunk_id == chunk_id)).first()
-        if row is None:
-            raise NotFound(f"search chunk {chunk_id} has no vector")
-        return bytes(row[0])
+        for table in VECTOR_TABLES.values():
+            row = self._execute(sa.select(table.c.embedding).where(table.c.chunk_id == chunk_id)).first()
+            if row is not None:
+                return bytes(row[0])
+        raise NotFound(f"search chunk {chunk_id} has no vector")
+
+    def count_embedded(self, embedder: str) -> int:
+        """Chunks whose vector was made by ``embedder`` (``embedding_ref``): a re-embed's progress."""
+        return int(
+            self._sql(
+                "SELECT count(*) FROM search_document_chunks WHERE embedding_ref = ?", (embedder,)
+            ).scalar()
+            or 0
+        )
+
+    def chunks_not_embedded_by(
+        self, embedder: str, *, after_id: int = 0, limit: int = 500
+    ) -> builtins.list[tuple[int, str]]:
+        """``(chunk_id, body_text)`` of chunks whose vector is not ``embedder``'s, by id after ``after_id``."""
+        rows: builtins.list[Sequence[Any]] = list(
+            self._sql(
+                "SELECT id, body_text FROM search_document_chunks WHERE id > ? AND "
+                "COALESCE(embedding_ref, '') != ? ORDER BY id LIMIT ?",
+                (after_id, embedder, clamp_limit(limit)),
+            )
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def by_uris(self, uris: Sequence[str]) -> dict[str, DocumentRow]:
+        """The documents with these source URIs, by URI (missing ones are absent)."""
+        t = search_documents
+        found: dict[str, DocumentRow] = {}
+        for i in range(0, len(uris), _IN_BATCH):
+            part = builtins.list(uris[i : i + _IN_BATCH])
+            for row in self._all(DocumentRow, sa.select(t).where(t.c.source_uri.in_(part))):
+                found[row.source_uri] = row
+        return found
+
+    def count_vectors(self, *, embedder: str | None = None) -> int:
+        """Stored vectors over every vector table (optionally only those of one embedder)."""
+        total = 0
+        for table in VECTOR_TABLES.values():
+            stmt = sa.select(sa.func.count()).select_from(table)
+            if embedder is not None:
+                stmt = stmt.where(table.c.embedder == embedder)
+            total += int(self._execute(stmt).scalar_one())
+        return total
 
     # -- the corpus embedder --------------------------------------------------------------------------
     def embedder(self) -> EmbedderRow | None:
         """The corpus embedder, or None before the first vector is stored."""
-        t = search_embedder
-        return self._one_or_none(EmbedderRow, sa.select(t).where(t.c.id == 1))
+        row: Sequence[Any] | None = self._sql(_EMBEDDER).first()
+        if row is None:
+            return None
+        return EmbedderRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), bool(row[4]))
 
     def check_embedder(self, name: str, dim: int) -> None:
         """Refuse an embedder other than the corpus's (no-op for an empty corpus).
@@ -204,67 +294,73 @@ class SearchRepository(Repository):
         current = self.embedder()
         if current is None or (current.name == name and current.dim == dim):
             return
-        if self.index.sizes().vectors == 0:
+        if self.count_vectors() == 0:
             return
         raise EmbedderMismatch(
             f"the search corpus was embedded with {current.name!r} ({current.dim} dims), not {name!r} "
-            f"({dim} dims): query with the corpus embedder, or re-embed the corpus with "
-            f"`codex search reindex --reembed --embedder ...`",
+            f"({dim} dims): one index never mixes embedders; query with the corpus embedder, or re-embed "
+            f"the corpus with `codex search reindex --reembed --embedder ...`",
             corpus_embedder=current.name,
             corpus_dim=current.dim,
             embedder=name,
             dim=dim,
         )
 
-    def ensure_embedder(self, name: str, dim: int) -> EmbedderRow:
+    @staticmethod
+    def _check_dim(name: str, dim: int) -> None:
+        if not name:
+            raise InvalidInput("an embedder needs a name", field="embedder")
+        try:
+            vector_table_name(dim)
+        except ConfigError as exc:
+            raise InvalidInput(f"embedder {name!r}: {exc.message}", field="dim", dim=dim) from exc
+
+    def ensure_embedder(self, name: str, dim: int, *, normalised: bool = True) -> EmbedderRow:
         """Record the corpus embedder, or check that it is this one.
 
         An empty corpus (no vectors) adopts the given embedder even when another one was recorded.
 
         Args:
             name: Embedder name (``Embedder.name``).
-            dim: Its dimension; must equal the column's (256).
+            dim: Its dimension; a vector table of that dimension must exist.
+            normalised: Whether its vectors are L2-normalised.
 
         Returns:
             The corpus embedder row.
 
         Raises:
-            InvalidInput: ``dim`` is not the column's dimension.
+            InvalidInput: No vector table has this dimension.
             EmbedderMismatch: The corpus holds vectors of another embedder.
         """
         self._writable()
-        if dim != VECTOR_DIM:
-            raise InvalidInput(
-                f"embedder {name!r} gives {dim} dimensions; the corpus column is F32_BLOB({VECTOR_DIM})",
-                field="dim",
-            )
+        self._check_dim(name, dim)
         current = self.embedder()
         if current is not None and current.name == name and current.dim == dim:
             return current
         self.check_embedder(name, dim)
-        return self.set_embedder(name, dim)
+        return self.set_embedder(name, dim, normalised=normalised)
 
-    def set_embedder(self, name: str, dim: int) -> EmbedderRow:
+    def set_embedder(self, name: str, dim: int, *, normalised: bool = True) -> EmbedderRow:
         """Overwrite the corpus embedder row (only for a re-embed of the whole corpus).
 
         Raises:
-            InvalidInput: ``dim`` is not the column's dimension, or the name is empty.
+            InvalidInput: No vector table has this dimension, or the name is empty.
         """
         self._writable()
-        if not name or dim != VECTOR_DIM:
-            raise InvalidInput(f"embedder needs a name and {VECTOR_DIM} dimensions", field="embedder")
+        self._check_dim(name, dim)
         existed = self.embedder() is not None
         self._sql(
-            "INSERT INTO search_embedder (id, name, dim) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "name = excluded.name, dim = excluded.dim, updated_at = datetime('now')",
-            (name, dim),
+            "INSERT INTO search_embedder (id, name, dim, normalised) VALUES (1, ?, ?, ?) ON CONFLICT(id) "
+            "DO UPDATE SET name = excluded.name, dim = excluded.dim, normalised = excluded.normalised, "
+            "updated_at = datetime('now')",
+            (name, dim, 1 if normalised else 0),
         )
         self._change(
             EMBEDDER_TOPIC,
             "update" if existed else "insert",
             "search_embedder",
             1,
-            {"name": name, "dim": dim},
+            {"name": name, "dim": dim, "normalised": normalised},
         )
         found = self.embedder()
         assert found is not None
@@ -279,13 +375,13 @@ class SearchRepository(Repository):
         mime_type: str = "",
         content_hash: str = "",
         chunks: Sequence[str],
-        vectors: Sequence[Sequence[float]],
+        vectors: Sequence[Sequence[float]] | npt.NDArray[np.float32],
         embedder_name: str,
+        dim: int | None = None,
     ) -> tuple[DocumentRow, bool]:
         """Insert a document or replace it whole: its row, chunks, FTS rows and vectors, atomically.
 
-        The old chunks' FTS rows and vectors are removed before the old chunk rows, all in the caller's
-        transaction, and one change row (``insert`` or ``update``) is appended on ``search/documents``.
+        One document through :meth:`write_documents`.
 
         Args:
             source_uri: The document's unique URI (``file:///…``, ``https://…``, ``tenant-a/notes/1``…).
@@ -293,8 +389,9 @@ class SearchRepository(Repository):
             mime_type: The content's MIME type.
             content_hash: SHA-256 hex of the content (the unchanged-skip key).
             chunks: The chunk texts, in order.
-            vectors: One vector per chunk (``len == VECTOR_DIM`` each).
+            vectors: One vector per chunk.
             embedder_name: Name of the embedder that made ``vectors`` (checked against the corpus).
+            dim: The vectors' dimension (default: their length, else 256).
 
         Returns:
             The document row and True when it was inserted (False: replaced).
@@ -303,46 +400,116 @@ class SearchRepository(Repository):
             InvalidInput: Empty URI, a vector count or length that does not match.
             EmbedderMismatch: The corpus was embedded with another embedder.
         """
-        self._writable()
-        if not source_uri:
-            raise InvalidInput("source_uri must not be empty", field="source_uri")
-        if len(vectors) != len(chunks):
-            raise InvalidInput(f"{len(chunks)} chunks but {len(vectors)} vectors", field="vectors")
-        if any(len(v) != VECTOR_DIM for v in vectors):
-            raise InvalidInput(f"every vector must have {VECTOR_DIM} dimensions", field="vectors")
-        if chunks:
-            self.ensure_embedder(embedder_name, VECTOR_DIM)
-        existing = self.get_one_or_none(source_uri)
-        if existing is None:
-            cursor = self._raw(
-                "INSERT INTO search_documents (source_uri, title, mime_type, content_hash) VALUES (?, ?, ?, ?)",
-                (source_uri, title, mime_type, content_hash),
-            )
-            document_id = int(cursor.lastrowid)
-        else:
-            document_id = existing.id
-            self._remove_chunks(document_id)
-            self._sql(
-                "UPDATE search_documents SET title = ?, mime_type = ?, content_hash = ?, "
-                "ingested_at = datetime('now') WHERE id = ?",
-                (title, mime_type, content_hash, document_id),
-            )
-        self._insert_chunks(document_id, chunks, vectors, embedder_name)
-        payload = {
-            "source_uri": source_uri,
-            "title": title,
-            "mime_type": mime_type,
-            "content_hash": content_hash,
-            "chunks": len(chunks),
-        }
-        self._change(
-            DOCUMENTS_TOPIC,
-            "insert" if existing is None else "update",
-            "search_document",
-            document_id,
-            payload,
+        width = dim if dim is not None else (len(vectors[0]) if len(vectors) else 256)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), width) if len(vectors) else None
+        doc = DocumentWrite(
+            source_uri,
+            title,
+            mime_type,
+            content_hash,
+            list(chunks),
+            matrix if matrix is not None else np.zeros((0, width), np.float32),
         )
-        return self.get(document_id), existing is None
+        [(row, inserted)] = self.write_documents([doc], embedder_name=embedder_name, dim=width)
+        return row, inserted
+
+    def write_documents(
+        self, docs: Sequence[DocumentWrite], *, embedder_name: str, dim: int, normalised: bool = True
+    ) -> builtins.list[tuple[DocumentRow, bool]]:
+        """Insert or replace documents whole, in bulk, in the caller's transaction.
+
+        Replaced documents lose their old chunks, FTS rows and vectors first. New document and chunk ids
+        are assigned here (the caller holds the write lock), and every table is written with one
+        ``executemany``; one change row per document (``insert`` or ``update``) goes to
+        ``search/documents``.
+
+        Args:
+            docs: The documents (distinct URIs).
+            embedder_name: The embedder that made the vectors (checked against the corpus).
+            dim: Their dimension (picks the vector table).
+            normalised: Whether the embedder's vectors are L2-normalised.
+
+        Returns:
+            ``(document row, inserted)`` per document, in order.
+
+        Raises:
+            InvalidInput: An empty or repeated URI, vectors that do not match the chunks.
+            EmbedderMismatch: The corpus was embedded with another embedder.
+        """
+        self._writable()
+        if not docs:
+            return []
+        uris = [d.source_uri for d in docs]
+        if any(not u for u in uris):
+            raise InvalidInput("source_uri must not be empty", field="source_uri")
+        if len(set(uris)) != len(uris):
+            raise InvalidInput("a batch names the same source_uri twice", field="source_uri")
+        for d in docs:
+            if d.vectors.shape != (len(d.chunks), dim):
+                raise InvalidInput(
+                    f"{d.source_uri}: {len(d.chunks)} chunks need a ({len(d.chunks)}, {dim}) vector array, "
+                    f"got {d.vectors.shape}",
+                    field="vectors",
+                )
+        if any(d.chunks for d in docs):
+            self.ensure_embedder(embedder_name, dim, normalised=normalised)
+        table = vector_table_name(dim)
+        existing = self.by_uris(uris)
+        replaced = [existing[u].id for u in uris if u in existing]
+        self._remove_chunks(replaced)
+        if replaced:
+            self._raw_many(
+                _DOC_UPDATE,
+                [
+                    (d.title, d.mime_type, d.content_hash, existing[d.source_uri].id)
+                    for d in docs
+                    if d.source_uri in existing
+                ],
+            )
+        next_doc = self._next_id("search_documents")
+        ids: dict[str, int] = {}
+        new_rows = []
+        for d in docs:
+            found = existing.get(d.source_uri)
+            if found is None:
+                ids[d.source_uri] = next_doc
+                new_rows.append((next_doc, d.source_uri, d.title, d.mime_type, d.content_hash))
+                next_doc += 1
+            else:
+                ids[d.source_uri] = found.id
+        if new_rows:
+            self._raw_many(_DOC_INSERT, new_rows)
+        chunk_id = self._next_id("search_document_chunks")
+        chunk_rows, fts_rows, vector_rows = [], [], []
+        for d in docs:
+            blobs = d.vectors.astype("<f4", copy=False)
+            for i, text in enumerate(d.chunks):
+                chunk_rows.append((chunk_id, ids[d.source_uri], i, text, embedder_name))
+                fts_rows.append((chunk_id, text))
+                vector_rows.append((chunk_id, embedder_name, dim, blobs[i].tobytes()))
+                chunk_id += 1
+        if chunk_rows:
+            self._raw_many(_CHUNK_INSERT, chunk_rows)
+            self.index.fts_insert(fts_rows)
+            self._raw_many(
+                f"INSERT INTO {table} (chunk_id, embedder, dim, embedding) VALUES (?, ?, ?, ?)", vector_rows
+            )
+        for d in docs:
+            self._change(
+                DOCUMENTS_TOPIC,
+                "update" if d.source_uri in existing else "insert",
+                "search_document",
+                ids[d.source_uri],
+                {
+                    "source_uri": d.source_uri,
+                    "title": d.title,
+                    "mime_type": d.mime_type,
+                    "content_hash": d.content_hash,
+                    "chunks": len(d.chunks),
+                },
+            )
+        after = self.by_uris(uris)
+        return [(after[u], u not in existing) for u in uris]
 
     def update(
         self, document_id: int, *, title: str | None = None, mime_type: str | None = None
@@ -379,7 +546,7 @@ class SearchRepository(Repository):
         """
         self._writable()
         current = self.get(document_id)
-        self._remove_chunks(document_id)
+        self._remove_chunks([document_id])
         self._sql("DELETE FROM search_documents WHERE id = ?", (document_id,))
         self._change(
             DOCUMENTS_TOPIC, "delete", "search_document", document_id, {"source_uri": current.source_uri}
@@ -404,42 +571,92 @@ class SearchRepository(Repository):
         )
         return [(int(r["id"]), str(r["body_text"])) for r in rows.mappings()]
 
-    def replace_vectors(self, rows: Sequence[tuple[int, Sequence[float]]], *, embedder_name: str) -> None:
+    def replace_vectors(
+        self,
+        rows: Sequence[tuple[int, Sequence[float]]] | tuple[Sequence[int], npt.NDArray[np.float32]],
+        *,
+        embedder_name: str,
+        dim: int | None = None,
+        progress: tuple[int, int] | None = None,
+    ) -> None:
         """Overwrite the vectors of existing chunks (re-embed); the caller switches the embedder row.
 
+        The chunks' old vectors go from every vector table, the new ones go to the table of ``dim``, and
+        one ``search/vectors`` change row names the chunk range (the in-memory index reloads it).
+
+        Args:
+            rows: ``(chunk_id, vector)`` pairs, or ``(chunk ids, (n, dim) array)``.
+            embedder_name: The embedder that made them.
+            dim: Their dimension (default: the vectors' length).
+            progress: ``(done, total)`` chunks of the whole re-embed, for the change row's payload.
+
         Raises:
-            InvalidInput: A vector of the wrong length.
+            InvalidInput: Vectors of another length than ``dim``, or no table for it.
         """
         self._writable()
-        if any(len(v) != VECTOR_DIM for _, v in rows):
-            raise InvalidInput(f"every vector must have {VECTOR_DIM} dimensions", field="vectors")
-        ids = [cid for cid, _ in rows]
-        self.index.delete_vectors(ids)
-        self.index.put_vectors([(cid, embedder_name, VECTOR_DIM, pack_vector(v)) for cid, v in rows])
+        if isinstance(rows, tuple):
+            ids = [int(i) for i in rows[0]]
+            matrix = np.asarray(rows[1], dtype=np.float32)
+        else:
+            ids = [int(cid) for cid, _ in rows]
+            matrix = np.asarray([v for _, v in rows], dtype=np.float32)
+        if not ids:
+            return
+        width = dim if dim is not None else int(matrix.shape[1])
+        if matrix.shape != (len(ids), width):
+            raise InvalidInput(f"every vector must have {width} dimensions", field="vectors")
+        self._check_dim(embedder_name, width)
+        table = vector_table_name(width)
+        self._delete_vectors_of_chunks(ids)
+        blobs = matrix.astype("<f4", copy=False)
+        self._raw_many(
+            f"INSERT INTO {table} (chunk_id, embedder, dim, embedding) VALUES (?, ?, ?, ?)",
+            [(cid, embedder_name, width, blobs[i].tobytes()) for i, cid in enumerate(ids)],
+        )
         self._raw_many(
             "UPDATE search_document_chunks SET embedding_ref = ? WHERE id = ?",
             [(embedder_name, cid) for cid in ids],
         )
+        done, total = progress if progress is not None else (len(ids), len(ids))
+        self._change(
+            VECTORS_TOPIC,
+            "update",
+            "search_chunk_vectors",
+            None,
+            {
+                "embedder": embedder_name,
+                "first_chunk": min(ids),
+                "last_chunk": max(ids),
+                "done": done,
+                "total": total,
+            },
+        )
 
     # -- internals -------------------------------------------------------------------------------------
-    def _remove_chunks(self, document_id: int) -> None:
-        old = [(int(r["id"]), str(r["body_text"])) for r in self._sql(_CHUNKS_OF, (document_id,)).mappings()]
-        if not old:
-            return
-        self.index.fts_delete(old)  # needs the old text, so before the rows go
-        self.index.delete_vectors([cid for cid, _ in old])
-        self._sql("DELETE FROM search_document_chunks WHERE document_id = ?", (document_id,))
+    def _next_id(self, table: str) -> int:
+        return int(self._sql(_NEXT_ID.format(table=table), (table,)).scalar() or 1)
 
-    def _insert_chunks(
-        self, document_id: int, chunks: Sequence[str], vectors: Sequence[Sequence[float]], embedder_name: str
-    ) -> None:
-        if not chunks:
-            return
-        self._raw_many(
-            _CHUNK_INSERT, [(document_id, i, text, embedder_name) for i, text in enumerate(chunks)]
-        )
-        ids = [int(r[0]) for r in self._sql(_CHUNK_IDS_OF, (document_id,))]
-        self.index.fts_insert(list(zip(ids, chunks, strict=True)))
-        self.index.put_vectors(
-            [(cid, embedder_name, VECTOR_DIM, pack_vector(v)) for cid, v in zip(ids, vectors, strict=True)]
-        )
+    def _delete_vectors_of_chunks(self, chunk_ids: Sequence[int]) -> None:
+        for table in VECTOR_TABLES.values():
+            self._raw_many(f"DELETE FROM {table.name} WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
+
+    def _remove_chunks(self, document_ids: Sequence[int]) -> None:
+        for i in range(0, len(document_ids), _IN_BATCH):
+            part = list(document_ids[i : i + _IN_BATCH])
+            marks = ", ".join("?" * len(part))
+            found: list[Sequence[Any]] = list(
+                self._sql(
+                    f"SELECT id, body_text FROM search_document_chunks WHERE document_id IN ({marks})", part
+                )
+            )
+            old = [(int(r[0]), str(r[1])) for r in found]
+            if not old:
+                continue
+            self.index.fts_delete(old)  # needs the old text, so before the rows go
+            for table in VECTOR_TABLES.values():
+                self._sql(
+                    f"DELETE FROM {table.name} WHERE chunk_id IN (SELECT id FROM search_document_chunks "
+                    f"WHERE document_id IN ({marks}))",
+                    part,
+                )
+            self._sql(f"DELETE FROM search_document_chunks WHERE document_id IN ({marks})", part)

@@ -10,10 +10,13 @@ Legs:
   never FTS5 syntax and any matching word counts; ``bm25()`` orders the matches (lower is better, it is
   negative); the snippet comes from ``snippet()`` with ``[`` ``]`` around matched terms. Leg score:
   ``-bm25`` (higher is better).
-* **vector**: the query is embedded with the corpus embedder; ``vector_top_k`` on
-  ``search_chunk_vectors_idx`` gives candidates (2×k, at least 20; grown when filters drop them), which
-  are joined back and ranked by exact ``vector_distance_cos``. Score: ``1 - cosine distance``. Without
-  the index (dropped, or a database that never had it) the leg is a brute-force cosine scan in SQL.
+* **vector**: the query is embedded with the corpus embedder; the in-memory corpus vectors
+  (:mod:`codex.search._vectors`, exact cosine by one BLAS product, caught up with the change log first)
+  give the candidates, which are joined back to their chunk and document rows with the filters in the
+  WHERE clause (widened when filters drop them; a narrow scope is scored over its own rows only).
+  Score: the cosine similarity. ``use_index=False`` (and a transaction that has written search rows it
+  has not committed) runs the exact scan in SQL instead: ``ORDER BY vector_distance_cos`` over every
+  row of the corpus embedder's vector table.
 * **hybrid**: both legs fetch ``max(4k, 40)`` candidates (vector candidates need a positive cosine
   similarity) and are fused per chunk id.
   ``fusion="rrf"`` (default): Reciprocal Rank Fusion, ``Σ 1/(rrf_k + rank)`` with ranks from 1 and
@@ -34,16 +37,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
 from codex.repositories._base import Repository
-from codex.search._embedders import Embedder, default_embedder, get_embedder, pack_vector, tokenize
-from codex.search._index import FTS_TABLE, VECTOR_INDEX, SearchIndex
-from codex.search.repository import SearchRepository
+from codex.search._embedders import Embedder, default_embedder, embed_matrix, pack_vector, tokenize
+from codex.search._index import FTS_TABLE, SearchIndex
+from codex.search._models import get_embedder
+from codex.search._vectors import corpus_vectors, vector_table_name
+from codex.search.repository import EmbedderRow, SearchRepository
 
 __all__ = [
     "FUSIONS",
+    "MAX_QUERY_CHARS",
     "MODES",
     "SNIPPET_CLOSE",
     "SNIPPET_OPEN",
@@ -63,7 +70,10 @@ SNIPPET_CLOSE = "]"
 Source = Literal["fts", "vector", "hybrid"]
 
 _MAX_K = 1000
+MAX_QUERY_CHARS = 2000
 _MAX_TOKENS = 64
+_SCOPED_AFTER = 4096  # candidates: past this, a filtered query is scored over its scope's rows only
+_LAST_CHANGE = "codex_last_change_id"  # conn.info key: the transaction wrote change rows (codex.store)
 _EXCERPT = 240
 _COLUMNS = "c.id, c.document_id, c.chunk_index, d.source_uri, d.title, d.mime_type"
 
@@ -289,46 +299,106 @@ class Retriever(Repository):
         uri_prefix: str | None = None,
         mime_type: str | None = None,
         use_index: bool = True,
+        corpus: EmbedderRow | None = None,
     ) -> list[LegHit]:
-        """The vector leg: nearest chunks by cosine (index candidates re-ranked exactly, or a full scan)."""
-        if not any(vector):
+        """The vector leg: nearest chunks by cosine (in-memory exact index, or a full scan in SQL).
+
+        Args:
+            vector: The query vector (from the corpus embedder).
+            limit: How many hits.
+            uri_prefix: Only documents under this URI prefix (in the SQL WHERE clause).
+            mime_type: Only this MIME type.
+            use_index: False: the exact scan in SQL (:meth:`scan`).
+            corpus: The corpus embedder row, when the caller has read it already.
+        """
+        if not np.any(np.asarray(vector)):
             return []  # a query without features has no direction
-        blob = pack_vector(vector)
+        corpus = corpus or SearchRepository(self.conn).embedder()
+        if corpus is None:
+            return []
+        if not use_index or self.conn.info.get(_LAST_CHANGE) is not None:
+            # The SQL baseline; also for a write transaction with uncommitted search rows, which the
+            # shared in-memory copy (committed state only) must not follow.
+            return self.scan(vector, limit=limit, uri_prefix=uri_prefix, mime_type=mime_type, dim=corpus.dim)
+        vectors = corpus_vectors(self.conn)
         where, params = self._filters(uri_prefix, mime_type)
-        tail = (
-            "JOIN search_document_chunks c ON c.id = v.chunk_id JOIN search_documents d ON d.id = c.document_id "
-            f"WHERE distance IS NOT NULL{where} ORDER BY distance, c.id LIMIT ?"
-        )
-        select = f"SELECT {_COLUMNS}, c.body_text, vector_distance_cos(v.embedding, ?) AS distance "
-        if not (use_index and self.index.has_vector_index()):
-            rows = self._sql(f"{select}FROM search_chunk_vectors v {tail}", (blob, *params, limit)).all()
-            return self._vector_hits(rows)
-        total: int | None = None
-        fetch = max(2 * limit, 20)
+        fetch = limit if not where else max(4 * limit, 100)
         while True:
-            rows = self._sql(
-                f"{select}FROM vector_top_k('{VECTOR_INDEX}', ?, ?) AS t "
-                f"JOIN search_chunk_vectors v ON v.chunk_id = t.id {tail}",
-                (blob, blob, fetch, *params, limit),
-            ).all()
-            if len(rows) >= limit or not where:
-                return self._vector_hits(rows)
-            if total is None:
-                total = int(self._sql("SELECT count(*) FROM search_chunk_vectors").scalar() or 0)
-            if fetch >= total:
-                return self._vector_hits(rows)
-            fetch *= 4  # filters dropped candidates: widen the candidate set
+            found = vectors.top(vector, fetch)
+            hits = self._join(found, where, params, limit)
+            if len(hits) >= limit or len(found) < fetch:
+                return hits
+            fetch *= 8
+            if where and fetch > _SCOPED_AFTER:
+                break
+        # A narrow scope: score only the rows the filters allow (chosen in SQL), then join them.
+        allowed = [
+            int(r[0])
+            for r in self._sql(
+                "SELECT c.id FROM search_document_chunks c JOIN search_documents d ON d.id = c.document_id "
+                f"WHERE 1 = 1{where}",
+                params,
+            )
+        ]
+        found = vectors.top(vector, limit, allowed_ids=np.asarray(allowed, dtype=np.int64))
+        return self._join(found, where, params, limit)
+
+    def _join(
+        self, found: Sequence[tuple[int, float]], where: str, params: Sequence[Any], limit: int
+    ) -> list[LegHit]:
+        """The chunk and document rows of scored candidates, in score order, filters applied in SQL."""
+        if not found:
+            return []
+        ids = [cid for cid, _ in found]
+        rows: list[Sequence[Any]] = list(
+            self._sql(
+                f"SELECT {_COLUMNS}, c.body_text FROM search_document_chunks c JOIN search_documents d "
+                f"ON d.id = c.document_id WHERE c.id IN ({', '.join('?' * len(ids))}){where}",
+                (*ids, *params),
+            )
+        )
+        by_id = {int(r[0]): r for r in rows}
+        hits = [_leg(by_id[cid], _excerpt(str(by_id[cid][6])), score) for cid, score in found if cid in by_id]
+        return hits[:limit]
+
+    def scan(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        uri_prefix: str | None = None,
+        mime_type: str | None = None,
+        dim: int | None = None,
+    ) -> list[LegHit]:
+        """The exact vector leg in SQL: ``ORDER BY vector_distance_cos(embedding, ?)`` over every row."""
+        if dim is None:
+            corpus = SearchRepository(self.conn).embedder()
+            if corpus is None:
+                return []
+            dim = corpus.dim
+        table = vector_table_name(dim)
+        where, params = self._filters(uri_prefix, mime_type)
+        rows = self._sql(
+            f"SELECT {_COLUMNS}, c.body_text, vector_distance_cos(v.embedding, ?) AS distance FROM {table} v "
+            "JOIN search_document_chunks c ON c.id = v.chunk_id JOIN search_documents d ON d.id = c.document_id "
+            f"WHERE distance IS NOT NULL AND v.embedder = (SELECT name FROM search_embedder WHERE id = 1){where} "
+            "ORDER BY distance, c.id LIMIT ?",
+            (pack_vector(vector), *params, limit),
+        ).all()
+        return self._vector_hits(rows)
 
     @staticmethod
     def _vector_hits(rows: Sequence[Any]) -> list[LegHit]:
         return [_leg(r, _excerpt(str(r[6])), 1.0 - float(r[7])) for r in rows]
 
 
-def _resolve_embedder(repo: SearchRepository, embedder: Embedder | None) -> Embedder | None:
+def _resolve_embedder(
+    repo: SearchRepository, embedder: Embedder | None, current: EmbedderRow | None
+) -> Embedder | None:
     """The query embedder: the given one (checked against the corpus) or the corpus's own."""
-    current = repo.embedder()
     if embedder is not None:
-        repo.check_embedder(embedder.name, embedder.dim)
+        if current is not None and (current.name, current.dim) != (embedder.name, embedder.dim):
+            repo.check_embedder(embedder.name, embedder.dim)
         return embedder
     if current is None:
         return default_embedder()
@@ -385,6 +455,8 @@ def search(
         raise InvalidInput("rrf_k must be in 1..500", field="rrf_k")
     if not 0.0 <= vector_weight <= 1.0 or math.isnan(min_score):
         raise InvalidInput("vector_weight must be in 0..1 and min_score a number", field="vector_weight")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"the query has {len(query)} characters; at most {MAX_QUERY_CHARS}", field="q")
     if not query or not query.strip():
         return []
     retriever = Retriever(conn)
@@ -394,13 +466,17 @@ def search(
     if mode in ("fts", "hybrid"):
         fts_hits = retriever.fts(query, limit=depth, uri_prefix=uri_prefix, mime_type=mime_type)
     if mode in ("vector", "hybrid"):
-        chosen = _resolve_embedder(SearchRepository(conn), embedder)
+        repo = SearchRepository(conn)
+        corpus = repo.embedder()
+        chosen = _resolve_embedder(repo, embedder, corpus)
         if chosen is None:
             raise InvalidInput(
                 "the corpus embedder cannot be loaded by name: pass embedder= explicitly", field="embedder"
             )
-        [qvec] = chosen.embed([query])
-        vector_hits = retriever.vector(qvec, limit=depth, uri_prefix=uri_prefix, mime_type=mime_type)
+        qvec = embed_matrix(chosen, [query])[0]
+        vector_hits = retriever.vector(
+            qvec, limit=depth, uri_prefix=uri_prefix, mime_type=mime_type, corpus=corpus
+        )
         if mode == "hybrid":  # an anti-correlated chunk is no evidence, whatever its rank
             vector_hits = [h for h in vector_hits if h.value > 0.0]
     if mode == "fts":

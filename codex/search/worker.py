@@ -11,7 +11,8 @@ Job kinds the default handlers know:
 * ``ingest``: ``target_uri`` is a file path or ``file://`` URI; ``detail`` may give ``source_uri``,
   ``title``. The file is ingested with :func:`codex.search.ingest_file`.
 * ``delete``: ``target_uri`` is a document's source URI (a missing document is not an error).
-* ``reindex``: rebuild the FTS table and the vector index (``detail.reembed`` re-embeds the corpus).
+* ``reindex``: rebuild the FTS table (``detail.reembed`` re-embeds the corpus in the job's transaction;
+  for a large corpus use :func:`codex.search.reembed`, one transaction per batch).
 
 An unknown kind, a missing file or undecodable content makes the job ``dead`` at once (retrying
 cannot help); any other error is retried with exponential back-off until ``max_attempts``. A lock

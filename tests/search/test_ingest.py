@@ -224,7 +224,7 @@ def test_mixing_embedders_is_refused_until_a_reembed(store: Store) -> None:
         with pytest.raises(EmbedderMismatch):
             search(conn, "alphaword", mode="vector", embedder=other)
         assert search(conn, "alphaword", mode="fts", embedder=other)  # the text leg needs no vectors
-        with pytest.raises(InvalidInput, match="F32_BLOB"):
+        with pytest.raises(InvalidInput, match="no vector table holds 128-dimensional"):
             SearchRepository(conn).ensure_embedder("small", 128)
     with store.begin() as conn:
         result = reindex(conn, embedder=other, reembed=True)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from codex.errors import InvalidInput
-from codex.search import SearchHit, SearchIndex, ingest, search, status
-from codex.search._index import ensure_vector_index_retrying
+from codex.errors import ConfigError, InvalidInput
+from codex.search import (
+    DocumentInput,
+    HashingEmbedder,
+    SearchHit,
+    corpus_vectors,
+    delete_document,
+    ingest,
+    ingest_many,
+    search,
+    status,
+)
+from codex.search._vectors import ExactBackend, UsearchBackend, make_backend
+from codex.search.retrieval import Retriever
 from codex.store import Store
 from tests.search.conftest import CORPUS
 
@@ -131,46 +143,88 @@ def test_bad_arguments_are_refused(corpus: Store) -> None:
         ):
             with pytest.raises(InvalidInput):
                 search(conn, "x", **kw)
+        with pytest.raises(InvalidInput, match="2000"):
+            search(conn, "word " * 401)
+        assert search(conn, ("telescope " * 200)[:2000], mode="hybrid", k=1)[0].source_uri == "kb/astronomy"
 
 
-def _index_rows(conn: sa.Connection) -> tuple[int, int]:
-    sizes = SearchIndex(conn).sizes()
-    return sizes.vectors, sizes.vector_index_rows
-
-
-def test_brute_force_fallback_and_the_reindex_path(corpus: Store) -> None:
-    """Without the index the vector leg scans; recreating it (CREATE + REINDEX) fills it on sqld too."""
+def test_in_memory_index_equals_the_sql_scan(corpus: Store) -> None:
+    """The in-memory exact index ranks and scores like ORDER BY vector_distance_cos over every row."""
+    query = "planets through a telescope"
     with corpus.connect() as conn:
-        with_index = search(conn, "planets through a telescope", mode="vector", k=5)
-        vectors, rows = _index_rows(conn)
-    assert vectors == rows == len(CORPUS)
+        memory = search(conn, query, mode="vector", k=8, min_score=-1.0)
+        [qvec] = HashingEmbedder().embed([query])
+        scan = Retriever(conn).scan(qvec, limit=8)
+    assert [h.chunk_id for h in memory] == [h.chunk_id for h in scan]
+    assert [h.score for h in memory] == pytest.approx([h.value for h in scan], abs=1e-5)
+
+
+def test_every_server_follows_the_change_log(corpus: Store, tmp_path: Path) -> None:
+    """A second store on the same database (another server of a shared primary) sees ingests and deletes."""
+    other = Store(corpus.config)
     try:
-        with corpus.begin() as conn:
-            SearchIndex(conn).drop_vector_index()
-        with corpus.connect() as conn:
-            assert not SearchIndex(conn).has_vector_index()
-            brute = search(conn, "planets through a telescope", mode="vector", k=5)
-        assert [(h.chunk_id, h.vector_rank) for h in brute] == [
-            (h.chunk_id, h.vector_rank) for h in with_index
-        ]
-        assert [h.score for h in brute] == pytest.approx([h.score for h in with_index])
-        with corpus.begin() as conn:  # more rows while the index is absent
+        with other.connect() as conn:
+            assert search(conn, "telescope planets", mode="vector", k=1)[0].source_uri == "kb/astronomy"
+            loads = corpus_vectors(conn).stats().loads
+        with corpus.begin() as conn:  # written through the first server
             ingest(
                 conn, "kb/extra", "Mars and Venus are bright planets in the evening sky. " * 6, "text/plain"
             )
+            delete_document(conn, "kb/astronomy")
+        with other.connect() as conn:
+            hits = search(conn, "bright planets evening sky", mode="vector", k=3)
+            assert hits[0].source_uri == "kb/extra"
+            assert "kb/astronomy" not in {
+                h.source_uri for h in search(conn, "telescope", mode="vector", k=20)
+            }
+            stats = corpus_vectors(conn).stats()
+            assert stats.rows == len(CORPUS) and stats.loads == loads  # followed, not reloaded
     finally:
-        created = ensure_vector_index_retrying(corpus)
-    assert created
+        other.dispose()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("usearch") is None, reason="the ann extra is not installed")
+def test_an_approximate_backend_stands_behind_the_same_interface(corpus: Store) -> None:
+    query = "planets through a telescope"
     with corpus.connect() as conn:
-        assert _index_rows(conn) == (len(CORPUS) + 1, len(CORPUS) + 1)
-        top_k = conn.exec_driver_sql(
-            "SELECT count(*) FROM vector_top_k('search_chunk_vectors_idx', "
-            "(SELECT embedding FROM search_chunk_vectors LIMIT 1), 50)"
-        ).scalar_one()
-        assert top_k == len(CORPUS) + 1
-        assert {h.source_uri for h in search(conn, "bright planets evening sky", mode="vector", k=2)} >= {
-            "kb/extra"
-        }
+        exact = [h.chunk_id for h in search(conn, query, mode="vector", k=3)]
+        corpus_vectors(conn, backend=UsearchBackend())
+        try:
+            assert [h.chunk_id for h in search(conn, query, mode="vector", k=3)] == exact
+            assert status(conn)["index"]["vector_backend"] == "usearch"
+            scoped = search(conn, "search text ranking", mode="vector", k=5, uri_prefix="other/")
+            assert scoped and all(h.source_uri.startswith("other/") for h in scoped)
+        finally:
+            corpus_vectors(conn, backend=ExactBackend())
+
+
+def test_an_unknown_backend_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="names no vector backend"):
+        make_backend("faiss-on-mars")
+    assert make_backend("exact").name == "exact"
+
+
+def test_a_write_transaction_searches_its_own_rows(corpus: Store) -> None:
+    with corpus.begin() as conn:
+        ingest(conn, "kb/fresh", "Quasars and pulsars shine in distant galaxies. " * 6, "text/plain")
+        assert search(conn, "pulsars quasars galaxies", mode="vector", k=1)[0].source_uri == "kb/fresh"
+    with corpus.connect() as conn:
+        assert search(conn, "pulsars quasars galaxies", mode="vector", k=1)[0].source_uri == "kb/fresh"
+
+
+def test_a_narrow_scope_is_scored_over_its_own_rows(store: Store) -> None:
+    with store.begin() as conn:
+        ingest_many(
+            conn,
+            [
+                DocumentInput(f"big/{i}", f"Common filler words number {i} about telescopes. " * 8)
+                for i in range(300)
+            ]
+            + [DocumentInput("tiny/one", "A lonely note on sourdough bread and flour. " * 8)],
+        )
+    with store.connect() as conn:
+        hits = search(conn, "telescopes", mode="vector", k=5, uri_prefix="tiny/", min_score=-1.0)
+        assert [h.source_uri for h in hits] == ["tiny/one"]
 
 
 def test_status_reports_counts_jobs_and_index(corpus: Store) -> None:
@@ -180,13 +234,19 @@ def test_status_reports_counts_jobs_and_index(corpus: Store) -> None:
     assert info["search_document_chunks"] == len(CORPUS)
     assert info["search_indexing_jobs"] == 0
     assert info["jobs"] == {"queued": 0, "running": 0, "done": 0, "dead": 0}
-    assert info["embedder"] == {"name": "hashing-blake2b-v1-256", "dim": 256}
-    assert info["index"] == {
-        "fts_rows": len(CORPUS),
-        "vectors": len(CORPUS),
-        "vector_index": True,
-        "vector_index_rows": len(CORPUS),
+    assert info["embedder"] == {
+        "name": "hashing-blake2b-v1-256",
+        "dim": 256,
+        "normalised": True,
+        "embedded": len(CORPUS),
     }
+    index = info["index"]
+    assert (index["fts_rows"], index["vectors"], index["vector_backend"]) == (
+        len(CORPUS),
+        len(CORPUS),
+        "exact",
+    )
+    assert index["vector_rows"] == len(CORPUS) and index["vector_cursor"] > 0
 
 
 def test_hits_serialise(corpus: Store) -> None:

@@ -60,9 +60,7 @@ def test_worker_runs_ingest_delete_and_reindex_jobs(store: Store, tmp_path: Path
     assert len(stats.completed) == 3 and not stats.dead
     with store.connect() as conn:
         info = status(conn)
-    assert (
-        info["search_documents"] == 2 and info["index"]["vector_index_rows"] == info["index"]["vectors"] == 2
-    )
+    assert info["search_documents"] == 2 and info["index"]["vector_rows"] == info["index"]["vectors"] == 2
 
 
 def test_transient_failures_are_retried_with_backoff(store: Store) -> None:
