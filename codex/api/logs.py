@@ -47,12 +47,15 @@ _SECRET_PARAMS = (
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # ?token=… / &api_key=… in a URL or request line (also percent-encoded names stay as they are)
     (re.compile(rf"(?i)([?&;](?:{_SECRET_PARAMS})=)[^&;#\s\"']*"), rf"\1{REDACTED}"),
-    # Authorization: Bearer …, "authorization": "…", authorization=…
+    # Authorization: Bearer …, "authorization": "…", authorization=… (credential-shaped values: 8+
+    # characters, so that "a bearer token is required (Authorization: Bearer <token>)" stays readable)
     (
-        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[^\s\"',;}]+"),
+        re.compile(
+            r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[A-Za-z0-9._~+/=-]{8,}"
+        ),
         rf"\1{REDACTED}",
     ),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # anything shaped like a Codex token, wherever it appears
     (re.compile(r"(?<![A-Za-z0-9_-])codex_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"), REDACTED),
     # the console's session cookie

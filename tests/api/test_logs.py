@@ -24,6 +24,10 @@ TOKEN = "codex_" + "Zq9-x_" * 7 + "A"  # token-shaped (43 characters after the p
         ("/x?api_key=abc&password=hunter2&q=ok", "/x?api_key=[REDACTED]&password=[REDACTED]&q=ok"),
         (f"unknown query '{TOKEN}'", "unknown query '[REDACTED]'"),
         ("index codex_idempotency_keys_created", "codex_idempotency_keys_created"),  # not a token
+        (  # a placeholder is not a secret: error messages stay readable
+            "a bearer token is required (Authorization: Bearer <token>)",
+            "a bearer token is required (Authorization: Bearer <token>)",
+        ),
     ],
 )
 def test_redact(text: str, kept: str) -> None:
