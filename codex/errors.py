@@ -62,7 +62,11 @@ class Conflict(CodexError):
 
 
 class QuotaExceeded(CodexError):
-    """A hard usage limit would be exceeded; nothing was written."""
+    """A limit would be exceeded (a usage quota, a stream cap, a login throttle); nothing was written.
+
+    ``details`` may carry ``retry_after``: whole seconds until trying again can succeed (the quota
+    window's reset); the HTTP layer sends it as ``Retry-After``.
+    """
 
 
 class InvalidInput(CodexError):
@@ -70,10 +74,19 @@ class InvalidInput(CodexError):
 
 
 class DatabaseUnavailable(CodexError):
-    """The database could not be reached, or refused the credentials."""
+    """The database could not be reached, refused the credentials, or failed.
+
+    The HTTP layer answers 503 with ``Retry-After`` (``details["retry_after"]`` when set).
+    """
 
 
 class DatabaseBusy(DatabaseUnavailable):
     """The database is reachable but busy: a lock (another writer, the process's write gate) was not
     granted within the wait limit, or the server timed the transaction out. Nothing was committed, so
-    retrying shortly is safe."""
+    retrying shortly is safe.
+
+    A kind of :class:`DatabaseUnavailable` (a transient refusal): generic retry code catches the
+    parent, and code that must tell a lock wait from an unreachable database catches this class
+    first. The HTTP body names it (``"error": "DatabaseBusy"``) and ``Retry-After`` comes from
+    ``details["retry_after"]``.
+    """

@@ -6,6 +6,8 @@ Upstream tables keep their shape; ownership lives in side tables:
 * ``codex_change_owners``: the tenant of a change-log row (no row = tenant ``default``).
 * ``codex_entity_owners``: the tenant of an entity created through the API (conversation, topic, run…;
   no row = tenant ``default``).
+* ``codex_idempotency_keys`` (a later revision): the response of a mutation sent with an
+  ``Idempotency-Key`` header, written in the mutation's transaction, so a retried request is applied once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import sqlalchemy as sa
 
 from domains._meta import created_at, metadata
 
-__all__ = ["TABLES", "codex_access_tokens", "codex_change_owners", "codex_entity_owners"]
+__all__ = [
+    "TABLES",
+    "codex_access_tokens",
+    "codex_change_owners",
+    "codex_entity_owners",
+    "codex_idempotency_keys",
+]
 
 codex_access_tokens = sa.Table(
     "codex_access_tokens",
@@ -53,4 +61,20 @@ codex_entity_owners = sa.Table(
     sa.Index("idx_codex_entity_owners_tenant", "tenant", "entity_kind"),
 )
 
-TABLES: tuple[sa.Table, ...] = (codex_access_tokens, codex_change_owners, codex_entity_owners)
+codex_idempotency_keys = sa.Table(
+    "codex_idempotency_keys",
+    metadata,
+    sa.Column("tenant", sa.Text, primary_key=True),
+    sa.Column("idem_key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("response_json", sa.Text, nullable=False),
+    created_at(),
+    sa.Index("idx_codex_idempotency_keys_created", "created_at"),
+)
+
+TABLES: tuple[sa.Table, ...] = (
+    codex_access_tokens,
+    codex_change_owners,
+    codex_entity_owners,
+    codex_idempotency_keys,
+)

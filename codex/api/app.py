@@ -15,8 +15,11 @@ from fastapi import FastAPI
 from fastapi.middleware import Middleware
 
 from codex import __version__
+from codex.api.bookkeeping import Bookkeeper
+from codex.api.boundary import InputBoundary
 from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
+from codex.api.logs import RequestIds, install_log_hygiene
 from codex.api.named import register_builtins
 from codex.api.registry import Registry
 from codex.api.routes_admin import add_admin_routes
@@ -67,19 +70,27 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
-        the_store = store if store is not None else open_store(migrate="none")
+        the_store = (
+            store
+            if store is not None
+            else open_store(migrate="none", busy_timeout_ms=settings.busy_timeout_ms)
+        )
+        install_log_hygiene()
         hub = make_hub(the_store, settings)
         snapshots = SnapshotRecorder(the_store)
+        book = Bookkeeper(the_store, settings)
         app.state.codex = AppState(
-            store=the_store, settings=settings, registry=registry, hub=hub, snapshots=snapshots
+            store=the_store, settings=settings, registry=registry, hub=hub, snapshots=snapshots, book=book
         )
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
         await hub.start()
         await snapshots.start()
+        await book.start()
         try:
             yield
         finally:
+            await book.stop()
             await snapshots.stop()
             await hub.stop()
             if hub.notify in the_store.commit_listeners:
@@ -92,7 +103,12 @@ def create_app(
         version=__version__,
         summary="Named queries and mutations, live change streams and readiness for a Codex store.",
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        # outermost first: a request id for everything, then the size limit, then the input rules
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(InputBoundary),
+        ],
     )
     install_error_handlers(app)
     app.include_router(core_router)

@@ -5,6 +5,10 @@ unknown, expired or revoked token is 401; a valid token without the scope is 403
 every scope. The token's tenant is the only tenant the request can see or write. Without an
 ``Authorization`` header, a console session cookie may stand in for the token (the hook
 ``app.state.session_principal``, set by :mod:`codex.console`; it re-checks the token on every request).
+
+A token is read from the ``Authorization`` header only, never from the URL (URLs end up in logs).
+Each use is noted, and ``last_used_at`` is written off the request path
+(:mod:`codex.api.bookkeeping`).
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ def require(scope: str) -> Callable[[Request], Principal]:
         if not principal.allows(scope):
             raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope", required_scope=scope)
         request.state.principal = principal
+        request.app.state.codex.book.token_used(principal.token_id)  # last_used_at, written later
         return principal
 
     dependency.__name__ = f"require_{scope}"

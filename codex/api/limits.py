@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from codex.api.boundary import error_body
+
 __all__ = ["BodySizeLimit"]
 
 
@@ -69,10 +71,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "error": "PayloadTooLarge",
-            "message": f"request body exceeds {self.max_bytes} bytes",
-        }
+        body: dict[str, Any] = error_body("PayloadTooLarge", f"request body exceeds {self.max_bytes} bytes")
         raw = json.dumps(body).encode()
         await send(
             {

@@ -15,17 +15,19 @@ import inspect
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from pydantic import BaseModel, Field, JsonValue, ValidationError
 from sqlalchemy import Connection
 
 from codex.api.auth import Principal, bearer_scheme, require
+from codex.api.boundary import find_problem
 from codex.api.errors import ApiError
 from codex.api.registry import Mutation, Query, Registry
 from codex.api.state import AppState
 from codex.errors import InvalidInput
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.reactivity import ProjectionRepository, QuerySnapshotRepository, canonical_json
+from codex.repositories.tenancy import IdempotencyRepository
 from codex.repositories.usage import UsageRepository
 from codex.schema import keccak256_hex
 from codex.store import LAST_CHANGE_KEY
@@ -62,21 +64,41 @@ class SnapshotResponse(BaseModel):
     created_at: str
 
 
-def run_mutation(state: AppState, who: Principal, mutation: Mutation, body: BaseModel) -> MutateResponse:
+def run_mutation(
+    state: AppState, who: Principal, mutation: Mutation, body: BaseModel, idempotency_key: str | None = None
+) -> MutateResponse:
     """Run a mutation in the tenant's write transaction, with its usage consumption.
 
     The unit of work is retried when the database refused it before the commit was sent (a lock or a
-    server-side timeout: nothing was written); see :meth:`codex.store.Store.run_write`.
+    server-side timeout: nothing was written); see :meth:`codex.store.Store.run_write`. With an
+    ``idempotency_key`` the response is stored in the same transaction, and a request that repeats the
+    key gets the stored response without running again (the same key with another body is refused).
     """
+    request_hash = keccak256_hex(canonical_json([mutation.name, body.model_dump(mode="json")]))
 
     def work(conn: Connection) -> MutateResponse:
+        keys = IdempotencyRepository(conn)
+        if idempotency_key is not None:
+            replay = keys.find(who.tenant, idempotency_key)
+            if replay is not None:
+                if replay.request_hash != request_hash:
+                    raise ApiError(
+                        422,
+                        "IdempotencyKeyReused",
+                        "this Idempotency-Key was used for a different request",
+                        field="Idempotency-Key",
+                    )
+                return MutateResponse.model_validate_json(replay.response_json)
         UsageRepository(conn).consume(MUTATION_METRIC, "tenant", who.tenant, 1)
         result = mutation.run(conn, who, body)
         # Build (and so validate) the response inside the transaction: a result that cannot be
         # returned rolls the mutation back instead of committing it behind a 500.
-        return MutateResponse(
+        response = MutateResponse(
             mutation=mutation.name, result=result, change_log_id=conn.info.get(LAST_CHANGE_KEY)
         )
+        if idempotency_key is not None:
+            keys.remember(who.tenant, idempotency_key, request_hash, response.model_dump_json())
+        return response
 
     return state.store.run_write(work, tenant=who.tenant)
 
@@ -106,14 +128,28 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
 
 
 def parse_params(query: Query, raw: dict[str, Any]) -> BaseModel:
-    """Validate query-string parameters against a query's model (422 with field errors)."""
+    """Validate query-string parameters against a query's model (422 with field errors).
+
+    The validated values obey the JSON boundary rules too (:mod:`codex.api.boundary`): a parameter
+    that carries JSON, or a number parsed from text, may not hold NaN, Infinity, a lone surrogate, a
+    NUL or an integer outside 64 bits.
+    """
     try:
-        return query.model.model_validate(raw)
+        params = query.model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidInput(
             f"invalid parameters for query {query.name!r}",
-            fields=[{"loc": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors()],
+            fields=[
+                {"loc": ["query", *(str(p) for p in e["loc"])], "message": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ],
         ) from None
+    problem = find_problem(params.model_dump(), ["query"])
+    if problem is not None:
+        raise InvalidInput(
+            f"invalid parameters for query {query.name!r}: {problem}", fields=[problem.field()]
+        )
+    return params
 
 
 def _signed(handler: Any, scope: str, *params: inspect.Parameter) -> Any:
@@ -131,13 +167,28 @@ def _signed(handler: Any, scope: str, *params: inspect.Parameter) -> Any:
 
 
 def _mutation_route(mutation: Mutation) -> Any:
-    async def handler(request: Request, body: BaseModel, who: Principal) -> MutateResponse:
+    async def handler(
+        request: Request, body: BaseModel, idempotency_key: str | None, who: Principal
+    ) -> MutateResponse:
         state: AppState = request.app.state.codex
+        key = None if idempotency_key is None else IdempotencyRepository.validate_key(idempotency_key)
         async with state.store.write_gate.turn():  # wait on the loop, not in a worker thread
-            return await anyio.to_thread.run_sync(run_mutation, state, who, mutation, body)
+            return await anyio.to_thread.run_sync(run_mutation, state, who, mutation, body, key)
 
-    body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=mutation.model)
-    return _signed(handler, mutation.scope, body)
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    body = inspect.Parameter("body", positional, annotation=mutation.model)
+    key = inspect.Parameter(
+        "idempotency_key",
+        positional,
+        annotation=str | None,
+        default=Header(
+            None,
+            alias="Idempotency-Key",
+            description="Apply this mutation at most once: a retry with the same key (within 24 h) gets the "
+            "stored response; the same key with another body is refused (422).",
+        ),
+    )
+    return _signed(handler, mutation.scope, body, key)
 
 
 def _query_route(query: Query) -> Any:

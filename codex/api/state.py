@@ -1,4 +1,4 @@
-"""What the app's lifespan owns: the Store, the change hub, the registries and the settings."""
+"""What the app's lifespan owns: the Store, the change hub, the bookkeeper, the registries and the settings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 
+from codex.api.bookkeeping import Bookkeeper
 from codex.api.registry import Registry
 from codex.api.snapshots import SnapshotRecorder
 from codex.config import CodexSettings
@@ -27,6 +28,8 @@ class AppState:
     registry: Registry
     hub: ChangeHub
     snapshots: SnapshotRecorder
+    book: Bookkeeper
+    """Open streams (in memory, mirrored in the background), stream caps and token use."""
     extras: dict[str, Any] = field(default_factory=dict)
     read_limiter: anyio.CapacityLimiter | None = None
     """Bounds the worker threads running named queries (``read_threads``)."""

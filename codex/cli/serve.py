@@ -26,6 +26,7 @@ def serve(
     import uvicorn
 
     from codex.api import create_app
+    from codex.api.logs import log_config
     from codex.config import load_settings
 
     settings = load_settings(host=host, port=port, log_level=log_level)
@@ -48,6 +49,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=log_config(settings.log_level),
+            ws_max_size=settings.ws_max_message_bytes,
             timeout_graceful_shutdown=2,
             lifespan="on",
         )
@@ -57,6 +60,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),  # request ids in every line, secrets redacted
+        ws_max_size=settings.ws_max_message_bytes,
         timeout_graceful_shutdown=2,
         lifespan="on",
     )

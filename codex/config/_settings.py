@@ -45,6 +45,41 @@ class CodexSettings(BaseSettings):
         "the one thread holding the write slot: writes are serialised, reads are CPU-bound under the GIL).",
     )
     log_level: str = Field("info", description="Log level of the service.")
+    max_streams_per_token: int = Field(
+        256,
+        ge=1,
+        description="Open streams (SSE responses and WebSocket subscriptions) per token; more is 429.",
+    )
+    max_streams_per_tenant: int = Field(
+        1024, ge=1, description="Open streams per tenant on this server; more is 429."
+    )
+    ws_max_message_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Largest WebSocket message accepted; a larger one closes the socket (1009).",
+    )
+    login_failures_per_minute: int = Field(
+        10, ge=1, description="Failed console logins allowed per client address in a minute; then 429."
+    )
+    sse_max_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="End each SSE stream after this long (0: never); clients resume with Last-Event-ID.",
+    )
+    bookkeeping_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often open subscriptions and token use are written to the database (off the "
+        "request path).",
+    )
+    token_touch_seconds: float = Field(
+        60.0, ge=0, description="A token's last_used_at is written at most once per this many seconds."
+    )
+    server_ttl_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A server silent this long is taken for dead: its subscription rows are swept.",
+    )
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> CodexSettings:

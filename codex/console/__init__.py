@@ -12,7 +12,8 @@ plus ``/console/login`` and ``/console/logout``.
 
 Safety: sessions are kept server-side in memory (see :mod:`codex.console.sessions`: HttpOnly,
 SameSite=Strict cookie, expiring, revoked by logout, token re-checked on every request, CSRF token on
-every state-changing request). Every ``/console`` response carries a strict Content-Security-Policy
+every state-changing request; failed logins throttled per client address: 429 with ``Retry-After``).
+Every ``/console`` response carries a strict Content-Security-Policy
 (:data:`CSP`) and ``X-Content-Type-Options``, ``Referrer-Policy`` and ``X-Frame-Options``.
 """
 
@@ -23,7 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codex.console.pages import PAGES, STATIC_DIR, router
-from codex.console.sessions import SessionStore
+from codex.console.sessions import LoginThrottle, SessionStore
 from codex.store import Store
 
 __all__ = ["CSP", "PAGES", "SECURITY_HEADERS", "STATIC_DIR", "ConsoleHeaders", "mount_console"]
@@ -80,6 +81,7 @@ def mount_console(app: FastAPI, *, sessions: SessionStore | None = None) -> None
     """
     store = sessions or SessionStore()
     app.state.console_sessions = store
+    app.state.console_throttle = LoginThrottle()
     app.state.session_principal = store.hook(_store_of)
     app.add_middleware(ConsoleHeaders)
     app.include_router(router)

@@ -8,6 +8,7 @@ inline script or style anywhere, so the strict Content-Security-Policy of :mod:`
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -18,7 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from codex.api.auth import Principal, authenticate_secret
 from codex.api.errors import ApiError
-from codex.console.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SessionStore, origin_ok
+from codex.console.sessions import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    LoginThrottle,
+    SessionStore,
+    origin_ok,
+)
 
 __all__ = ["PAGES", "STATIC_DIR", "Page", "router"]
 
@@ -170,11 +178,21 @@ async def login(request: Request) -> Response:
         return _login_page("The login form could not be read; reload the page and try again.", 400)
     if not token:
         return _login_page("Enter a token.", 400)
+    throttle: LoginThrottle = request.app.state.console_throttle
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(client, request.app.state.codex.settings.login_failures_per_minute)
+    if wait is not None:
+        page = _login_page("Too many failed logins from this address; wait a minute and try again.", 429)
+        page.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return page
     store = request.app.state.codex.store
     try:
         principal = await anyio.to_thread.run_sync(authenticate_secret, store, token)
     except ApiError:
+        throttle.failed(client)
         return _login_page("That token is unknown, expired or revoked.", 401)
+    throttle.succeeded(client)
+    request.app.state.codex.book.token_used(principal.token_id)
     sessions = _sessions(request)
     sessions.revoke(request.cookies.get(SESSION_COOKIE))  # a login never reuses an earlier session
     session_id, _ = sessions.create(principal)
@@ -237,7 +255,10 @@ def console_slash() -> RedirectResponse:
 @router.get("/console/static/{path:path}")
 def static_file(path: str) -> Response:
     """A file of ``codex/console/static`` (JavaScript modules, CSS, icons); nothing outside it."""
-    target = (STATIC_DIR / path).resolve()
+    try:
+        target = (STATIC_DIR / path).resolve()
+    except (ValueError, OSError):  # a NUL byte, a name too long: no such file
+        raise ApiError(404, "NotFound", "no such console file") from None
     if (
         STATIC_DIR not in target.parents
         or not target.is_file()

@@ -16,6 +16,9 @@ Design (documented in :mod:`codex.console`):
   form field (the logout form), and an ``Origin`` header, when sent, must be this server's. SameSite=Strict
   already keeps the cookie off cross-site requests; the token check is the second lock. The CSRF token
   is rendered into the console's pages (a ``<meta>`` and the logout form), never into a URL.
+* Throttle: failed logins are counted per client address over a sliding minute
+  (:class:`LoginThrottle`); past ``login_failures_per_minute`` the login answers 429 with
+  ``Retry-After`` without checking the token.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -42,6 +46,7 @@ __all__ = [
     "SAFE_METHODS",
     "SESSION_COOKIE",
     "ConsoleSession",
+    "LoginThrottle",
     "SessionStore",
     "origin_ok",
 ]
@@ -228,3 +233,57 @@ class SessionStore:
             return principal
 
         return session_principal
+
+
+class LoginThrottle:
+    """Failed console logins per client address over a sliding window (thread-safe, bounded memory).
+
+    Args:
+        window: Seconds a failure counts.
+        max_clients: Addresses tracked at most; the stalest are forgotten first.
+        clock: Monotonic seconds (tests may pass their own).
+    """
+
+    def __init__(
+        self, *, window: float = 60.0, max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window, self.max_clients, self.clock = window, max_clients, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str, limit: int) -> float | None:
+        """Seconds until ``client`` may try again when it has ``limit`` recent failures, else None."""
+        now = self.clock()
+        with self._lock:
+            recent = self._recent(client, now)
+            if recent is None or len(recent) < limit:
+                return None
+            return max(0.0, recent[len(recent) - limit] + self.window - now)
+
+    def failed(self, client: str) -> None:
+        """Count a failed login of ``client``."""
+        now = self.clock()
+        with self._lock:
+            recent = self._recent(client, now)
+            if recent is None:
+                if len(self._failures) >= self.max_clients:
+                    stalest = min(self._failures, key=lambda k: self._failures[k][-1])
+                    del self._failures[stalest]
+                recent = self._failures[client] = deque(maxlen=1000)
+            recent.append(now)
+
+    def succeeded(self, client: str) -> None:
+        """Forget ``client``'s failures (it knows a valid token)."""
+        with self._lock:
+            self._failures.pop(client, None)
+
+    def _recent(self, client: str, now: float) -> deque[float] | None:
+        recent = self._failures.get(client)
+        if recent is None:
+            return None
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        if not recent:
+            del self._failures[client]
+            return None
+        return recent

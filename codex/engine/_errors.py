@@ -4,7 +4,14 @@ libsql-experimental raises a bare ``ValueError`` for every SQLite error (locally
 failed: t.c``; remotely ``Hrana: stream error: … SQLITE_CONSTRAINT …``). The engine's ``handle_error``
 hook turns them into SQLAlchemy's ``IntegrityError`` / ``OperationalError`` / ``DatabaseError``; then
 :func:`translate_db_error` turns those into the Codex tree (``Conflict`` with table and constraint,
-``DatabaseUnavailable``).
+``SchemaError``, ``DatabaseBusy``, ``DatabaseUnavailable``, ``InvalidInput``).
+
+The busy / unavailable split: a lock that was not granted in time (or a transaction the server ended
+for taking too long) is :class:`~codex.errors.DatabaseBusy`: the database is there, nothing was
+committed, retrying shortly is safe. A database that cannot be reached, refuses the credentials or
+fails its I/O is :class:`~codex.errors.DatabaseUnavailable`. A value the driver cannot bind (a string
+that is not valid Unicode, an unsupported type, a value too big) is the caller's input, not the
+database's state: :class:`~codex.errors.InvalidInput`.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.errors import CodexError, Conflict, DatabaseBusy, DatabaseUnavailable, SchemaError
+from codex.errors import CodexError, Conflict, DatabaseBusy, DatabaseUnavailable, InvalidInput, SchemaError
 
 __all__ = ["LibsqlDriverError", "classify_driver_error", "translate_db_error"]
 
@@ -46,6 +53,14 @@ _BUSY = (
     "STREAM_EXPIRED",
 )
 """A lock not granted in time, or a transaction / stream the server ended for taking too long."""
+_BAD_VALUE = (
+    "Unsupported parameter type",
+    "string or blob too big",
+    "datatype mismatch",
+    "too many SQL variables",
+    "integer overflow",
+)
+"""The driver or SQLite could not take a bound value: the input's fault, not the database's."""
 _CONSTRAINT = re.compile(
     r"(UNIQUE|FOREIGN KEY|CHECK|NOT NULL|PRIMARY KEY) constraint failed(?::\s*([^\"`\\\n]+))?"
 )
@@ -83,8 +98,10 @@ def translate_db_error(exc: BaseException) -> CodexError:
 
     Returns:
         ``Conflict`` for constraint violations, ``SchemaError`` for a missing table or column,
-        ``DatabaseBusy`` for a lock or a server-side transaction timeout (nothing committed), and
-        ``DatabaseUnavailable`` for connectivity and anything else from the database.
+        ``DatabaseBusy`` for a lock or a server-side transaction timeout (nothing committed; carries
+        ``retry_after``), ``InvalidInput`` for a value the driver could not bind, and
+        ``DatabaseUnavailable`` for connectivity and anything else from the database (carries
+        ``retry_after``).
     """
     if isinstance(exc, CodexError):
         return exc
@@ -96,4 +113,6 @@ def translate_db_error(exc: BaseException) -> CodexError:
         return SchemaError(f"the database schema is not at the expected version: {message}")
     if any(key in message for key in _BUSY):
         return DatabaseBusy(f"database busy: {message}", retry_after=1)
-    return DatabaseUnavailable(f"database error: {message}")
+    if any(key in message for key in _BAD_VALUE):
+        return InvalidInput(f"the database cannot store a value of this request: {message}")
+    return DatabaseUnavailable(f"database error: {message}", retry_after=5)

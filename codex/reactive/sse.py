@@ -8,13 +8,17 @@ lines, as the SSE specification requires.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-__all__ = ["comment", "event", "retry"]
+__all__ = ["comment", "event", "json_text", "retry"]
 
 
 def event(data: Any, *, event_type: str | None = None, event_id: int | str | None = None) -> bytes:
     """One SSE event.
+
+    A NaN or infinite number in ``data`` is sent as ``null``: JSON has no such numbers, and a client's
+    ``JSON.parse`` would fail on the whole event.
 
     Args:
         data: A JSON value (serialised compactly) or a pre-serialised ``str``.
@@ -25,7 +29,7 @@ def event(data: Any, *, event_type: str | None = None, event_id: int | str | Non
         >>> event({"a": 1}, event_type="change", event_id=7)
         b'id: 7\\nevent: change\\ndata: {"a":1}\\n\\n'
     """
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    text = data if isinstance(data, str) else _dumps(data)
     lines: list[str] = []
     if event_id is not None:
         lines.append(f"id: {_single_line(str(event_id))}")
@@ -43,6 +47,33 @@ def comment(text: str = "keepalive") -> bytes:
 def retry(milliseconds: int) -> bytes:
     """The ``retry:`` field: how long a browser waits before reconnecting."""
     return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+def json_text(data: Any) -> str:
+    """Compact JSON text of ``data`` with any NaN or infinite number sent as ``null`` (never bare ``NaN``).
+
+    Example:
+        >>> json_text({"a": float("nan"), "b": [1.5]})
+        '{"a":null,"b":[1.5]}'
+    """
+    return _dumps(data)
+
+
+def _dumps(data: Any) -> str:
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: send it as null
+        return json.dumps(_finite(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _single_line(value: str) -> str:

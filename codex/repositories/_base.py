@@ -45,21 +45,34 @@ def now_ms() -> int:
 
 
 def dump_json(value: Any) -> str | None:
-    """Serialise a JSON value to compact text (None stays NULL)."""
+    """Serialise a JSON value to compact text (None stays NULL).
+
+    Raises:
+        InvalidInput: The value is not JSON: not serialisable, or a NaN / infinite number (JSON has
+            none; a stored one would break every later reader of the row).
+    """
     if value is None:
         return None
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"value is not JSON-serialisable: {exc}") from exc
 
 
+def _no_constant(name: str) -> None:
+    return None
+
+
 def load_json(text: str | None) -> Any:
-    """Parse stored JSON text; None and unparsable text come back as None and the raw text."""
+    """Parse stored JSON text; None and unparsable text come back as None and the raw text.
+
+    ``NaN`` / ``Infinity`` written by earlier versions (which accepted them) read back as None, so
+    that such a row can still be served as JSON.
+    """
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except ValueError:
         return text
 

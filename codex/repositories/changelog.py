@@ -10,13 +10,19 @@ Rows are written by repositories in the caller's transaction, never by triggers:
 neither the domain row nor the change row. When the transaction carries a tenant (``store.begin(tenant=…)``,
 as the HTTP layer does), an ownership row goes to ``codex_change_owners`` beside it; rows without one
 belong to the tenant ``default``.
+
+Topic grammar (one grammar for the change log, SSE, WebSocket and every pattern filter; see
+:class:`TopicPattern`): a topic is 1-256 characters of ``/``-separated segments; a segment is one or
+more of ``A-Z a-z 0-9 . _ : @ = + -`` and starts with a letter, a digit, ``_`` or ``@``. So no segment
+is empty, ``.``, ``..`` or a wildcard, and a pattern's ``+`` and ``*`` can never be mistaken for a
+segment of a topic.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -24,10 +30,23 @@ from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, rows_as
 from domains.codex_reactivity import codex_change_log
 
-__all__ = ["CHANGE_KINDS", "ChangeLogRepository", "ChangeRow", "validate_topic"]
+__all__ = [
+    "CHANGE_KINDS",
+    "TOPIC_MAX_CHARS",
+    "ChangeLogRepository",
+    "ChangeRow",
+    "TopicPattern",
+    "validate_topic",
+]
 
 CHANGE_KINDS = ("insert", "update", "delete")
-_TOPIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@=+-]*(?:/[A-Za-z0-9._:@=+-]+)*$")
+TOPIC_MAX_CHARS = 256
+"""The longest topic (and topic pattern), in characters."""
+_SEGMENT = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9._:@=+-]*")
+_RULES = (
+    "segments are 1+ characters of A-Z a-z 0-9 . _ : @ = + - starting with a letter, a digit, _ or @, "
+    "separated by '/'"
+)
 DEFAULT_TENANT = "default"
 _OWNER = "INSERT INTO codex_change_owners (change_id, tenant) VALUES (?, ?)"
 _INSERT = (
@@ -37,17 +56,107 @@ _INSERT = (
 
 
 def validate_topic(topic: str) -> str:
-    """Check a concrete topic name (no wildcards), at most 256 characters.
+    """Check a concrete topic name (no wildcards) against the topic grammar.
 
     Raises:
-        InvalidInput: Empty, too long, or with characters outside ``A-Za-z0-9 . _ : @ = + - /``.
+        InvalidInput: Empty, longer than :data:`TOPIC_MAX_CHARS`, or a segment outside the grammar.
     """
-    if not isinstance(topic, str) or not topic or len(topic) > 256 or not _TOPIC.match(topic):
-        raise InvalidInput(
-            f"invalid topic {topic!r}: use 1-256 characters of A-Z a-z 0-9 . _ : @ = + - separated by '/'",
-            field="topic",
-        )
+    if (
+        not isinstance(topic, str)
+        or not 0 < len(topic) <= TOPIC_MAX_CHARS
+        or not all(_SEGMENT.fullmatch(part) for part in topic.split("/"))
+    ):
+        raise InvalidInput(f"invalid topic {_shown(topic)}: {_RULES}", field="topic")
     return topic
+
+
+def _shown(text: object) -> str:
+    """A bounded, printable rendering of a rejected value for an error message."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPattern:
+    """A parsed topic pattern: the same grammar as topics, plus two wildcards.
+
+    Forms:
+
+    * exact: ``conversations/42`` matches only that topic;
+    * one segment: ``+`` stands for exactly one segment (``conversations/+`` matches
+      ``conversations/42`` but not ``conversations/42/messages``);
+    * prefix: a final ``*`` stands for one or more further segments (``conversations/*`` matches
+      ``conversations/42`` and ``conversations/42/messages``, not ``conversations``); ``*`` alone
+      matches every topic.
+
+    Every other segment is a topic segment (:func:`validate_topic`), so a valid pattern without
+    wildcards is a valid topic, and the concrete part of any pattern (:attr:`fixed`) is one too.
+
+    Example:
+        >>> TopicPattern.parse("conversations/+/messages").matches("conversations/7/messages")
+        True
+    """
+
+    text: str
+    segments: tuple[str, ...]
+    """The segments before a final ``*``: topic segments and ``+``."""
+    prefix: bool
+    """True when the pattern ends with ``*``."""
+
+    @classmethod
+    def parse(cls, text: str) -> TopicPattern:
+        """Validate and parse ``text``.
+
+        Raises:
+            InvalidInput: The pattern is malformed (the message states the grammar); ``field`` is
+                ``topic``.
+        """
+        if not isinstance(text, str) or not 0 < len(text) <= TOPIC_MAX_CHARS:
+            raise InvalidInput(f"a topic pattern needs 1-{TOPIC_MAX_CHARS} characters", field="topic")
+        parts = text.split("/")
+        prefix = parts[-1] == "*"
+        body = tuple(parts[:-1] if prefix else parts)
+        if not all(part == "+" or _SEGMENT.fullmatch(part) for part in body):
+            raise InvalidInput(
+                f"invalid topic pattern {_shown(text)}: {_RULES}; '+' stands for one segment and '*' "
+                "(only as the last segment) for one or more",
+                field="topic",
+            )
+        return cls(text=text, segments=body, prefix=prefix)
+
+    @property
+    def kind(self) -> Literal["exact", "segment", "prefix"]:
+        """``exact`` (no wildcard), ``segment`` (``+`` but no final ``*``) or ``prefix``."""
+        return "prefix" if self.prefix else "segment" if "+" in self.segments else "exact"
+
+    @property
+    def is_exact(self) -> bool:
+        """True for a plain topic name (no wildcard)."""
+        return self.kind == "exact"
+
+    @property
+    def fixed(self) -> str:
+        """The concrete leading segments (before the first wildcard), ``""`` when there are none.
+
+        Always a valid topic when not empty.
+        """
+        fixed: list[str] = []
+        for segment in self.segments:
+            if segment == "+":
+                break
+            fixed.append(segment)
+        return "/".join(fixed)
+
+    def matches(self, topic: str) -> bool:
+        """Does ``topic`` fall under this pattern?"""
+        if self.is_exact:
+            return topic == self.text
+        parts = topic.split("/")
+        n = len(self.segments)
+        enough = len(parts) > n if self.prefix else len(parts) == n
+        if not enough:
+            return False
+        return all(p == "+" or p == t for p, t in zip(self.segments, parts, strict=False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,10 @@ The change log itself lives in :mod:`codex.repositories.changelog`. The tables h
 reactive layer's bookkeeping (``semantics.md`` §6):
 
 * ``codex_subscriptions``: who is subscribed to which topic (upstream ``upsert_codex_subscription``;
-  delivery happens out of band, matching is exact topic equality);
+  delivery happens out of band, matching is exact topic equality). The service mirrors its open
+  streams here off the request path (``client_hint`` ``sse`` / ``websocket``, the server in
+  ``filter.server``) and keeps one ``server`` row per live server as its heartbeat; rows of a server
+  whose heartbeat stopped are swept (:meth:`SubscriptionRepository.sweep`);
 * ``codex_schema_lineage``: append-only provenance of baselines and imports
   (upstream ``record_codex_schema_lineage``);
 * ``codex_query_snapshots``: materialised named-query results with a content digest. Upstream never
@@ -42,6 +45,8 @@ from domains.codex_reactivity import (
 )
 
 __all__ = [
+    "SERVER_TOPIC",
+    "SERVICE_HINTS",
     "LineageRow",
     "ProjectionRepository",
     "ProjectionVersion",
@@ -59,6 +64,26 @@ _UPSERT_SUBSCRIPTION = (
     "ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, filter_json = excluded.filter_json, "
     "client_hint = excluded.client_hint"
 )
+SERVER_TOPIC = "codex/servers"
+"""The topic of the servers' heartbeat rows in ``codex_subscriptions``."""
+SERVICE_HINTS = ("sse", "websocket", "server")
+"""``client_hint`` values of the rows the service writes (and sweeps)."""
+_HEARTBEAT = (
+    "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint) VALUES "
+    "(?, ?, json_object('server', ?, 'seen', datetime('now'), 'info', json(?)), 'server') "
+    "ON CONFLICT (id) DO UPDATE SET filter_json = excluded.filter_json, client_hint = excluded.client_hint"
+)
+_SERVER_OF = "(CASE WHEN json_valid(filter_json) THEN json_extract(filter_json, '$.server') END)"
+_DEAD = (
+    "client_hint IN ('sse', 'websocket', 'server') "
+    f"AND COALESCE({_SERVER_OF}, '') NOT IN (SELECT {_SERVER_OF} FROM codex_subscriptions "
+    f"WHERE client_hint = 'server' AND {_SERVER_OF} IS NOT NULL "
+    "AND json_extract(filter_json, '$.seen') >= datetime('now', ?))"
+)
+"""The service's rows whose server has not been seen within the window (``'-N seconds'``)."""
+_SWEEP = f"DELETE FROM codex_subscriptions WHERE {_DEAD}"
+_COUNT_DEAD = f"SELECT COUNT(*) FROM codex_subscriptions WHERE {_DEAD}"
+_FORGET_SERVER = f"DELETE FROM codex_subscriptions WHERE client_hint IN ('sse', 'websocket', 'server') AND {_SERVER_OF} = ?"
 _BUMP = (
     "INSERT INTO codex_projection_versions (projection_name, version) "
     "SELECT ?, COALESCE(MAX(version), 0) + 1 FROM codex_projection_versions WHERE projection_name = ? "
@@ -87,6 +112,10 @@ def _name(value: str, what: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value or len(value) > maximum:
         raise InvalidInput(f"{what} must be a non-empty string of at most {maximum} characters", field=what)
     return value
+
+
+def _window(seconds: float) -> str:
+    return f"-{max(1, int(seconds))} seconds"
 
 
 # -- subscriptions ------------------------------------------------------------------------------
@@ -201,6 +230,58 @@ class SubscriptionRepository(Repository):
         self._writable()
         t = codex_subscriptions
         self._affect_one(sa.delete(t).where(t.c.id == id), f"no subscription {id!r}")
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        """Remove subscriptions by id (ids that do not exist are ignored).
+
+        Returns:
+            How many rows were removed.
+        """
+        self._writable()
+        wanted = sorted(set(ids))
+        removed = 0
+        t = codex_subscriptions
+        for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
+            chunk = wanted[start : start + 500]
+            removed += len(self._execute(sa.delete(t).where(t.c.id.in_(chunk)).returning(t.c.id)).all())
+        return removed
+
+    def heartbeat(self, server_id: str, info: Any = None) -> None:
+        """Record that ``server_id`` is alive now (its ``server`` row; the time is the database's clock).
+
+        Args:
+            server_id: The server's id (1-128 characters).
+            info: Any JSON value describing the server (host, pid…), kept in the row's filter.
+        """
+        self._writable()
+        _name(server_id, "server_id", 128)
+        self._raw(_HEARTBEAT, (f"server:{server_id}", SERVER_TOPIC, server_id, dump_json(info) or "null"))
+
+    def sweep(self, ttl_seconds: float) -> int:
+        """Remove the service's rows (streams and heartbeats) of every server not seen for ``ttl_seconds``.
+
+        Rows of a server that never wrote a heartbeat (earlier versions) count as dead too. Rows
+        written by other clients (other ``client_hint`` values) are left alone. The clock is the
+        database's, so servers with skewed clocks agree.
+
+        Returns:
+            How many rows were removed.
+        """
+        self._writable()
+        return int(self._raw(_SWEEP, (_window(ttl_seconds),)).rowcount or 0)
+
+    def dead_rows(self, ttl_seconds: float) -> int:
+        """How many rows :meth:`sweep` would remove now (a read)."""
+        return int(self._sql(_COUNT_DEAD, (_window(ttl_seconds),)).scalar() or 0)
+
+    def forget_server(self, server_id: str) -> int:
+        """Remove every row the service wrote for ``server_id`` (its streams and its heartbeat).
+
+        Returns:
+            How many rows were removed.
+        """
+        self._writable()
+        return int(self._raw(_FORGET_SERVER, (server_id,)).rowcount or 0)
 
 
 # -- schema lineage -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,12 +22,15 @@ import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, rows_as, sql_timestamp
-from domains.tenancy import codex_access_tokens, codex_entity_owners
+from domains.tenancy import codex_access_tokens, codex_entity_owners, codex_idempotency_keys
 
 __all__ = [
     "DEFAULT_TENANT",
+    "IDEMPOTENCY_TTL",
     "SCOPES",
     "AccessToken",
+    "IdempotencyRepository",
+    "IdempotentReplay",
     "NewToken",
     "OwnershipRepository",
     "TokenRepository",
@@ -180,8 +184,26 @@ class TokenRepository(Repository):
 
     def touch(self, token_id: int) -> None:
         """Record a use (``last_used_at``)."""
+        self.touch_many([token_id])
+
+    def touch_many(self, token_ids: Iterable[int]) -> int:
+        """Record a use of each token (``last_used_at`` = now) in one statement.
+
+        The service batches this off the request path (a background round, at most once a minute per
+        token), so a request never waits for it.
+
+        Returns:
+            How many tokens were updated.
+        """
+        self._writable()
+        ids = sorted({int(i) for i in token_ids})
+        if not ids:
+            return 0
         t = codex_access_tokens
-        self._execute(t.update().where(t.c.id == token_id).values(last_used_at=sa.func.datetime("now")))
+        result = self._execute(
+            t.update().where(t.c.id.in_(ids)).values(last_used_at=sa.func.datetime("now")).returning(t.c.id)
+        )
+        return len(result.all())
 
 
 class OwnershipRepository(Repository):
@@ -239,3 +261,61 @@ class OwnershipRepository(Repository):
             sa.select(o.c.entity_id).where(o.c.entity_kind == entity_kind, o.c.tenant == tenant)
         )
         return [str(r[0]) for r in rows]
+
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+"""How long a mutation's response is kept for replay under its ``Idempotency-Key``."""
+_IDEM_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentReplay:
+    """A stored response: the request it answered (hash) and what was returned."""
+
+    request_hash: str
+    response_json: str
+
+
+class IdempotencyRepository(Repository):
+    """Responses of mutations sent with an ``Idempotency-Key``, per tenant, kept for :data:`IDEMPOTENCY_TTL`.
+
+    The caller looks the key up and stores the response **in the mutation's own transaction**, so a
+    retried request either finds the committed response or runs (and commits) exactly once.
+    """
+
+    @staticmethod
+    def validate_key(key: str) -> str:
+        """A key is 1–200 visible ASCII characters.
+
+        Raises:
+            InvalidInput: Anything else.
+        """
+        if not isinstance(key, str) or not _IDEM_KEY.match(key):
+            raise InvalidInput(
+                "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
+            )
+        return key
+
+    def find(self, tenant: str, key: str) -> IdempotentReplay | None:
+        """The response stored for ``key`` (within the retention window), or None."""
+        t = codex_idempotency_keys
+        row = self._execute(
+            sa.select(t.c.request_hash, t.c.response_json).where(
+                t.c.tenant == tenant, t.c.idem_key == key, t.c.created_at >= _utc(-IDEMPOTENCY_TTL)
+            )
+        ).first()
+        if row is None:
+            return None
+        data = row._mapping
+        return IdempotentReplay(str(data["request_hash"]), str(data["response_json"]))
+
+    def remember(self, tenant: str, key: str, request_hash: str, response_json: str) -> None:
+        """Store the response for ``key`` (replacing an expired entry), and drop expired entries."""
+        self._writable()
+        t = codex_idempotency_keys
+        self._execute(sa.delete(t).where(t.c.created_at < _utc(-IDEMPOTENCY_TTL)))
+        self._execute(
+            sa.insert(t)
+            .prefix_with("OR REPLACE")
+            .values(tenant=tenant, idem_key=key, request_hash=request_hash, response_json=response_json)
+        )

@@ -47,8 +47,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +67,7 @@ __all__ = [
     "UsageCounter",
     "UsageLimit",
     "UsageRepository",
+    "window_end",
     "window_start",
 ]
 
@@ -141,6 +143,28 @@ def window_start(period_kind: str, at: datetime | None = None) -> str:
         return ""
     when = _utc(at)
     return when.strftime("%Y-%m-%d") if period_kind == "daily" else when.strftime("%Y-%m-01")
+
+
+def window_end(period_kind: str, at: datetime | None = None) -> datetime | None:
+    """When the counter window of a ``period_kind`` limit containing ``at`` ends (UTC), or None.
+
+    A ``none`` window never ends. ``QuotaExceeded`` reports this as ``resets_at`` and ``retry_after``.
+
+    Raises:
+        InvalidInput: Unknown period kind.
+
+    Example:
+        >>> window_end("monthly", datetime(2026, 12, 21, 23, 59))
+        datetime.datetime(2027, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    Repository._check_vocab(period_kind, PERIOD_KINDS, "period_kind")
+    if period_kind == "none":
+        return None
+    when = _utc(at)
+    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period_kind == "daily":
+        return day + timedelta(days=1)
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _utc(at: datetime | None) -> datetime:
@@ -479,8 +503,9 @@ class UsageRepository(Repository):
 
         Raises:
             QuotaExceeded: A hard limit would be exceeded; ``details`` carry ``metric_key``,
-                ``scope_kind``, ``scope_id``, ``period_start``, ``limit``, ``used`` (before) and
-                ``requested``.
+                ``scope_kind``, ``scope_id``, ``period_start``, ``limit``, ``used`` (before),
+                ``requested``, ``period_kind`` and, for a window that ends, ``resets_at`` (UTC) and
+                ``retry_after`` (whole seconds until then).
             InvalidInput: A value outside its vocabulary or range, or a read-only connection.
         """
         self._writable()
@@ -503,6 +528,8 @@ class UsageRepository(Repository):
                 )
                 if row is None:
                     used = self._current(key, period_start, hot=True)
+                    resets = window_end(governing.period_kind, at)
+                    wait = None if resets is None else (resets - _utc(at)).total_seconds()
                     raise QuotaExceeded(
                         f"usage limit reached for {metric_key} ({scope_kind}:{scope_id or '*'}): "
                         f"{used} of {cap} used in window {period_start or 'none'!r}, {amount} requested",
@@ -513,6 +540,9 @@ class UsageRepository(Repository):
                         limit=cap,
                         used=used,
                         requested=amount,
+                        period_kind=governing.period_kind,
+                        resets_at=None if resets is None else resets.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        retry_after=None if wait is None else max(1, math.ceil(wait)),
                     )
             else:
                 row = self._raw(_ADD, (*key, period_start, amount)).fetchone()

@@ -155,3 +155,36 @@ def test_embedded_replica_reads_its_own_writes(sqld_server: SqldServer, tmp_path
         srv.store.dispose()
         wipe(engine)
         engine.dispose()
+
+
+def test_idempotency_key_applies_a_retried_mutation_once(server: Server) -> None:
+    body = {"topic": "idem/1", "change_kind": "insert", "payload": {"n": 1}}
+    headers = {"Idempotency-Key": "order-42"}
+    results: list[httpx.Response] = []
+
+    def send() -> None:
+        with server.client("a_all", headers=headers) as c:
+            results.append(c.post("/api/codex/mutate/change", json=body))
+
+    threads = [
+        threading.Thread(target=send) for _ in range(4)
+    ]  # a client retrying while the first is in flight
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert [r.status_code for r in results] == [200] * 4, [r.text for r in results]
+    assert len({r.json()["change_log_id"] for r in results}) == 1
+    with server.store.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT COUNT(*) FROM codex_change_log WHERE topic = 'idem/1'").scalar()
+    assert rows == 1
+    with server.client("a_all", headers=headers) as c:
+        other = c.post("/api/codex/mutate/change", json={**body, "payload": {"n": 2}})
+        assert other.status_code == 422 and other.json()["error"] == "IdempotencyKeyReused", other.text
+    with server.client("b_all", headers=headers) as c:  # keys are per tenant
+        assert (
+            c.post("/api/codex/mutate/change", json=body).json()["change_log_id"]
+            != results[0].json()["change_log_id"]
+        )
+    with server.client("a_all", headers={"Idempotency-Key": "x" * 201}) as c:
+        assert c.post("/api/codex/mutate/change", json=body).status_code == 422

@@ -39,6 +39,12 @@ def sqld_migrated(sqld_server: SqldServer) -> DbConfig:
     return config
 
 
+def _migrated(store: Store) -> bool:
+    with store.connect() as conn:
+        found = conn.exec_driver_sql("SELECT 1 FROM sqlite_schema WHERE name = 'codex_change_log'").first()
+    return found is not None
+
+
 def truncate(store: Store) -> None:
     """Empty every data table (keeping the migration bookkeeping) and reset AUTOINCREMENT."""
     with store.engine.connect() as conn:
@@ -87,6 +93,9 @@ def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     else:
         config: DbConfig = request.getfixturevalue("sqld_migrated")
         s = open_store(config, migrate="none")
+        if not _migrated(s):  # another module on this worker wiped the shared server since
+            s.dispose()
+            s = open_store(config)
         truncate(s)
     try:
         yield s

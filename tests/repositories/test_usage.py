@@ -163,6 +163,9 @@ def test_hard_limit_refuses_and_writes_nothing(store: Store) -> None:
         "limit": 3,
         "used": 3,
         "requested": 1,
+        "period_kind": "daily",
+        "resets_at": "2026-03-22T00:00:00Z",
+        "retry_after": 12 * 3600,  # seconds from DAY (noon) to the window's end: the HTTP Retry-After
     }
     assert err.to_dict()["error"] == "QuotaExceeded"
     # The next day is a new window.
