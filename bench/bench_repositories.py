@@ -47,10 +47,12 @@ from codex.repositories.reactivity import SubscriptionRepository
 from codex.repositories.usage import UsageRepository
 from codex.store import Store, open_store
 
+# The raw baselines do the same work as the repositories, tenant included (revision 0007): the row's
+# tenant_id, and an upsert that never overwrites another tenant's row.
 SUBSCRIPTION_SQL = (
-    "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint) VALUES (?, ?, ?, ?) "
+    "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint, tenant_id) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, filter_json = excluded.filter_json, "
-    "client_hint = excluded.client_hint"
+    "client_hint = excluded.client_hint WHERE codex_subscriptions.tenant_id = excluded.tenant_id"
 )
 LIMIT_SQL = (
     "INSERT INTO usage_limit_definitions "
@@ -60,8 +62,8 @@ LIMIT_SQL = (
     "RETURNING id"
 )
 CHANGE_SQL = (
-    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json, tenant_id) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -122,7 +124,8 @@ def p1a_round(ws: Workspace, rows: int) -> tuple[float, float]:
     def baseline() -> None:
         raw.execute("BEGIN IMMEDIATE")
         raw.executemany(
-            SUBSCRIPTION_SQL, [(i, t, json.dumps(f, separators=(",", ":")), h) for i, t, f, h in items]
+            SUBSCRIPTION_SQL,
+            [(i, t, json.dumps(f, separators=(",", ":")), h, "default") for i, t, f, h in items],
         )
         raw.execute("COMMIT")
 
@@ -160,6 +163,7 @@ def p1b_round(ws: Workspace, rows: int) -> tuple[float, float]:
                     str(i),
                     "insert",
                     json.dumps({"n": i}, separators=(",", ":")),
+                    "default",
                 ),
             )
         raw.execute("COMMIT")
@@ -244,7 +248,9 @@ def p2_round(ws: Workspace, ops: int) -> dict[str, float]:
                 raw.execute("BEGIN IMMEDIATE")
                 raw.execute(LIMIT_SQL, (f"metric.{i % 20}", "user", f"u{i}", "daily", i, "hard")).fetchone()
                 if change:
-                    raw.execute(CHANGE_SQL, ("usage/metric", "usage_limit", str(i), "update", '{"i":1}'))
+                    raw.execute(
+                        CHANGE_SQL, ("usage/metric", "usage_limit", str(i), "update", '{"i":1}', "default")
+                    )
                 raw.execute("COMMIT")
 
         times[change] = _timed(pair)

@@ -19,6 +19,7 @@ __all__ = [
     "NotFound",
     "QuotaExceeded",
     "SchemaError",
+    "TenantScopeError",
 ]
 
 
@@ -89,4 +90,10 @@ class DatabaseBusy(DatabaseUnavailable):
     parent, and code that must tell a lock wait from an unreachable database catches this class
     first. The HTTP body names it (``"error": "DatabaseBusy"``) and ``Retry-After`` comes from
     ``details["retry_after"]``.
+    """
+
+
+class TenantScopeError(CodexError):
+    """Code bound to one tenant reached outside it: a tenant scope on a shared table, or a repository of
+    one tenant on another tenant's transaction. A programming error, never the caller's input (HTTP 500).
     """

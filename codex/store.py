@@ -73,8 +73,9 @@ class Store:
         """A connection inside a write transaction (``BEGIN IMMEDIATE``); commits on success.
 
         Args:
-            tenant: The tenant that owns the change-log rows written in this transaction (the HTTP
-                layer sets it; library use leaves it unset = tenant ``default``).
+            tenant: The tenant this transaction works for: repositories on it are bound to that tenant
+                (rows, change-log rows and reads are scoped to it in SQL). The HTTP layer sets it;
+                library use leaves it unset = tenant ``default``.
 
         The transaction waits for the process's write gate first (in Python, not inside the driver),
         and raises :class:`~codex.errors.DatabaseBusy` when no slot frees up in time. Database errors
@@ -138,11 +139,19 @@ class Store:
                 time.sleep(0.05 * attempt)
 
     @contextmanager
-    def connect(self) -> Iterator[sa.Connection]:
-        """A read connection: its transactions are ``BEGIN DEFERRED`` and take no write lock."""
+    def connect(self, *, tenant: str | None = None) -> Iterator[sa.Connection]:
+        """A read connection: its transactions are ``BEGIN DEFERRED`` and take no write lock.
+
+        Args:
+            tenant: The tenant whose rows repositories on this connection see (the HTTP layer sets it;
+                library use leaves it unset = tenant ``default``).
+        """
+        options: dict[str, object] = dict(READ_ONLY)
+        if tenant is not None:
+            options["codex_tenant"] = tenant
         try:
             with self.read_engine.connect() as conn:
-                yield conn.execution_options(**READ_ONLY)
+                yield conn.execution_options(**options)
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 

@@ -13,13 +13,18 @@ from typing import Any
 import sqlalchemy as sa
 
 __all__ = [
+    "DEFAULT_TENANT",
     "NAMING_CONVENTION",
     "NOW",
     "REAL",
+    "TENANT_COLUMN",
     "bool_int",
     "created_at",
+    "is_tenant_owned",
     "metadata",
     "now_column",
+    "tenant_column",
+    "tenant_owned",
 ]
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -53,3 +58,44 @@ def created_at() -> sa.Column[str]:
 def bool_int(name: str, default: int = 0) -> sa.Column[int]:
     """A boolean stored as ``INTEGER NOT NULL DEFAULT 0|1``, as upstream stores booleans."""
     return sa.Column(name, sa.Integer, nullable=False, server_default=sa.text(str(default)))
+
+
+TENANT_COLUMN = "tenant_id"
+"""The column that makes a row a tenant's: every tenant-owned table has it (see :func:`tenant_owned`)."""
+
+DEFAULT_TENANT = "default"
+"""The tenant of rows written without one (library and CLI use): an ordinary tenant, not an operator."""
+
+
+def tenant_column() -> sa.Column[str]:
+    """``tenant_id TEXT NOT NULL DEFAULT 'default'``: the owning tenant of a row.
+
+    Added by a revision (``ALTER TABLE … ADD COLUMN``), so it is the last column of its table; declare it
+    last, or let :func:`tenant_owned` append it.
+    """
+    return sa.Column(TENANT_COLUMN, sa.Text, nullable=False, server_default=sa.text(f"'{DEFAULT_TENANT}'"))
+
+
+def tenant_owned(*tables: sa.Table, index: bool = True) -> None:
+    """Mark ``tables`` as tenant-owned: append :func:`tenant_column` (unless declared) and its index.
+
+    The repository gateway (``codex.repositories.gateway``) applies the tenant scope in SQL to every
+    statement on a tenant-owned table; a table not marked is shared (library or operator data) and a
+    tenant-bound gateway refuses it.
+
+    Args:
+        tables: The tables.
+        index: Add ``idx_<table>_tenant`` on the column (False when a unique index on
+            ``(tenant_id, …)`` already leads with it).
+    """
+    for table in tables:
+        if TENANT_COLUMN not in table.c:
+            table.append_column(tenant_column())
+        if index:
+            sa.Index(f"idx_{table.name}_tenant", table.c[TENANT_COLUMN])
+        table.info["tenant_owned"] = True
+
+
+def is_tenant_owned(table: sa.Table) -> bool:
+    """True when ``table`` carries a tenant (marked with :func:`tenant_owned`)."""
+    return bool(table.info.get("tenant_owned"))

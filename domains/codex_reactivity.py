@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import created_at, metadata, now_column
+from domains._meta import created_at, metadata, now_column, tenant_owned
 
 __all__ = [
     "TABLES",
@@ -72,6 +72,9 @@ codex_projection_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     now_column("updated_at"),
 )
+
+# Revision 0007: change rows, subscriptions, query snapshots and projection versions carry their tenant.
+tenant_owned(codex_change_log, codex_subscriptions, codex_query_snapshots, codex_projection_versions)
 
 TABLES: tuple[sa.Table, ...] = (
     codex_schema_lineage,

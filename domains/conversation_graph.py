@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import REAL, created_at, metadata, now_column
+from domains._meta import REAL, created_at, metadata, now_column, tenant_column, tenant_owned
 
 __all__ = [
     "TABLES",
@@ -18,7 +18,7 @@ research_sessions = sa.Table(
     "research_sessions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("session_key", sa.Text, nullable=False, unique=True),
+    sa.Column("session_key", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False, server_default=sa.text("''")),
     sa.Column("status", sa.Text, nullable=False, server_default=sa.text("'active'")),
     sa.Column("repository_id", sa.Text, nullable=False, server_default=sa.text("''")),
@@ -27,7 +27,10 @@ research_sessions = sa.Table(
     created_at(),
     now_column("updated_at"),
     sa.Index("idx_research_sessions_repo_created", "repository_id", "created_at"),
+    tenant_column(),
     sa.Index("idx_research_sessions_status", "status"),
+    sa.Index("uq_research_sessions_tenant_key", "tenant_id", "session_key", unique=True),
+    sa.Index("idx_research_sessions_tenant_created", "tenant_id", "created_at", "id"),
     sqlite_autoincrement=True,
 )
 
@@ -90,6 +93,10 @@ topic_evolution_events = sa.Table(
     sa.Index("idx_topic_evolution_topic_created", "topic_id", "created_at"),
     sqlite_autoincrement=True,
 )
+
+# Revision 0007: session keys are unique per tenant (the unique index leads with tenant_id).
+tenant_owned(research_sessions, index=False)
+tenant_owned(conversation_versions, conversation_edges, topic_evolution_events)
 
 TABLES: tuple[sa.Table, ...] = (
     research_sessions,

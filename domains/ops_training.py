@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import REAL, created_at, metadata
+from domains._meta import REAL, created_at, metadata, tenant_owned
 
 __all__ = [
     "TABLES",
@@ -97,6 +97,8 @@ populi_reviews = sa.Table(
     sa.Index("idx_populi_reviews_target", "target_id"),
     sqlite_autoincrement=True,
 )
+
+tenant_owned(research_metrics)  # revision 0007: a research session's metrics are its tenant's
 
 TABLES: tuple[sa.Table, ...] = (
     llm_interactions,

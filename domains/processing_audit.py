@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import created_at, metadata, now_column
+from domains._meta import created_at, metadata, now_column, tenant_owned
 
 __all__ = ["TABLES", "audit_log", "processing_run_steps", "processing_runs"]
 
@@ -69,5 +69,16 @@ audit_log = sa.Table(
     sa.Index("idx_audit_log_resource_created", "resource_kind", "resource_id", "created_at"),
     sqlite_autoincrement=True,
 )
+
+# Revision 0007; the tenant indexes of runs and audit rows also serve their list order (newest first).
+tenant_owned(processing_runs, audit_log, index=False)
+sa.Index(
+    "idx_processing_runs_tenant_created",
+    processing_runs.c.tenant_id,
+    processing_runs.c.created_at,
+    processing_runs.c.id,
+)
+sa.Index("idx_audit_log_tenant_created", audit_log.c.tenant_id, audit_log.c.created_at, audit_log.c.id)
+tenant_owned(processing_run_steps)
 
 TABLES: tuple[sa.Table, ...] = (processing_runs, processing_run_steps, audit_log)

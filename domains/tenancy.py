@@ -1,13 +1,12 @@
-"""Tenancy and access (forward revision 0004): API tokens, and tenant ownership kept beside upstream rows.
-
-Upstream tables keep their shape; ownership lives in side tables:
+"""Tenancy and access (forward revisions 0004, 0006, 0007): API tokens and idempotency keys.
 
 * ``codex_access_tokens``: bearer tokens, stored as SHA-256 hashes, each bound to one tenant and scopes.
-* ``codex_change_owners``: the tenant of a change-log row (no row = tenant ``default``).
-* ``codex_entity_owners``: the tenant of an entity created through the API (conversation, topic, run…;
-  no row = tenant ``default``).
-* ``codex_idempotency_keys`` (a later revision): the response of a mutation sent with an
+* ``codex_idempotency_keys`` (revision 0006): the response of a mutation sent with an
   ``Idempotency-Key`` header, written in the mutation's transaction, so a retried request is applied once.
+
+Which tenant owns a row is a property of the row itself: every tenant-owned table has a ``tenant_id``
+column (``domains._meta.tenant_owned``; revision 0007 added them, backfilled them from the side tables
+``codex_entity_owners`` / ``codex_change_owners`` of revision 0004 and dropped those).
 """
 
 from __future__ import annotations
@@ -16,13 +15,7 @@ import sqlalchemy as sa
 
 from domains._meta import created_at, metadata
 
-__all__ = [
-    "TABLES",
-    "codex_access_tokens",
-    "codex_change_owners",
-    "codex_entity_owners",
-    "codex_idempotency_keys",
-]
+__all__ = ["TABLES", "codex_access_tokens", "codex_idempotency_keys"]
 
 codex_access_tokens = sa.Table(
     "codex_access_tokens",
@@ -41,26 +34,6 @@ codex_access_tokens = sa.Table(
     sqlite_autoincrement=True,
 )
 
-codex_change_owners = sa.Table(
-    "codex_change_owners",
-    metadata,
-    sa.Column(
-        "change_id", sa.Integer, sa.ForeignKey("codex_change_log.id", ondelete="CASCADE"), primary_key=True
-    ),
-    sa.Column("tenant", sa.Text, nullable=False),
-    sa.Index("idx_codex_change_owners_tenant", "tenant", "change_id"),
-)
-
-codex_entity_owners = sa.Table(
-    "codex_entity_owners",
-    metadata,
-    sa.Column("entity_kind", sa.Text, primary_key=True),
-    sa.Column("entity_id", sa.Text, primary_key=True),
-    sa.Column("tenant", sa.Text, nullable=False),
-    created_at(),
-    sa.Index("idx_codex_entity_owners_tenant", "tenant", "entity_kind"),
-)
-
 codex_idempotency_keys = sa.Table(
     "codex_idempotency_keys",
     metadata,
@@ -72,9 +45,4 @@ codex_idempotency_keys = sa.Table(
     sa.Index("idx_codex_idempotency_keys_created", "created_at"),
 )
 
-TABLES: tuple[sa.Table, ...] = (
-    codex_access_tokens,
-    codex_change_owners,
-    codex_entity_owners,
-    codex_idempotency_keys,
-)
+TABLES: tuple[sa.Table, ...] = (codex_access_tokens, codex_idempotency_keys)

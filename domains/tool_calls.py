@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import created_at, metadata
+from domains._meta import created_at, metadata, tenant_owned
 
 __all__ = ["TABLES", "conversation_tool_calls"]
 
@@ -32,5 +32,7 @@ conversation_tool_calls = sa.Table(
     sa.Index("idx_conversation_tool_calls_status", "status"),
     sqlite_autoincrement=True,
 )
+
+tenant_owned(conversation_tool_calls)  # revision 0007
 
 TABLES: tuple[sa.Table, ...] = (conversation_tool_calls,)

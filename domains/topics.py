@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import REAL, created_at, metadata
+from domains._meta import REAL, created_at, metadata, tenant_column, tenant_owned
 
 __all__ = ["TABLES", "conversation_message_topics", "conversation_topics", "topics"]
 
@@ -12,10 +12,12 @@ topics = sa.Table(
     "topics",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("slug", sa.Text, nullable=False),
     sa.Column("label", sa.Text, nullable=False, server_default=sa.text("''")),
     created_at(),
+    tenant_column(),
     sa.Index("idx_topics_label", "label"),
+    sa.Index("uq_topics_tenant_slug", "tenant_id", "slug", unique=True),
     sqlite_autoincrement=True,
 )
 
@@ -45,5 +47,9 @@ conversation_message_topics = sa.Table(
     sa.Column("topic_id", sa.Integer, sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
     sa.Index("idx_conversation_message_topics_topic", "topic_id"),
 )
+
+# Revision 0007: slugs are unique per tenant (the unique index leads with tenant_id).
+tenant_owned(topics, index=False)
+tenant_owned(conversation_topics, conversation_message_topics)
 
 TABLES: tuple[sa.Table, ...] = (topics, conversation_topics, conversation_message_topics)

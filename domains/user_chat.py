@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from domains._meta import created_at, metadata, now_column
+from domains._meta import created_at, metadata, now_column, tenant_owned
 
 __all__ = ["TABLES", "conversation_messages", "conversations"]
 
@@ -39,5 +39,15 @@ conversation_messages = sa.Table(
     sa.Index("idx_conversation_messages_created", "conversation_id", "created_at"),
     sqlite_autoincrement=True,
 )
+
+# Revision 0007; the tenant index of conversations also serves their list order (newest first).
+tenant_owned(conversations, index=False)
+sa.Index(
+    "idx_conversations_tenant_updated",
+    conversations.c.tenant_id,
+    conversations.c.updated_at,
+    conversations.c.id,
+)
+tenant_owned(conversation_messages)
 
 TABLES: tuple[sa.Table, ...] = (conversations, conversation_messages)

@@ -41,8 +41,20 @@ class Principal:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        """True when the token holds ``scope`` (or ``admin``)."""
-        return scope in self.scopes or "admin" in self.scopes
+        """True when the token holds ``scope``.
+
+        ``admin`` implies every scope of its own tenant; only ``operator`` reaches across tenants (limits
+        and quotas, cross-tenant counts and views, every tenant's search documents), and it implies the
+        others. A tenant's name gives no power: ``default`` is an ordinary tenant.
+        """
+        if scope in self.scopes or "operator" in self.scopes:
+            return True
+        return scope != "operator" and "admin" in self.scopes
+
+    @property
+    def is_operator(self) -> bool:
+        """True for an operator token (see :meth:`allows`)."""
+        return "operator" in self.scopes
 
 
 AUTH_CACHE_SECONDS = 2.0

@@ -7,10 +7,12 @@
   database while the client waits.
 * **The database mirrors them, in the background.** Every ``bookkeeping_seconds`` one write
   transaction (through the store's write gate) applies what changed since the last round to
-  ``codex_subscriptions``: new streams upserted, ended ones deleted (a stream opened and closed within
-  one round is never written at all). Rows are keyed ``<server id>:<stream id>``, so ids chosen by
-  clients (WebSocket subscription ids, which are per connection) never collide across connections or
-  tenants; the client's id is kept in the row's filter.
+  ``codex_subscriptions``: new streams upserted (each row in its subscriber's tenant), ended ones
+  deleted (a stream opened and closed within one round is never written at all). Rows are keyed
+  ``<server id>:<stream id>``, so ids chosen by clients (WebSocket subscription ids, which are per
+  connection) never collide across connections or tenants; the client's id is kept in the row's filter.
+  The server's own rows — its heartbeat, the deletes, the sweep — are operator housekeeping
+  (``SubscriptionRepository.unscoped``).
 * **Dead servers are swept.** While it has rows, a server refreshes its heartbeat row (hint
   ``server``, the database's clock) every third of ``server_ttl_seconds``; at startup and then every
   ``server_ttl_seconds`` each server deletes the rows of servers not seen for that long (and rows
@@ -291,28 +293,34 @@ class Bookkeeper:
 
     def _stale(self) -> int:
         """Rows of dead servers (a read: the round writes only when there is something to delete)."""
-        with self.store.connect() as conn:
-            return SubscriptionRepository(conn).dead_rows(self.settings.server_ttl_seconds)
+        with self.store.connect() as conn:  # operator housekeeping: every tenant's rows
+            return SubscriptionRepository.unscoped(conn).dead_rows(self.settings.server_ttl_seconds)
 
     def _write(self, work: _Round, sweep: bool) -> None:
+        by_tenant: dict[str, list[StreamEntry]] = {}
+        for entry in work.adds.values():
+            by_tenant.setdefault(entry.tenant, []).append(entry)
+
         def unit(conn: sa.Connection) -> None:
-            subs = SubscriptionRepository(conn)
+            # The server's own rows (heartbeat, ends of its streams, sweeping dead servers) are operator
+            # housekeeping; a stream's row is written in its subscriber's tenant.
+            housekeeping = SubscriptionRepository.unscoped(conn)
             if work.heartbeat:
-                subs.heartbeat(self.server_id, {"host": socket.gethostname(), "pid": os.getpid()})
-            if work.adds:
-                subs.upsert_many(entry.row(self.server_id) for entry in work.adds.values())
+                housekeeping.heartbeat(self.server_id, {"host": socket.gethostname(), "pid": os.getpid()})
+            for tenant, entries in by_tenant.items():
+                SubscriptionRepository(conn, tenant).upsert_many(e.row(self.server_id) for e in entries)
             if work.deletes:
-                subs.delete_many(work.deletes)
+                housekeeping.delete_many(work.deletes)
             if work.tokens:
                 TokenRepository(conn).touch_many(work.tokens)
             if sweep:
-                self.swept += subs.sweep(self.settings.server_ttl_seconds)
+                self.swept += housekeeping.sweep(self.settings.server_ttl_seconds)
 
         self.store.run_write(unit)
 
     def _goodbye(self, tokens: set[int]) -> None:
         def unit(conn: sa.Connection) -> None:
-            SubscriptionRepository(conn).forget_server(self.server_id)
+            SubscriptionRepository.unscoped(conn).forget_server(self.server_id)
             TokenRepository(conn).touch_many(tokens)
 
         self.store.run_write(unit)

@@ -12,7 +12,7 @@ caller's tenant:
 * ``GET /api/admin/schema`` (read): the 18 domains (and bookkeeping) → tables → columns, keys, foreign
   keys with ``ON DELETE``, indexes and the fragment or revision that created each table, described from
   the models in ``domains/`` (by :mod:`codex.api.schema_view`, which also details the drift). Row counts
-  span every tenant, so they need the ``admin`` scope.
+  span every tenant, so they need the ``operator`` scope.
 * ``GET /api/admin/registry`` (read): the named queries and mutations with their parameters.
 * ``GET /api/admin/changes/tail`` (read): where to start a stream so that it replays the tenant's last
   ``limit`` changes matching a topic pattern (the live page opens with recent history, no gap).
@@ -54,10 +54,8 @@ from codex.reactive.patterns import TopicPattern
 from codex.repositories._base import sql_timestamp
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
-from codex.repositories.tenancy import DEFAULT_TENANT
 from codex.search import SearchHit
 from codex.search import search as search_corpus
-from domains.processing_audit import processing_runs
 
 __all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
 
@@ -65,8 +63,8 @@ TEST_HOOKS_ENV = "VOX_CODEX_TEST_HOOKS"
 """Set to ``1`` to mount the test-only stream-drop route (the console's browser tests do)."""
 
 _TAIL_SQL = (
-    "SELECT c.id, c.topic FROM codex_change_log AS c LEFT JOIN codex_change_owners AS o "
-    "ON o.change_id = c.id WHERE c.id < ? AND COALESCE(o.tenant, 'default') = ? ORDER BY c.id DESC LIMIT ?"
+    "SELECT c.id, c.topic FROM codex_change_log AS c WHERE c.id < ? AND c.tenant_id = ? "
+    "ORDER BY c.id DESC LIMIT ?"
 )
 _TAIL_SCAN = 5000
 
@@ -283,30 +281,11 @@ def _runs(
     until: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    r = processing_runs
-    stmt = (
-        sa.select(r.c.id)
-        .where(r.c.scope_kind == "tenant", r.c.scope_id == who.tenant)
-        .order_by(r.c.created_at.desc(), r.c.id.desc())
-        .limit(limit)
-    )
-    if status:
-        stmt = stmt.where(r.c.status == status)
-    if run_kind:
-        stmt = stmt.where(r.c.run_kind == run_kind)
-    if since:
-        stmt = stmt.where(r.c.created_at >= since)
-    if until:
-        stmt = stmt.where(r.c.created_at < until)
-    with state.store.connect() as conn:
-        repo = ProcessingRepository(conn)
-        out = []
-        for (run_id,) in conn.execute(stmt).all():
-            run = repo.get_run(int(run_id))
-            data = plain(run)
-            data["steps"] = [plain(s) for s in run.steps]
-            out.append(data)
-    return out
+    with state.store.connect(tenant=who.tenant) as conn:  # the repository reads in the caller's tenant
+        runs = ProcessingRepository(conn).list_runs(
+            status=status, run_kind=run_kind, since=since, until=until, limit=limit, with_steps=True
+        )
+    return [{**plain(run), "steps": [plain(s) for s in run.steps]} for run in runs]
 
 
 def _tail(state: AppState, tenant: str, pattern: TopicPattern, limit: int) -> TailResponse:
@@ -405,7 +384,7 @@ def add_admin_routes(app: FastAPI) -> None:
                 drift = schema_drift(conn)
                 ledger = _ledger(conn)
             described = state.store.config.describe()
-            if not who.allows("admin"):  # where the database lives is for operators only
+            if not who.is_operator:  # where the database lives is for operators only
                 described.update(url=None, path=None)
             replica = _tracker(request).state(state) if state.store.config.mode == "replica" else None
             return OverviewResponse(
@@ -448,7 +427,7 @@ def add_admin_routes(app: FastAPI) -> None:
         summary="Domains, tables, columns, keys, foreign keys, indexes and their fragments.",
     )
     def schema(request: Request, who: Principal = Depends(require("read"))) -> SchemaResponse:
-        counts = row_counts(request.app.state.codex.store) if who.allows("admin") else None
+        counts = row_counts(request.app.state.codex.store) if who.is_operator else None
         return describe_schema(counts)
 
     @router.get(
@@ -519,9 +498,9 @@ def add_admin_routes(app: FastAPI) -> None:
         who: Principal = Depends(require("read")),
     ) -> SearchResponse:
         state: AppState = request.app.state.codex
-        # Tenant scope: a tenant sees the documents under ``<tenant>/``; the default tenant (the
-        # operator's, e.g. `codex search ingest` from the CLI) sees the whole corpus.
-        scope = None if who.tenant == DEFAULT_TENANT else f"{who.tenant}/"
+        # Tenant scope: a tenant sees the documents under ``<tenant>/``; an operator token sees the whole
+        # corpus (including documents ingested from the CLI, e.g. `codex search ingest`).
+        scope = None if who.is_operator else f"{who.tenant}/"
         with state.store.connect() as conn:
             hits = search_corpus(conn, q, mode=mode, k=k, uri_prefix=scope)
         return SearchResponse(query=q, mode=mode, k=k, hits=list(hits))

@@ -2,11 +2,15 @@
 
 * ``POST /api/codex/mutate/{name}``: the domain rows, the change-log rows and the tenant's usage
   consumption (metric ``api.mutations``, scope ``tenant``/<tenant>) commit in one transaction.
-* ``GET /api/codex/query/{name}``: a read (one read transaction, nothing written on the request
-  path); a result that changed is recorded as a ``codex_query_snapshots`` row (JSON + Keccak digest)
-  under the tenant-scoped name ``<tenant>:<name>`` by a background recorder, which bumps its
-  projection version; ``cursor`` is the change-log id the result is consistent with.
-* ``GET /api/codex/query/{name}/latest``: the upstream "newest stored snapshot" read.
+* ``GET /api/codex/query/{name}``: a read (one read transaction bound to the caller's tenant: no write
+  lock, nothing written on the request path, so it answers while another connection writes). A result
+  whose digest differs from the latest snapshot of its key — (tenant, query, canonical parameters,
+  :func:`~codex.repositories.reactivity.snapshot_key`) — is recorded as a ``codex_query_snapshots`` row
+  (JSON + Keccak digest) by a background recorder, which bumps the key's projection version and keeps
+  the last few of each; ``cursor`` is the change-log id the result is consistent with.
+* ``GET /api/codex/query/{name}/latest``: the upstream "newest stored snapshot" read: of the parameter
+  set in the query string (validated, defaults filled in), or — with no query string, the upstream
+  form — of any parameter set the tenant ran.
 """
 
 from __future__ import annotations
@@ -26,13 +30,26 @@ from codex.api.registry import Mutation, Query, Registry
 from codex.api.state import AppState
 from codex.errors import InvalidInput
 from codex.repositories.changelog import ChangeLogRepository
-from codex.repositories.reactivity import ProjectionRepository, QuerySnapshotRepository, canonical_json
+from codex.repositories.reactivity import (
+    ProjectionRepository,
+    QuerySnapshotRepository,
+    canonical_json,
+    snapshot_key,
+)
 from codex.repositories.tenancy import IdempotencyRepository
 from codex.repositories.usage import UsageRepository
 from codex.schema import keccak256_hex
 from codex.store import LAST_CHANGE_KEY
 
-__all__ = ["MUTATION_METRIC", "MutateResponse", "QueryResponse", "add_codex_routes", "run_query"]
+__all__ = [
+    "MUTATION_METRIC",
+    "MutateResponse",
+    "QueryResponse",
+    "SnapshotResponse",
+    "add_codex_routes",
+    "read_latest_snapshot",
+    "run_query",
+]
 
 MUTATION_METRIC = "api.mutations"
 
@@ -104,14 +121,15 @@ def run_mutation(
 
 
 def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:
-    """Run a query in one read transaction: no write lock, one consistent snapshot, nothing written.
+    """Run a query in one read transaction of the caller's tenant: no write lock, one consistent
+    snapshot, nothing written.
 
-    When the result differs from the latest recorded snapshot it is offered to the background
-    recorder (:class:`codex.api.snapshots.SnapshotRecorder`), and the response carries the version
-    that recording gives it.
+    When the result differs from the latest recorded snapshot of its key (tenant, query, canonical
+    parameters) it is offered to the background recorder (:class:`codex.api.snapshots.SnapshotRecorder`),
+    and the response carries the version that recording gives it.
     """
-    key = f"{who.tenant}:{query.name}"
-    with state.store.connect() as conn:
+    key = snapshot_key(query.name, params.model_dump(mode="json"))
+    with state.store.connect(tenant=who.tenant) as conn:
         cursor = ChangeLogRepository(conn).head()
         result = query.run(conn, who, params)
         latest = QuerySnapshotRepository(conn).latest(key)
@@ -121,9 +139,33 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
         return QueryResponse(
             query_name=query.name, result=latest.result, digest=digest, version=version, cursor=cursor
         )
-    state.snapshots.offer(key, who.tenant, result)
+    state.snapshots.offer(who.tenant, key, result)
     return QueryResponse(
         query_name=query.name, result=result, digest=digest, version=version + 1, cursor=cursor
+    )
+
+
+def read_latest_snapshot(
+    state: AppState, who: Principal, query: Query, params: BaseModel | None
+) -> SnapshotResponse:
+    """The newest stored snapshot of ``query`` for the caller's tenant (a read transaction).
+
+    Args:
+        params: The parameter set whose snapshot is wanted; None for the newest of any parameter set.
+
+    Raises:
+        ApiError: 404 when there is none.
+    """
+    with state.store.connect(tenant=who.tenant) as conn:
+        snaps = QuerySnapshotRepository(conn)
+        if params is None:
+            row = snaps.latest_of_query(query.name)
+        else:
+            row = snaps.latest(snapshot_key(query.name, params.model_dump(mode="json")))
+    if row is None:
+        raise ApiError(404, "NotFound", f"no snapshot for query {query.name}")
+    return SnapshotResponse(
+        query_name=query.name, snapshot_json=row.result, digest=row.digest, created_at=row.created_at
     )
 
 
@@ -244,14 +286,16 @@ def add_codex_routes(app: FastAPI, registry: Registry) -> None:
     def latest_snapshot(
         name: str, request: Request, who: Principal = Depends(require("read"))
     ) -> SnapshotResponse:
-        state: AppState = request.app.state.codex
-        with state.store.connect() as conn:
-            row = QuerySnapshotRepository(conn).latest(f"{who.tenant}:{name}")
-        if row is None:
+        query = registry.queries.get(name)
+        if query is None:
             raise ApiError(404, "NotFound", f"no snapshot for query {name}")
-        return SnapshotResponse(
-            query_name=name, snapshot_json=row.result, digest=row.digest, created_at=row.created_at
-        )
+        if not who.allows(query.scope):  # a snapshot is the query's result: the same scope reads it
+            raise ApiError(
+                403, "Forbidden", f"this token lacks the {query.scope!r} scope", required_scope=query.scope
+            )
+        raw = dict(request.query_params)
+        params = parse_params(query, raw) if raw else None
+        return read_latest_snapshot(request.app.state.codex, who, query, params)
 
     @router.post("/api/codex/mutate/{name}", include_in_schema=False)
     def unknown_mutation(name: str, who: Principal = Depends(require("write"))) -> None:

@@ -93,7 +93,8 @@ async def ready(request: Request) -> JSONResponse:
     dependencies=[Depends(bearer_scheme)],
 )
 def search_status(request: Request, who: Principal = Depends(require("read"))) -> dict[str, Any]:
-    """Counts of search_documents, search_document_chunks, search_indexing_jobs, jobs by status, index sizes."""
+    """The tenant's search counts (documents, chunks, jobs by status); an operator's span the corpus + index sizes."""
     state: AppState = request.app.state.codex
+    prefix = None if who.is_operator else f"{who.tenant}/"  # a tenant counts its own documents only
     with state.store.connect() as conn:
-        return dict(search_corpus_status(conn))
+        return dict(search_corpus_status(conn, uri_prefix=prefix))

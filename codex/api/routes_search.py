@@ -1,16 +1,17 @@
 """Search corpus writes over HTTP: ``POST /api/search/documents`` (one), ``…/batch`` (NDJSON), ``…/delete``.
 
 Behind the one auth boundary (:func:`codex.api.auth.require`, scope ``write``) and the caller's tenant:
-a document's ``source_uri`` is stored under ``<tenant>/`` (the default tenant's as given), which is the
+a document's ``source_uri`` is stored under ``<tenant>/`` (every tenant's, ``default`` included), which is the
 prefix ``GET /api/search`` scopes every query to, so the documents a tenant adds are found by that
 tenant's searches only. Responses show the URI as the caller sent it.
 
-* ``POST /api/search/documents``: one JSON document, ingested in one write transaction.
+* ``POST /api/search/documents``: one JSON document, ingested in one write transaction; 201 for a new
+  document, 200 when the tenant's document with that URI was updated or unchanged (idempotent).
 * ``POST /api/search/documents/batch``: a bulk load, ``application/x-ndjson``, one JSON document per
   line (the same fields), all or nothing: every line is checked first (a bad line is a 422 naming it), then
   the whole batch is ingested with :func:`codex.search.ingest_many` in one transaction.
-* ``POST /api/search/documents/delete`` (``{"source_uri": …}``): remove one of the tenant's documents (404
-  if it has none). A POST like every other write of the API.
+* ``POST /api/search/documents/delete`` (``{"source_uri": …}``) and ``DELETE /api/search/documents/{id}``:
+  remove one of the tenant's documents (404 if it has none: another tenant's id answers the same).
 
 Content is ``content`` (text) or ``content_base64`` (bytes, decoded with ``charset``, UTF-8 by default). An
 unknown charset, bytes that do not decode, an empty document, a document longer than
@@ -23,19 +24,20 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import hashlib
 import json
 from typing import Any, Literal
 
 import anyio
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.state import AppState
 from codex.errors import InvalidInput, NotFound
-from codex.repositories.tenancy import DEFAULT_TENANT
 from codex.search import MAX_DOCUMENT_CHARS, DocumentInput, IngestResult, delete_document, ingest_many
+from domains.search_ingest import search_documents
 
 __all__ = [
     "MAX_BATCH_LINES",
@@ -52,14 +54,26 @@ MAX_BATCH_LINES = 10_000
 
 
 class DocumentBody(BaseModel):
-    """One document to add to (or replace in) the tenant's search corpus."""
+    """One document to add to (or replace in) the tenant's search corpus.
 
-    model_config = ConfigDict(extra="forbid")
+    ``uri`` and ``text`` are accepted for ``source_uri`` and ``content``. Without a URI the document's key is
+    ``sha256:<hex of its text>``, so sending the same text twice stores it once.
+    """
 
-    source_uri: str = Field(
-        min_length=1, max_length=2048, description="The document's key within the tenant."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source_uri: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        validation_alias=AliasChoices("source_uri", "uri"),
+        description="The document's key within the tenant (alias `uri`; default: `sha256:` of the text).",
     )
-    content: str | None = Field(None, description="The text. Give this or `content_base64`.")
+    content: str | None = Field(
+        None,
+        validation_alias=AliasChoices("content", "text"),
+        description="The text (alias `text`). Give this or `content_base64`.",
+    )
     content_base64: str | None = Field(None, description="The raw bytes, base64; decoded with `charset`.")
     charset: str = Field("utf-8", min_length=1, max_length=40, description="Encoding of `content_base64`.")
     mime_type: str = Field(
@@ -129,6 +143,8 @@ def _decode(body: DocumentBody, where: str) -> str:
             ) from None
     if not text.strip():
         raise InvalidInput(f"{where}the document is empty", field="content")
+    if body.source_uri is None:  # keyed by content: idempotent without a URI
+        body.source_uri = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     if len(text) > MAX_DOCUMENT_CHARS:
         raise InvalidInput(
             f"{where}the document has {len(text):,} characters; at most {MAX_DOCUMENT_CHARS:,} are accepted",
@@ -137,13 +153,13 @@ def _decode(body: DocumentBody, where: str) -> str:
     return text
 
 
-def _scoped(tenant: str, source_uri: str) -> str:
-    return source_uri if tenant == DEFAULT_TENANT else f"{tenant}/{source_uri}"
+def _scoped(tenant: str, source_uri: str | None) -> str:
+    return f"{tenant}/{source_uri}"
 
 
-def _response(result: IngestResult, source_uri: str) -> DocumentResponse:
+def _response(result: IngestResult, source_uri: str | None) -> DocumentResponse:
     return DocumentResponse(
-        source_uri=source_uri,
+        source_uri=source_uri or "",
         document_id=result.document_id,
         outcome=result.outcome,
         chunks=result.chunks,
@@ -199,14 +215,22 @@ def add_search_routes(app: FastAPI) -> None:
         "/api/search/documents",
         response_model=DocumentResponse,
         summary="Add or replace one document of the tenant's search corpus.",
-        responses={413: {"description": "The body is larger than the server accepts."}},
+        responses={
+            201: {"description": "A new document (its id in `document_id`).", "model": DocumentResponse},
+            413: {"description": "The body is larger than the server accepts."},
+        },
     )
     async def add_document(
-        body: DocumentBody, request: Request, who: Principal = Depends(require("write"))
+        body: DocumentBody,
+        request: Request,
+        response: Response,
+        who: Principal = Depends(require("write")),
     ) -> DocumentResponse:
         state: AppState = request.app.state.codex
         text = _decode(body, "")
         [result] = await anyio.to_thread.run_sync(_ingest, state, who, [body], [text])
+        if result.outcome == "inserted":
+            response.status_code = 201  # idempotent on (tenant, source_uri): a repeat answers 200
         return _response(result, body.source_uri)
 
     @router.post(
@@ -268,5 +292,35 @@ def add_search_routes(app: FastAPI) -> None:
         except NotFound:
             raise NotFound(f"no search document {body.source_uri!r}", source_uri=body.source_uri) from None
         return DeleteResponse(source_uri=body.source_uri, document_id=document_id)
+
+    @router.delete(
+        "/api/search/documents/{document_id}",
+        response_model=DeleteResponse,
+        summary="Remove one of the tenant's documents by id (with its chunks, FTS rows and vectors).",
+        responses={404: {"description": "The tenant has no document with this id."}},
+    )
+    async def remove_document_by_id(
+        document_id: int, request: Request, who: Principal = Depends(require("write"))
+    ) -> DeleteResponse:
+        state: AppState = request.app.state.codex
+        prefix = f"{who.tenant}/"
+
+        def work(conn: sa.Connection) -> str:
+            docs = search_documents
+            uri = conn.execute(
+                sa.select(docs.c.source_uri).where(
+                    docs.c.id == document_id, sa.func.substr(docs.c.source_uri, 1, len(prefix)) == prefix
+                )
+            ).scalar()
+            if uri is None:  # missing, or another tenant's: the same answer
+                raise NotFound(f"no search document {document_id}", document_id=document_id)
+            delete_document(conn, str(uri))
+            return str(uri)[len(prefix) :]
+
+        def run() -> str:
+            return state.store.run_write(work, tenant=who.tenant)
+
+        source_uri = await anyio.to_thread.run_sync(run)
+        return DeleteResponse(source_uri=source_uri, document_id=document_id)
 
     app.include_router(router)

@@ -120,7 +120,7 @@ class SchemaResponse(BaseModel):
     """The schema as the models describe it."""
 
     domains: list[DomainInfo]
-    row_counts: Literal["shown", "admin scope required"]
+    row_counts: Literal["shown", "operator scope required"]
 
 
 # -- readiness drift ------------------------------------------------------------------------------------
@@ -322,5 +322,5 @@ def describe_schema(counts: dict[str, int] | None) -> SchemaResponse:
             )
             for name, tables in DOMAINS.items()
         ],
-        row_counts="admin scope required" if counts is None else "shown",
+        row_counts="operator scope required" if counts is None else "shown",
     )

@@ -1,10 +1,14 @@
 """Query snapshots recorded off the request path.
 
 A named query is a read: it runs in one read transaction and never writes (reads never take the write
-lock). When its result differs from the latest recorded snapshot, the result is *offered* here; a
-background task records the newest offered result per query name through the store's write gate,
-coalescing the offers that arrive between two rounds (so a hot query costs at most one small write per
-round, whatever its read rate). The response announces the version the recording will give.
+lock). When its result differs from the latest recorded snapshot of its key — (tenant, query, canonical
+parameters), :func:`~codex.repositories.reactivity.snapshot_key` — the result is *offered* here; a
+background task records the newest offered result per (tenant, key) through the store's write gate, in
+a write transaction bound to that tenant, coalescing the offers that arrive between two rounds (so a
+hot query costs at most one small write per key and round, whatever its read rate). Recording writes
+only when the digest changed and prunes each key to its last
+:data:`~codex.repositories.reactivity.KEEP_VERSIONS` snapshots and versions. The response announces the
+version the recording will give.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from sqlalchemy import Connection
 
 from codex.repositories.reactivity import QuerySnapshotRepository
 from codex.store import Store
@@ -28,20 +33,22 @@ log = logging.getLogger("codex.api")
 @dataclass(frozen=True, slots=True)
 class _Offer:
     tenant: str
+    key: str
     result: Any
 
 
 class SnapshotRecorder:
-    """Records offered query results in the background, newest per name, one round every ``interval`` s.
+    """Records offered query results in the background, newest per (tenant, key), one round every
+    ``interval`` s.
 
     Args:
         store: The store to record into.
-        interval: Seconds between rounds (offers within one round are coalesced per name).
+        interval: Seconds between rounds (offers within one round are coalesced per tenant and key).
     """
 
     def __init__(self, store: Store, *, interval: float = 0.05) -> None:
         self.store, self.interval = store, interval
-        self._pending: dict[str, _Offer] = {}
+        self._pending: dict[tuple[str, str], _Offer] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,9 +68,16 @@ class SnapshotRecorder:
             self._task = None
         await self._flush()
 
-    def offer(self, query_name: str, tenant: str, result: Any) -> None:
-        """Offer a changed result for recording (thread-safe; the newest offer per name wins)."""
-        self._pending[query_name] = _Offer(tenant, result)
+    def offer(self, tenant: str, key: str, result: Any) -> None:
+        """Offer a changed result for recording (thread-safe; the newest offer per (tenant, key) wins).
+
+        Args:
+            tenant: The tenant that ran the query.
+            key: The snapshot key: the query and its canonical parameters
+                (:func:`~codex.repositories.reactivity.snapshot_key`).
+            result: The query's result (JSON).
+        """
+        self._pending[(tenant, key)] = _Offer(tenant, key, result)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
@@ -77,16 +91,18 @@ class SnapshotRecorder:
 
     async def _flush(self) -> None:
         while self._pending:
-            name = next(iter(self._pending))
-            offer = self._pending.pop(name)
+            offer = self._pending.pop(next(iter(self._pending)))
             try:
                 async with self.store.write_gate.turn():
-                    await anyio.to_thread.run_sync(self._record, name, offer)
+                    await anyio.to_thread.run_sync(self._record, offer)
                 self.recorded += 1
             except Exception as exc:  # a snapshot is a cache of a read: never fail the server for it
-                log.warning("recording the snapshot of %s failed: %s", name, exc)
+                log.warning(
+                    "recording the snapshot of %s (tenant %s) failed: %s", offer.key, offer.tenant, exc
+                )
 
-    def _record(self, name: str, offer: _Offer) -> None:
-        self.store.run_write(
-            lambda conn: QuerySnapshotRepository(conn).record_result(name, offer.result), tenant=offer.tenant
-        )
+    def _record(self, offer: _Offer) -> None:
+        def work(conn: Connection) -> None:
+            QuerySnapshotRepository(conn, offer.tenant).record_result(offer.key, offer.result)
+
+        self.store.run_write(work, tenant=offer.tenant)

@@ -10,16 +10,16 @@ import sqlalchemy as sa
 
 from codex.reactive import sse
 from codex.repositories.changelog import ChangeRow
+from domains._meta import DEFAULT_TENANT as _DEFAULT_TENANT
 
 __all__ = ["DEFAULT_TENANT", "ChangeEvent", "read_changes"]
 
-DEFAULT_TENANT = "default"
-"""The tenant of rows written without one (CLI, library use): no ``codex_change_owners`` row."""
+DEFAULT_TENANT = _DEFAULT_TENANT
+"""The tenant of rows written without one (CLI, library use)."""
 
 _SQL = (
     "SELECT c.id, c.topic, c.entity_kind, c.entity_id, c.change_kind, c.payload_json, c.created_at, "
-    "COALESCE(o.tenant, 'default') AS tenant FROM codex_change_log AS c "
-    "LEFT JOIN codex_change_owners AS o ON o.change_id = c.id WHERE c.id > ?"
+    "c.tenant_id FROM codex_change_log AS c WHERE c.id > ?"
 )
 
 
@@ -53,7 +53,7 @@ def read_changes(
         sql += " AND c.id <= ?"
         params.append(upto)
     if tenant is not None:
-        sql += " AND COALESCE(o.tenant, 'default') = ?"
+        sql += " AND c.tenant_id = ?"
         params.append(tenant)
     sql += " ORDER BY c.id LIMIT ?"
     params.append(max(1, limit))

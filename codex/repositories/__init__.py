@@ -60,6 +60,7 @@ from codex.repositories.docs_knowledge import (
     SnippetRow,
 )
 from codex.repositories.embeddings import COSINE_FLOOR, EmbeddingMatch, EmbeddingRepository, EmbeddingRow
+from codex.repositories.gateway import OPERATOR, Page, Scope, TableGateway, scope_of
 from codex.repositories.ops_training import (
     NO_FEEDBACK,
     EvalRepository,
@@ -88,6 +89,7 @@ from codex.repositories.processing_audit import (
     StepRow,
 )
 from codex.repositories.reactivity import (
+    KEEP_VERSIONS,
     LineageRow,
     ProjectionRepository,
     ProjectionVersion,
@@ -97,6 +99,7 @@ from codex.repositories.reactivity import (
     SchemaLineageRepository,
     SubscriptionRepository,
     SubscriptionRow,
+    snapshot_key,
 )
 from codex.repositories.routing_calibration import (
     DEFAULT_RELIABILITY,
@@ -114,7 +117,6 @@ from codex.repositories.tenancy import (
     AccessToken,
     IdempotencyRepository,
     NewToken,
-    OwnershipRepository,
     TokenRepository,
 )
 from codex.repositories.tool_calls import (
@@ -174,8 +176,10 @@ __all__ = [
     "FINAL_STEP_STATUSES",
     "FINAL_TOOL_CALL_STATUSES",
     "HASH_LENGTH",
+    "KEEP_VERSIONS",
     "MESSAGE_ROLES",
     "NO_FEEDBACK",
+    "OPERATOR",
     "PERIOD_KINDS",
     "RELIABILITY_CEILING",
     "RELIABILITY_DECAY",
@@ -250,11 +254,11 @@ __all__ = [
     "NewToken",
     "ObjectInfo",
     "ObjectRow",
-    "OwnershipRepository",
     "PackageDep",
     "PackageRepository",
     "PackageRow",
     "PackageVersion",
+    "Page",
     "PopuliReviewRepository",
     "PopuliReviewRow",
     "PreferenceRow",
@@ -274,6 +278,7 @@ __all__ = [
     "RunRow",
     "ScheduledRow",
     "SchemaLineageRepository",
+    "Scope",
     "SessionTurnRepository",
     "SessionTurnRow",
     "SkillManifestRow",
@@ -286,6 +291,7 @@ __all__ = [
     "StreamEventRow",
     "SubscriptionRepository",
     "SubscriptionRow",
+    "TableGateway",
     "TokenRepository",
     "ToolCallRepository",
     "ToolCallRow",
@@ -301,4 +307,6 @@ __all__ = [
     "UserRepository",
     "UserRow",
     "WorkflowRepository",
+    "scope_of",
+    "snapshot_key",
 ]

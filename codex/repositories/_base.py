@@ -8,18 +8,20 @@ in the same transaction.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import sqlalchemy as sa
 
 from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
+from codex.repositories._rows import row_as, rows_as
+from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
+from domains._meta import DEFAULT_TENANT, is_tenant_owned
 
 __all__ = [
     "Repository",
@@ -133,40 +135,49 @@ def clamp_limit(limit: int, *, maximum: int = 10_000) -> int:
     return max(1, min(int(limit), maximum))
 
 
-def row_as(cls: type[T], row: sa.Row[Any] | Mapping[str, Any]) -> T:
-    """Build a frozen row dataclass from a result row (extra columns are ignored)."""
-    mapping = row._mapping if isinstance(row, sa.Row) else row
-    names = _field_names(cls)
-    return cls(**{k: mapping[k] for k in names if k in mapping})
-
-
-def rows_as(cls: type[T], rows: Iterable[sa.Row[Any]]) -> list[T]:
-    """Build row dataclasses for every row."""
-    return [row_as(cls, row) for row in rows]
-
-
-_FIELDS: dict[type[Any], tuple[str, ...]] = {}
-
-
-def _field_names(cls: type[Any]) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
-
-
 class Repository:
     """Base class: wraps a ``Connection``; every statement goes through the translating helpers.
 
     Args:
         conn: A connection from ``store.begin()`` (writes) or ``store.connect()`` (reads).
+        tenant: The tenant whose rows it may touch (a tenant id or a :class:`Scope`); by default the
+            tenant bound to the transaction (``store.begin(tenant=…)``), else ``default``. The unscoped
+            form is :meth:`unscoped` (operators and CLI only).
     """
 
     #: Topic prefix of the domain's change-log rows (documented per repository).
     topic_root: ClassVar[str] = ""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, tenant: str | Scope | None = None) -> None:
         self.conn = conn
+        self.scope = scope_of(conn, tenant)
+        """Whose rows this repository may touch (see :mod:`codex.repositories.gateway`)."""
+
+    @classmethod
+    def unscoped(cls: type[Self], conn: sa.Connection) -> Self:
+        """This repository over every tenant's rows: for operator and CLI code only, never a request's."""
+        return cls(conn, OPERATOR)
+
+    @property
+    def tenant(self) -> str:
+        """The tenant new rows get (``default`` in the unscoped operator form)."""
+        return self.scope.tenant or DEFAULT_TENANT
+
+    def _gateway(
+        self,
+        table: sa.Table,
+        row_type: type[T],
+        *,
+        key: Sequence[str] | None = None,
+        columns: Sequence[sa.ColumnElement[Any]] | None = None,
+    ) -> TableGateway[T]:
+        """The table gateway of ``table`` in this repository's scope (shared tables: unscoped)."""
+        scope = self.scope if is_tenant_owned(table) else OPERATOR
+        return TableGateway(self.conn, table, row_type, scope, key=key, columns=columns)
+
+    def _in_scope(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        """The tenant condition of ``table`` for a hand-built statement (``true()`` when unscoped)."""
+        return self.scope.where(table) if is_tenant_owned(table) else sa.true()
 
     # -- statements ---------------------------------------------------------------------------
     def _execute(self, stmt: sa.Executable, params: Any = None) -> sa.CursorResult[Any]:
@@ -239,7 +250,7 @@ class Repository:
         """Append this mutation's change-log row in the caller's transaction."""
         from codex.repositories.changelog import ChangeLogRepository
 
-        return ChangeLogRepository(self.conn).append(
+        return ChangeLogRepository(self.conn, self.scope).append(
             topic, change_kind, entity_kind=entity_kind, entity_id=entity_id, payload=payload
         )
 

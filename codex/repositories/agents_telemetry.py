@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from codex.repositories.context_memory import _days_ago
+from codex.repositories.gateway import TableGateway
 from domains.context_memory import a2a_messages, agent_events, agent_metrics, agent_sessions, cost_records
 
 __all__ = [
@@ -118,6 +119,11 @@ _AS_NEWEST: tuple[sa.UnaryExpression[Any], ...] = (
 class AgentSessionRepository(Repository):
     """Agent sessions: create (replace) as active, close with a final status, list the active ones."""
 
+    @property
+    def _sessions(self) -> TableGateway[AgentSessionRow]:
+        # AgentSessionRow names the ``task_snapshot`` column ``task_snapshot_json``.
+        return self._gateway(_AS, AgentSessionRow, columns=_AS_COLS)
+
     def create(
         self,
         session_id: str,
@@ -184,13 +190,11 @@ class AgentSessionRepository(Repository):
         _required(status, "status")
         if status == "active":
             raise InvalidInput("a closed session cannot have status 'active'", field="status")
-        stmt = (
-            sa.update(_AS)
-            .where(_AS.c.id == session_id)
-            .values(status=status, ended_at=sa.func.datetime("now"))
+        return self._sessions.update(
+            session_id,
+            {"status": status, "ended_at": sa.func.datetime("now")},
+            missing=f"agent session {session_id!r}",
         )
-        self._affect_one(stmt, f"agent session {session_id!r}")
-        return self.get(session_id)
 
     def get(self, session_id: str) -> AgentSessionRow:
         """One session.
@@ -198,12 +202,11 @@ class AgentSessionRepository(Repository):
         Raises:
             NotFound: No session has that id.
         """
-        stmt = sa.select(*_AS_COLS).where(_AS.c.id == session_id)
-        return self._one(AgentSessionRow, stmt, f"agent session {session_id!r}")
+        return self._sessions.get(session_id, missing=f"agent session {session_id!r}")
 
     def get_one_or_none(self, session_id: str) -> AgentSessionRow | None:
         """One session, or None."""
-        return self._one_or_none(AgentSessionRow, sa.select(*_AS_COLS).where(_AS.c.id == session_id))
+        return self._sessions.find(session_id)
 
     def list_active(
         self, *, agent_id: str | None = None, repository_id: str | None = None, limit: int = 1000
@@ -233,14 +236,15 @@ class AgentSessionRepository(Repository):
             repository_id: Only sessions whose snapshot names this repository.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(*_AS_COLS)
+        where = []
         if agent_id is not None:
-            stmt = stmt.where(_AS.c.agent_id == agent_id)
+            where.append(_AS.c.agent_id == agent_id)
         if status is not None:
-            stmt = stmt.where(_AS.c.status == status)
+            where.append(_AS.c.status == status)
         if repository_id is not None:
-            stmt = stmt.where(_json_text_at(_AS.c.task_snapshot, "$.repository_id") == repository_id)
-        return self._all(AgentSessionRow, stmt.order_by(*_AS_NEWEST).limit(clamp_limit(limit)))
+            where.append(_json_text_at(_AS.c.task_snapshot, "$.repository_id") == repository_id)
+        stmt = self._sessions.select(*where).order_by(*_AS_NEWEST).limit(clamp_limit(limit))
+        return self._all(AgentSessionRow, stmt)
 
 
 # --- agent events ---------------------------------------------------------------------------------
@@ -266,6 +270,11 @@ _INSERT_EVENT = sa.insert(_E).returning(_E.c.id)
 
 class AgentEventRepository(Repository):
     """An agent's event stream."""
+
+    @property
+    def _events(self) -> TableGateway[AgentEventRow]:
+        # AgentEventRow names the ``payload`` column ``payload_json``.
+        return self._gateway(_E, AgentEventRow, columns=_E_COLS)
 
     def record(self, agent_id: str, event_type: str, payload: Any = None) -> int:
         """Append an event.
@@ -293,16 +302,19 @@ class AgentEventRepository(Repository):
             event_type: Only this kind.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(*_E_COLS).where(_E.c.agent_id == agent_id)
+        where = [_E.c.agent_id == agent_id]
         if event_type is not None:
-            stmt = stmt.where(_E.c.event_type == event_type)
-        stmt = stmt.order_by(_E.c.timestamp.desc(), _E.c.id.desc()).limit(clamp_limit(limit))
+            where.append(_E.c.event_type == event_type)
+        stmt = (
+            self._events.select(*where)
+            .order_by(_E.c.timestamp.desc(), _E.c.id.desc())
+            .limit(clamp_limit(limit))
+        )
         return self._all(AgentEventRow, stmt)
 
     def count(self, agent_id: str) -> int:
         """Number of events of an agent."""
-        stmt = sa.select(sa.func.count()).select_from(_E).where(_E.c.agent_id == agent_id)
-        return int(self._execute(stmt).scalar_one())
+        return self._events.count(_E.c.agent_id == agent_id)
 
 
 # --- a2a messages ---------------------------------------------------------------------------------
@@ -369,6 +381,12 @@ class A2aRepository(Repository):
     See the module docstring for how ``repository_id`` is stored in the baseline table.
     """
 
+    @property
+    def _messages(self) -> TableGateway[A2aMessageRow]:
+        # A2aMessageRow names the ``payload`` column ``payload_json`` and reads ``acknowledged`` as a
+        # bool (``acknowledged != 0``, a SQL Boolean).
+        return self._gateway(_A, A2aMessageRow, columns=_A_COLS)
+
     def send(
         self,
         sender: str,
@@ -413,9 +431,7 @@ class A2aRepository(Repository):
         Raises:
             NotFound: No message has that id.
         """
-        return self._one(
-            A2aMessageRow, sa.select(*_A_COLS).where(_A.c.id == message_id), f"a2a message {message_id}"
-        )
+        return self._messages.get(message_id, missing=f"a2a message {message_id}")
 
     def poll(self, receiver: str, *, repository_id: str = "", limit: int = 100) -> list[A2aMessageRow]:
         """A receiver's unacknowledged messages for one repository, oldest first.
@@ -428,8 +444,9 @@ class A2aRepository(Repository):
             limit: Clamped to 1..10000.
         """
         stmt = (
-            sa.select(*_A_COLS)
-            .where(_A.c.receiver == receiver, _A.c.acknowledged == 0, _a2a_repository() == repository_id)
+            self._messages.select(
+                _A.c.receiver == receiver, _A.c.acknowledged == 0, _a2a_repository() == repository_id
+            )
             .order_by(_A.c.timestamp, _A.c.id)
             .limit(clamp_limit(limit))
         )
@@ -443,8 +460,7 @@ class A2aRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        stmt = sa.update(_A).where(_A.c.id == message_id).values(acknowledged=1)
-        self._affect_one(stmt, f"a2a message {message_id}")
+        self._messages.update(message_id, {"acknowledged": 1}, missing=f"a2a message {message_id}")
 
     def list(
         self,
@@ -462,15 +478,15 @@ class A2aRepository(Repository):
             repository_id: Only messages scoped to this repository.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(*_A_COLS)
+        where = []
         if receiver is not None:
-            stmt = stmt.where(_A.c.receiver == receiver)
+            where.append(_A.c.receiver == receiver)
         if sender is not None:
-            stmt = stmt.where(_A.c.sender == sender)
+            where.append(_A.c.sender == sender)
         if repository_id is not None:
-            stmt = stmt.where(_a2a_repository() == repository_id)
-        stmt = stmt.order_by(_A.c.timestamp.desc(), _A.c.id.desc()).limit(clamp_limit(limit))
-        return self._all(A2aMessageRow, stmt)
+            where.append(_a2a_repository() == repository_id)
+        stmt = self._messages.select(*where).order_by(_A.c.timestamp.desc(), _A.c.id.desc())
+        return self._all(A2aMessageRow, stmt.limit(clamp_limit(limit)))
 
     def prune(self, days: int) -> int:
         """Delete acknowledged messages older than ``days`` days (``timestamp < datetime('now', '-N days')``).
@@ -486,8 +502,7 @@ class A2aRepository(Repository):
         """
         self._writable()
         cutoff = sa.func.datetime("now", _days_ago(days))
-        stmt = sa.delete(_A).where(_A.c.acknowledged != 0, _A.c.timestamp < cutoff)
-        return int(self._execute(stmt).rowcount)
+        return self._messages.delete_where(_A.c.acknowledged != 0, _A.c.timestamp < cutoff)
 
 
 # --- cost records ---------------------------------------------------------------------------------
@@ -535,6 +550,10 @@ def _totals_columns(key: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], 
 
 class CostRepository(Repository):
     """Per-call LLM cost records and their totals by agent and by session."""
+
+    @property
+    def _records(self) -> TableGateway[CostRecordRow]:
+        return self._gateway(_C, CostRecordRow)
 
     def record(
         self,
@@ -620,13 +639,13 @@ class CostRepository(Repository):
             session_id: Only this session's records.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_C)
+        where = []
         if agent_id is not None:
-            stmt = stmt.where(_C.c.agent_id == agent_id)
+            where.append(_C.c.agent_id == agent_id)
         if session_id is not None:
-            stmt = stmt.where(_C.c.session_id == session_id)
-        stmt = stmt.order_by(_C.c.timestamp.desc(), _C.c.id.desc()).limit(clamp_limit(limit))
-        return self._all(CostRecordRow, stmt)
+            where.append(_C.c.session_id == session_id)
+        stmt = self._records.select(*where).order_by(_C.c.timestamp.desc(), _C.c.id.desc())
+        return self._all(CostRecordRow, stmt.limit(clamp_limit(limit)))
 
 
 # --- agent metrics --------------------------------------------------------------------------------
@@ -662,6 +681,10 @@ _UPSERT_METRIC = (
 class AgentMetricsRepository(Repository):
     """Named metric values per agent and period (``session`` by default)."""
 
+    @property
+    def _metrics(self) -> TableGateway[AgentMetricRow]:
+        return self._gateway(_AM, AgentMetricRow)  # key: (agent_id, metric_name, period)
+
     def upsert(
         self, agent_id: str, metric_name: str, value: float, *, period: str = "session"
     ) -> AgentMetricRow:
@@ -696,10 +719,9 @@ class AgentMetricsRepository(Repository):
         Raises:
             NotFound: The agent has no such metric for that period.
         """
-        stmt = sa.select(_AM).where(
-            _AM.c.agent_id == agent_id, _AM.c.metric_name == metric_name, _AM.c.period == period
+        return self._metrics.get(
+            (agent_id, metric_name, period), missing=f"agent metric {agent_id}/{metric_name}/{period}"
         )
-        return self._one(AgentMetricRow, stmt, f"agent metric {agent_id}/{metric_name}/{period}")
 
     def list(self, *, agent_id: str | None = None, period: str | None = None) -> list[AgentMetricRow]:
         """Metrics sorted by agent, metric name and period.
@@ -708,12 +730,13 @@ class AgentMetricsRepository(Repository):
             agent_id: Only this agent's metrics.
             period: Only this period.
         """
-        stmt = sa.select(_AM)
+        where = []
         if agent_id is not None:
-            stmt = stmt.where(_AM.c.agent_id == agent_id)
+            where.append(_AM.c.agent_id == agent_id)
         if period is not None:
-            stmt = stmt.where(_AM.c.period == period)
-        return self._all(AgentMetricRow, stmt.order_by(_AM.c.agent_id, _AM.c.metric_name, _AM.c.period))
+            where.append(_AM.c.period == period)
+        stmt = self._metrics.select(*where).order_by(_AM.c.agent_id, _AM.c.metric_name, _AM.c.period)
+        return self._all(AgentMetricRow, stmt)
 
     def delete(self, agent_id: str, metric_name: str, *, period: str = "session") -> None:
         """Delete one metric.
@@ -723,7 +746,6 @@ class AgentMetricsRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        stmt = sa.delete(_AM).where(
-            _AM.c.agent_id == agent_id, _AM.c.metric_name == metric_name, _AM.c.period == period
+        self._metrics.delete(
+            (agent_id, metric_name, period), missing=f"agent metric {agent_id}/{metric_name}/{period}"
         )
-        self._affect_one(stmt, f"agent metric {agent_id}/{metric_name}/{period}")

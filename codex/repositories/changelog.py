@@ -7,9 +7,9 @@ Topic naming scheme (documented in the README): ``<collection>/<id>`` for one en
 ``insert`` / ``update`` / ``delete`` for repository writes (the generic mutate API may use other verbs).
 
 Rows are written by repositories in the caller's transaction, never by triggers: a rollback leaves
-neither the domain row nor the change row. When the transaction carries a tenant (``store.begin(tenant=…)``,
-as the HTTP layer does), an ownership row goes to ``codex_change_owners`` beside it; rows without one
-belong to the tenant ``default``.
+neither the domain row nor the change row. Each row carries its tenant (``tenant_id``): the repository's
+scope, which is the transaction's tenant (``store.begin(tenant=…)``, as the HTTP layer does) or
+``default``; reads (``since``, ``count``) are scoped the same way, in SQL. The cursor (``id``) is global.
 
 Topic grammar (one grammar for the change log, SSE, WebSocket and every pattern filter; see
 :class:`TopicPattern`): a topic is 1-256 characters of ``/``-separated segments; a segment is one or
@@ -47,11 +47,9 @@ _RULES = (
     "segments are 1+ characters of A-Z a-z 0-9 . _ : @ = + - starting with a letter, a digit, _ or @, "
     "separated by '/'"
 )
-DEFAULT_TENANT = "default"
-_OWNER = "INSERT INTO codex_change_owners (change_id, tenant) VALUES (?, ?)"
 _INSERT = (
-    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json, tenant_id) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -224,12 +222,10 @@ class ChangeLogRepository(Repository):
                 None if entity_id is None else str(entity_id),
                 change_kind,
                 dump_json(payload),
+                self.tenant,
             ),
         )
         change_id = int(cursor.lastrowid)
-        tenant = self.conn.get_execution_options().get("codex_tenant")
-        if tenant and tenant != DEFAULT_TENANT:
-            self._raw(_OWNER, (change_id, tenant))
         self.conn.info["codex_last_change_id"] = change_id
         return change_id
 
@@ -241,7 +237,7 @@ class ChangeLogRepository(Repository):
         *,
         topic_prefix: str | None = None,
     ) -> list[ChangeRow]:
-        """Rows with ``id > after_id``, oldest first.
+        """Rows in scope with ``id > after_id``, oldest first.
 
         Args:
             after_id: The cursor (0 = from the beginning).
@@ -250,7 +246,12 @@ class ChangeLogRepository(Repository):
             topic_prefix: Prefix filter (``conversations/`` matches every conversation).
         """
         t = codex_change_log
-        stmt = sa.select(t).where(t.c.id > after_id).order_by(t.c.id).limit(clamp_limit(limit))
+        stmt = (
+            sa.select(t)
+            .where(t.c.id > after_id, self._in_scope(t))
+            .order_by(t.c.id)
+            .limit(clamp_limit(limit))
+        )
         if topic is not None:
             stmt = stmt.where(t.c.topic == topic)
         if topic_prefix is not None:
@@ -263,9 +264,9 @@ class ChangeLogRepository(Repository):
         return int(self._sql("SELECT COALESCE(MAX(id), 0) FROM codex_change_log").scalar() or 0)
 
     def count(self, topic: str | None = None) -> int:
-        """Number of rows (optionally for one topic)."""
+        """Number of rows in scope (optionally for one topic)."""
         t = codex_change_log
-        stmt = sa.select(sa.func.count()).select_from(t)
+        stmt = sa.select(sa.func.count()).select_from(t).where(self._in_scope(t))
         if topic is not None:
             stmt = stmt.where(t.c.topic == topic)
         return int(self._execute(stmt).scalar_one())

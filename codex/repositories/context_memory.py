@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
+from codex.repositories.gateway import TableGateway
 from domains.context_memory import builder_sessions, db_snapshots, memories, session_turns
 from domains.users_marketplace import learned_patterns, user_preferences
 
@@ -114,6 +115,10 @@ _INSERT_MEMORY = sa.insert(_M).returning(_M.c.id)
 class MemoryRepository(Repository):
     """Agent memories: save, recall newest first, list by type, prune by age."""
 
+    @property
+    def _memories(self) -> TableGateway[MemoryRow]:
+        return self._gateway(_M, MemoryRow)
+
     def save(
         self,
         agent_id: str,
@@ -163,11 +168,11 @@ class MemoryRepository(Repository):
         Raises:
             NotFound: No memory has that id.
         """
-        return self._one(MemoryRow, sa.select(_M).where(_M.c.id == memory_id), f"memory {memory_id}")
+        return self._memories.get(memory_id, missing=f"memory {memory_id}")
 
     def get_one_or_none(self, memory_id: int) -> MemoryRow | None:
         """One memory by id, or None."""
-        return self._one_or_none(MemoryRow, sa.select(_M).where(_M.c.id == memory_id))
+        return self._memories.find(memory_id)
 
     def recall(self, agent_id: str, *, memory_type: str | None = None, limit: int = 50) -> list[MemoryRow]:
         """An agent's memories, newest first.
@@ -180,10 +185,10 @@ class MemoryRepository(Repository):
         Returns:
             Up to ``limit`` rows, newest ``created_at`` first (ties: newest id first).
         """
-        stmt = sa.select(_M).where(_M.c.agent_id == agent_id)
+        where = [_M.c.agent_id == agent_id]
         if memory_type is not None:
-            stmt = stmt.where(_M.c.memory_type == memory_type)
-        return self._all(MemoryRow, stmt.order_by(*_MEMORY_NEWEST).limit(clamp_limit(limit)))
+            where.append(_M.c.memory_type == memory_type)
+        return self._newest(where, limit)
 
     def by_type(self, memory_type: str, *, limit: int = 50) -> list[MemoryRow]:
         """Memories of one kind across every agent, newest first.
@@ -192,17 +197,16 @@ class MemoryRepository(Repository):
             memory_type: The kind.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_M).where(_M.c.memory_type == memory_type)
-        return self._all(MemoryRow, stmt.order_by(*_MEMORY_NEWEST).limit(clamp_limit(limit)))
+        return self._newest([_M.c.memory_type == memory_type], limit)
 
     def count(self, *, agent_id: str | None = None, memory_type: str | None = None) -> int:
         """Number of memories, optionally for one agent and/or one kind."""
-        stmt = sa.select(sa.func.count()).select_from(_M)
+        where = []
         if agent_id is not None:
-            stmt = stmt.where(_M.c.agent_id == agent_id)
+            where.append(_M.c.agent_id == agent_id)
         if memory_type is not None:
-            stmt = stmt.where(_M.c.memory_type == memory_type)
-        return int(self._execute(stmt).scalar_one())
+            where.append(_M.c.memory_type == memory_type)
+        return self._memories.count(*where)
 
     def delete(self, memory_id: int) -> None:
         """Delete one memory.
@@ -212,7 +216,7 @@ class MemoryRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        self._affect_one(sa.delete(_M).where(_M.c.id == memory_id), f"memory {memory_id}")
+        self._memories.delete(memory_id, missing=f"memory {memory_id}")
 
     def prune(self, agent_id: str, days: int) -> int:
         """Delete an agent's memories created more than ``days`` days ago.
@@ -231,8 +235,11 @@ class MemoryRepository(Repository):
         """
         self._writable()
         cutoff = sa.func.datetime("now", _days_ago(days))
-        stmt = sa.delete(_M).where(_M.c.agent_id == agent_id, _M.c.created_at < cutoff)
-        return int(self._execute(stmt).rowcount)
+        return self._memories.delete_where(_M.c.agent_id == agent_id, _M.c.created_at < cutoff)
+
+    def _newest(self, where: list[sa.ColumnElement[bool]], limit: int) -> list[MemoryRow]:
+        stmt = self._memories.select(*where).order_by(*_MEMORY_NEWEST).limit(clamp_limit(limit))
+        return self._all(MemoryRow, stmt)
 
 
 # --- session turns --------------------------------------------------------------------------------
@@ -256,6 +263,10 @@ _INSERT_TURN = sa.insert(_T).returning(_T.c.id)
 
 class SessionTurnRepository(Repository):
     """The turns of a (builder) session, in append order."""
+
+    @property
+    def _turns(self) -> TableGateway[SessionTurnRow]:
+        return self._gateway(_T, SessionTurnRow)
 
     def append(self, session_id: str, payload: Any) -> int:
         """Append one turn.
@@ -285,13 +296,11 @@ class SessionTurnRepository(Repository):
             session_id: The session.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_T).where(_T.c.session_id == session_id).order_by(_T.c.id).limit(clamp_limit(limit))
-        return self._all(SessionTurnRow, stmt)
+        return self._turns.list(_T.c.session_id == session_id, limit=limit).items
 
     def count(self, session_id: str) -> int:
         """Number of turns of a session."""
-        stmt = sa.select(sa.func.count()).select_from(_T).where(_T.c.session_id == session_id)
-        return int(self._execute(stmt).scalar_one())
+        return self._turns.count(_T.c.session_id == session_id)
 
 
 # --- builder sessions -----------------------------------------------------------------------------
@@ -320,6 +329,10 @@ _UPSERT_BUILDER = (
 class BuilderSessionRepository(Repository):
     """Builder sessions: one JSON payload per session id."""
 
+    @property
+    def _sessions(self) -> TableGateway[BuilderSessionRow]:
+        return self._gateway(_B, BuilderSessionRow)
+
     def upsert(self, session_id: str, payload: Any) -> BuilderSessionRow:
         """Create a builder session or replace its payload (``created_at`` keeps the creation time).
 
@@ -345,12 +358,11 @@ class BuilderSessionRepository(Repository):
         Raises:
             NotFound: No session has that id.
         """
-        stmt = sa.select(_B).where(_B.c.id == session_id)
-        return self._one(BuilderSessionRow, stmt, f"builder session {session_id!r}")
+        return self._sessions.get(session_id, missing=f"builder session {session_id!r}")
 
     def get_one_or_none(self, session_id: str) -> BuilderSessionRow | None:
         """One builder session, or None."""
-        return self._one_or_none(BuilderSessionRow, sa.select(_B).where(_B.c.id == session_id))
+        return self._sessions.find(session_id)
 
     def list(self, *, limit: int = 1000) -> list[BuilderSessionRow]:
         """Builder sessions, newest first.
@@ -358,7 +370,11 @@ class BuilderSessionRepository(Repository):
         Args:
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_B).order_by(_B.c.created_at.desc(), _B_ROWID.desc()).limit(clamp_limit(limit))
+        stmt = (
+            self._sessions.select()
+            .order_by(_B.c.created_at.desc(), _B_ROWID.desc())
+            .limit(clamp_limit(limit))
+        )
         return self._all(BuilderSessionRow, stmt)
 
     def delete(self, session_id: str) -> None:
@@ -369,7 +385,7 @@ class BuilderSessionRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        self._affect_one(sa.delete(_B).where(_B.c.id == session_id), f"builder session {session_id!r}")
+        self._sessions.delete(session_id, missing=f"builder session {session_id!r}")
 
 
 # --- db snapshots ---------------------------------------------------------------------------------
@@ -551,6 +567,11 @@ class SnapshotRepository(Repository):
     preferences by key, the newest memories, the most confident patterns (the upstream selection).
     """
 
+    @property
+    def _snapshots(self) -> TableGateway[SnapshotRow]:
+        # SnapshotRow names the ``payload`` column ``payload_json``.
+        return self._gateway(_S, SnapshotRow, columns=_SNAPSHOT_COLS)
+
     def take_snapshot(self, snapshot_id: int, agent_id: str, description: str) -> SnapshotRow:
         """Store (or replace, as upstream's INSERT OR REPLACE) a snapshot of an agent's state.
 
@@ -572,7 +593,7 @@ class SnapshotRepository(Repository):
         prefs = self._execute(
             sa.select(_P.c.key, _P.c.value).where(_P.c.user_id == agent_id).order_by(_P.c.key).limit(cap)
         ).mappings()
-        mems = MemoryRepository(self.conn).recall(agent_id, limit=cap)
+        mems = MemoryRepository(self.conn, self.scope).recall(agent_id, limit=cap)
         patterns = self._execute(
             sa.select(_L)
             .where(_L.c.user_id == agent_id)
@@ -647,12 +668,11 @@ class SnapshotRepository(Repository):
         Raises:
             NotFound: No snapshot has that id.
         """
-        stmt = sa.select(*_SNAPSHOT_COLS).where(_S.c.id == snapshot_id)
-        return self._one(SnapshotRow, stmt, f"snapshot {snapshot_id}")
+        return self._snapshots.get(snapshot_id, missing=f"snapshot {snapshot_id}")
 
     def get_one_or_none(self, snapshot_id: int) -> SnapshotRow | None:
         """One snapshot, or None."""
-        return self._one_or_none(SnapshotRow, sa.select(*_SNAPSHOT_COLS).where(_S.c.id == snapshot_id))
+        return self._snapshots.find(snapshot_id)
 
     def list(self, *, agent_id: str | None = None, limit: int = 100) -> list[SnapshotRow]:
         """Snapshots, newest first (ties: highest id first).
@@ -661,9 +681,11 @@ class SnapshotRepository(Repository):
             agent_id: Only this agent's snapshots (None = all).
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(*_SNAPSHOT_COLS)
-        if agent_id is not None:
-            stmt = stmt.where(_S.c.agent_id == agent_id)
+        stmt = (
+            self._snapshots.select()
+            if agent_id is None
+            else self._snapshots.select(_S.c.agent_id == agent_id)
+        )
         stmt = stmt.order_by(_S.c.created_at.desc(), _S.c.id.desc()).limit(clamp_limit(limit))
         return self._all(SnapshotRow, stmt)
 
@@ -675,4 +697,4 @@ class SnapshotRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        self._affect_one(sa.delete(_S).where(_S.c.id == snapshot_id), f"snapshot {snapshot_id}")
+        self._snapshots.delete(snapshot_id, missing=f"snapshot {snapshot_id}")

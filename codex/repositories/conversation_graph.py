@@ -18,6 +18,15 @@ A live domain. Change-log topics:
 * ``conversations/<conversation_id>``: ``insert`` of ``conversation_version``; ``insert`` / ``delete`` of
   ``conversation_edge`` (one row on each endpoint's topic);
 * ``topics/<topic_id>``: ``insert`` of ``topic_evolution_event``.
+
+Tenancy: the four tables (and ``research_metrics``) are tenant-owned, and every statement carries the
+repository's tenant scope in SQL. Session keys are unique per tenant (``uq_research_sessions_tenant_key``):
+two tenants may each have a session ``k1``, and neither sees the other's. A version, an edge or an
+evolution event is written only under parents in scope (the conversation, both endpoints, the topic),
+with their tenant; a parent of another tenant is ``NotFound``, exactly like a missing one. The unscoped
+operator form (:meth:`ConversationGraphRepository.unscoped`) sees every tenant's rows; it writes sessions
+for the tenant ``default``, children with their parents' tenant (an edge between two tenants'
+conversations is a ``Conflict``), and the change-log row with the tenant of the row written.
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, translating
-from codex.repositories.changelog import validate_topic
+from codex.repositories.changelog import ChangeLogRepository, validate_topic
+from codex.repositories.gateway import Scope, TableGateway
+from domains._meta import TENANT_COLUMN
 from domains.conversation_graph import (
     conversation_edges,
     conversation_versions,
@@ -39,6 +50,8 @@ from domains.conversation_graph import (
     topic_evolution_events,
 )
 from domains.ops_training import research_metrics
+from domains.topics import topics
+from domains.user_chat import conversations
 
 __all__ = [
     "ConversationEdgeRow",
@@ -58,18 +71,21 @@ _ce = conversation_edges
 _te = topic_evolution_events
 _rm = research_metrics
 
-_SESSION_BY_KEY = sa.select(_rs).where(_rs.c.session_key == sa.bindparam("key"))
-_SESSION_ID = sa.select(_rs.c.id).where(_rs.c.session_key == sa.bindparam("key"))
+# Whether the tenant already has the key (decides insert / update of the change-log row).
+_SESSION_ID = sa.select(_rs.c.id).where(
+    _rs.c.tenant_id == sa.bindparam("tenant_id"), _rs.c.session_key == sa.bindparam("key")
+)
 _CV_COLUMNS = ", ".join(c.name for c in _cv.c)
-# The next version index is computed and inserted by one statement (atomic under the write transaction).
+# The next version index is computed and inserted by one statement (atomic under the write transaction);
+# the hot path keeps its cached SQL string, with the tenant as a bound parameter.
 _VERSION_NEXT: Final = (
-    "INSERT INTO conversation_versions (conversation_id, version_index, label, snapshot_json) "
-    "SELECT ?, COALESCE(MAX(version_index) + 1, 0), ?, ? FROM conversation_versions WHERE conversation_id = ? "
+    "INSERT INTO conversation_versions (conversation_id, version_index, label, snapshot_json, tenant_id) "
+    "SELECT ?, COALESCE(MAX(version_index) + 1, 0), ?, ?, ? FROM conversation_versions "
+    "WHERE conversation_id = ? AND tenant_id = ? "
     f"RETURNING {_CV_COLUMNS}"
 )
 _VERSION_AT = sa.insert(_cv).returning(*_cv.c)
 _EDGE = sa.insert(_ce).returning(*_ce.c)
-_EDGE_DELETE = sa.delete(_ce).where(_ce.c.id == sa.bindparam("id")).returning(*_ce.c)
 _EVOLUTION = sa.insert(_te).returning(*_te.c)
 _METRIC = sa.insert(_rm).returning(_rm.c.id)
 
@@ -147,9 +163,26 @@ class TopicEvolutionEventRow:
 
 
 class ConversationGraphRepository(Repository):
-    """Research sessions, conversation versions, conversation edges and topic evolution events."""
+    """Research sessions, conversation versions, conversation edges and topic evolution events, in the
+    repository's tenant scope."""
 
     topic_root = "research/sessions"
+
+    @property
+    def _sessions(self) -> TableGateway[ResearchSessionRow]:
+        return self._gateway(_rs, ResearchSessionRow)
+
+    @property
+    def _versions(self) -> TableGateway[ConversationVersionRow]:
+        return self._gateway(_cv, ConversationVersionRow)
+
+    @property
+    def _edges(self) -> TableGateway[ConversationEdgeRow]:
+        return self._gateway(_ce, ConversationEdgeRow)
+
+    @property
+    def _evolution(self) -> TableGateway[TopicEvolutionEventRow]:
+        return self._gateway(_te, TopicEvolutionEventRow)
 
     # -- research sessions ----------------------------------------------------------------------
     def upsert_research_session(
@@ -162,14 +195,16 @@ class ConversationGraphRepository(Repository):
         config: Any = None,
         summary: Any = None,
     ) -> ResearchSessionRow:
-        """Create a research session, or update the fields given of an existing one.
+        """Create a research session of the tenant, or update the fields given of its existing one.
 
         A field left as None keeps its stored value (on insert: the column default, ``''`` for title
         and repository id, ``'active'`` for status, NULL for config and summary). ``updated_at`` is
-        bumped either way. The id is stable across upserts.
+        bumped either way. The id is stable across upserts. Another tenant's session of the same key is
+        neither seen nor touched: this tenant gets its own.
 
         Args:
-            session_key: The unique key (non-empty); the same text as ``research_metrics.session_id``.
+            session_key: The key, unique within the tenant (non-empty); the same text as
+                ``research_metrics.session_id``.
             title: The title.
             status: The status (free text; upstream uses ``active``).
             repository_id: The repository the session belongs to.
@@ -195,13 +230,14 @@ class ConversationGraphRepository(Repository):
         }
         given = {k: v for k, v in given.items() if v is not None}
         topic = validate_topic(self._session_topic(session_key))
-        existed = self._execute(_SESSION_ID, {"key": session_key}).first() is not None
-        insert = sqlite.insert(_rs).values(session_key=session_key, **given)
+        tenant = self.tenant
+        existed = self._execute(_SESSION_ID, {"tenant_id": tenant, "key": session_key}).first() is not None
+        insert = sqlite.insert(_rs).values(session_key=session_key, tenant_id=tenant, **given)
         updates: dict[str, Any] = {k: insert.excluded[k] for k in given}
         updates["updated_at"] = sa.func.datetime("now")
-        stmt = insert.on_conflict_do_update(index_elements=[_rs.c.session_key], set_=updates).returning(
-            *_rs.c
-        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=[_rs.c.tenant_id, _rs.c.session_key], set_=updates
+        ).returning(*_rs.c)
         session = row_as(ResearchSessionRow, self._execute(stmt).one())
         self._change(
             topic,
@@ -213,32 +249,34 @@ class ConversationGraphRepository(Repository):
         return session
 
     def get_research_session(self, session_key: str) -> ResearchSessionRow:
-        """The research session with this key.
+        """The tenant's research session with this key (unscoped: the oldest of any tenant's).
 
         Raises:
-            NotFound: No such session.
+            NotFound: No such session in scope.
         """
-        return self._one(
-            ResearchSessionRow,
-            _SESSION_BY_KEY.params(key=session_key),
-            f"research session {session_key!r} not found",
-        )
+        stmt = self._sessions.select(_rs.c.session_key == session_key).order_by(_rs.c.id).limit(1)
+        return self._one(ResearchSessionRow, stmt, f"research session {session_key!r} not found")
 
     def list_research_sessions(
         self, *, repository_id: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[ResearchSessionRow]:
-        """Research sessions, newest first (ties: highest id first).
+        """The research sessions in scope, newest first (ties: highest id first).
 
         Args:
             repository_id: Only this repository's sessions.
             status: Only sessions in this status.
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_rs).order_by(_rs.c.created_at.desc(), _rs.c.id.desc()).limit(clamp_limit(limit))
-        if repository_id is not None:
-            stmt = stmt.where(_rs.c.repository_id == repository_id)
-        if status is not None:
-            stmt = stmt.where(_rs.c.status == status)
+        where = [
+            column == value
+            for column, value in ((_rs.c.repository_id, repository_id), (_rs.c.status, status))
+            if value is not None
+        ]
+        stmt = (
+            self._sessions.select(*where)
+            .order_by(_rs.c.created_at.desc(), _rs.c.id.desc())
+            .limit(clamp_limit(limit))
+        )
         return self._all(ResearchSessionRow, stmt)
 
     def research_metric_append_linked(
@@ -250,11 +288,11 @@ class ConversationGraphRepository(Repository):
         metadata: Any = None,
         repository_id: str | None = None,
     ) -> LinkedMetric:
-        """Append a research metric and make sure its research session exists.
+        """Append a research metric and make sure its research session exists (both the tenant's).
 
         The session is upserted without touching its title, status, config or summary (only
         ``updated_at``, and ``repository_id`` when given); the metric goes to ``research_metrics`` with
-        ``session_id = session_key``.
+        ``session_id = session_key`` and the session's tenant.
 
         Args:
             session_key: The session (created with defaults when new).
@@ -278,6 +316,7 @@ class ConversationGraphRepository(Repository):
             "metric_type": metric_type,
             "metric_value": value,
             "metadata_json": dump_json(metadata),
+            "tenant_id": self.tenant,
         }
         metric_id = int(self._execute(_METRIC, params).scalar_one())
         self._change(
@@ -298,7 +337,7 @@ class ConversationGraphRepository(Repository):
         snapshot: Any = None,
         version_index: int | None = None,
     ) -> ConversationVersionRow:
-        """Record a version of a conversation.
+        """Record a version of a conversation in scope (the version gets the conversation's tenant).
 
         Args:
             conversation_id: The conversation.
@@ -311,26 +350,30 @@ class ConversationGraphRepository(Repository):
 
         Raises:
             InvalidInput: Negative index.
-            Conflict: The index is taken for this conversation (unique), or no such conversation
-                (foreign key).
+            NotFound: No such conversation in scope (missing, or another tenant's).
+            Conflict: The index is taken for this conversation (unique).
         """
         self._writable()
+        if version_index is not None and (isinstance(version_index, bool) or version_index < 0):
+            raise InvalidInput("version_index must be a non-negative integer", field="version_index")
         snapshot_json = dump_json(snapshot)
+        tenant = self._tenant_of(conversations, conversation_id, "conversation")
         if version_index is None:
+            params = (conversation_id, label, snapshot_json, tenant, conversation_id, tenant)
             with translating():
-                row = self._sql(_VERSION_NEXT, (conversation_id, label, snapshot_json, conversation_id)).one()
+                row = self._sql(_VERSION_NEXT, params).one()
         else:
-            if isinstance(version_index, bool) or version_index < 0:
-                raise InvalidInput("version_index must be a non-negative integer", field="version_index")
-            params = {
+            values = {
                 "conversation_id": conversation_id,
                 "version_index": int(version_index),
                 "label": label,
                 "snapshot_json": snapshot_json,
+                "tenant_id": tenant,
             }
-            row = self._execute(_VERSION_AT, params).one()
+            row = self._execute(_VERSION_AT, values).one()
         version = row_as(ConversationVersionRow, row)
-        self._change(
+        self._change_of(
+            tenant,
             self._conversation_topic(conversation_id),
             "insert",
             "conversation_version",
@@ -340,12 +383,12 @@ class ConversationGraphRepository(Repository):
         return version
 
     def get_conversation_version(self, conversation_id: int, version_index: int) -> ConversationVersionRow:
-        """One version of a conversation.
+        """One version of a conversation in scope.
 
         Raises:
-            NotFound: No such version.
+            NotFound: No such version in scope.
         """
-        stmt = sa.select(_cv).where(
+        stmt = self._versions.select(
             _cv.c.conversation_id == conversation_id, _cv.c.version_index == version_index
         )
         return self._one(
@@ -353,8 +396,8 @@ class ConversationGraphRepository(Repository):
         )
 
     def list_conversation_versions(self, conversation_id: int) -> list[ConversationVersionRow]:
-        """A conversation's versions by index."""
-        stmt = sa.select(_cv).where(_cv.c.conversation_id == conversation_id).order_by(_cv.c.version_index)
+        """A conversation's versions by index (empty for a conversation not in scope)."""
+        stmt = self._versions.select(_cv.c.conversation_id == conversation_id).order_by(_cv.c.version_index)
         return self._all(ConversationVersionRow, stmt)
 
     # -- edges ----------------------------------------------------------------------------------
@@ -367,7 +410,8 @@ class ConversationGraphRepository(Repository):
         weight: float = 1.0,
         metadata: Any = None,
     ) -> ConversationEdgeRow:
-        """Add a directed edge between two conversations (duplicates are allowed, self-loops are not).
+        """Add a directed edge between two conversations in scope (duplicates are allowed, self-loops
+        are not).
 
         Args:
             from_conversation_id: The source.
@@ -377,12 +421,13 @@ class ConversationGraphRepository(Repository):
             metadata: Any JSON value.
 
         Returns:
-            The new row.
+            The new row (with the conversations' tenant).
 
         Raises:
             InvalidInput: Empty kind or non-finite weight.
-            Conflict: A self-loop (``constraint="check"``, the table's CHECK), or an endpoint that does
-                not exist (``constraint="foreign_key"``).
+            NotFound: An endpoint is not in scope (missing, or another tenant's).
+            Conflict: A self-loop (``constraint="check"``, the table's CHECK); unscoped only: endpoints
+                of two tenants (``constraint="tenant"``).
         """
         self._writable()
         if not edge_kind:
@@ -390,12 +435,22 @@ class ConversationGraphRepository(Repository):
         weight = float(weight)
         if not math.isfinite(weight):
             raise InvalidInput("weight must be a finite number", field="weight")
+        tenant = self._tenant_of(conversations, from_conversation_id, "conversation")
+        if to_conversation_id != from_conversation_id:
+            other = self._tenant_of(conversations, to_conversation_id, "conversation")
+            if other != tenant:
+                raise Conflict(
+                    f"cannot link conversations of tenants {tenant!r} and {other!r}",
+                    table=_ce.name,
+                    constraint="tenant",
+                )
         params = {
             "from_conversation_id": from_conversation_id,
             "to_conversation_id": to_conversation_id,
             "edge_kind": edge_kind,
             "weight": weight,
             "metadata_json": dump_json(metadata),
+            "tenant_id": tenant,
         }
         try:
             row = self._execute(_EDGE, params).one()
@@ -411,25 +466,26 @@ class ConversationGraphRepository(Repository):
                 ) from exc
             raise
         edge = row_as(ConversationEdgeRow, row)
-        self._emit_edge(edge, "insert")
+        self._emit_edge(tenant, edge, "insert")
         return edge
 
     def delete_edge(self, edge_id: int) -> None:
-        """Delete an edge.
+        """Delete an edge in scope.
 
         Raises:
-            NotFound: No such edge.
+            NotFound: No such edge in scope.
         """
         self._writable()
-        row = self._execute(_EDGE_DELETE, {"id": edge_id}).first()
+        stmt = sa.delete(_ce).where(self._edges.where(_ce.c.id == edge_id)).returning(*_ce.c)
+        row = self._execute(stmt).first()
         if row is None:
             raise NotFound(f"conversation edge {edge_id} not found")
-        self._emit_edge(row_as(ConversationEdgeRow, row), "delete")
+        self._emit_edge(row._mapping[TENANT_COLUMN], row_as(ConversationEdgeRow, row), "delete")
 
     def list_edges(
         self, conversation_id: int, *, direction: EdgeDirection = "out", edge_kind: str | None = None
     ) -> list[ConversationEdgeRow]:
-        """Edges touching a conversation, by id.
+        """Edges in scope touching a conversation, by id.
 
         Args:
             conversation_id: The conversation.
@@ -442,11 +498,10 @@ class ConversationGraphRepository(Repository):
         self._check_vocab(direction, ("out", "in", "both"), "direction")
         outgoing = _ce.c.from_conversation_id == conversation_id
         incoming = _ce.c.to_conversation_id == conversation_id
-        cond = {"out": outgoing, "in": incoming, "both": sa.or_(outgoing, incoming)}[direction]
-        stmt = sa.select(_ce).where(cond).order_by(_ce.c.id)
+        where = [{"out": outgoing, "in": incoming, "both": sa.or_(outgoing, incoming)}[direction]]
         if edge_kind is not None:
-            stmt = stmt.where(_ce.c.edge_kind == edge_kind)
-        return self._all(ConversationEdgeRow, stmt)
+            where.append(_ce.c.edge_kind == edge_kind)
+        return self._all(ConversationEdgeRow, self._edges.select(*where).order_by(_ce.c.id))
 
     # -- topic evolution ------------------------------------------------------------------------
     def append_topic_evolution_event(
@@ -458,7 +513,7 @@ class ConversationGraphRepository(Repository):
         new_label: str | None = None,
         detail: Any = None,
     ) -> TopicEvolutionEventRow:
-        """Record how a topic evolved (renamed, merged, split…).
+        """Record how a topic in scope evolved (renamed, merged, split…); the event gets its tenant.
 
         Args:
             topic_id: The topic.
@@ -472,20 +527,23 @@ class ConversationGraphRepository(Repository):
 
         Raises:
             InvalidInput: Empty event kind.
-            Conflict: No such topic (foreign key).
+            NotFound: No such topic in scope (missing, or another tenant's).
         """
         self._writable()
         if not event_kind:
             raise InvalidInput("event_kind must not be empty", field="event_kind")
+        tenant = self._tenant_of(topics, topic_id, "topic")
         params = {
             "topic_id": topic_id,
             "event_kind": event_kind,
             "prior_label": prior_label,
             "new_label": new_label,
             "detail_json": dump_json(detail),
+            "tenant_id": tenant,
         }
         event = row_as(TopicEvolutionEventRow, self._execute(_EVOLUTION, params).one())
-        self._change(
+        self._change_of(
+            tenant,
             f"topics/{topic_id}",
             "insert",
             "topic_evolution_event",
@@ -495,20 +553,39 @@ class ConversationGraphRepository(Repository):
         return event
 
     def list_topic_evolution(self, topic_id: int) -> list[TopicEvolutionEventRow]:
-        """A topic's evolution events, oldest first."""
-        stmt = sa.select(_te).where(_te.c.topic_id == topic_id).order_by(_te.c.created_at, _te.c.id)
+        """A topic's evolution events, oldest first (empty for a topic not in scope)."""
+        stmt = self._evolution.select(_te.c.topic_id == topic_id).order_by(_te.c.created_at, _te.c.id)
         return self._all(TopicEvolutionEventRow, stmt)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _emit_edge(self, edge: ConversationEdgeRow, change_kind: str) -> None:
+    def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:
+        """The tenant of a parent row in scope (the tenant of the rows written under it).
+
+        Raises:
+            NotFound: No such row in scope.
+        """
+        stmt = sa.select(table.c[TENANT_COLUMN]).where(table.c.id == row_id, self._in_scope(table))
+        tenant = self._execute(stmt).scalar()
+        if tenant is None:
+            raise NotFound(f"{what} {row_id} not found")
+        return str(tenant)
+
+    def _change_of(
+        self, tenant: str, topic: str, change_kind: str, entity_kind: str, entity_id: int, payload: Any
+    ) -> None:
+        """The change-log row of a write under a parent of ``tenant`` (the unscoped form's may differ)."""
+        scope = Scope(tenant) if self.scope.is_operator else self.scope
+        ChangeLogRepository(self.conn, scope).append(topic, change_kind, entity_kind, entity_id, payload)
+
+    def _emit_edge(self, tenant: str, edge: ConversationEdgeRow, change_kind: str) -> None:
         payload = {
             "from": edge.from_conversation_id,
             "to": edge.to_conversation_id,
             "edge_kind": edge.edge_kind,
         }
         for endpoint in (edge.from_conversation_id, edge.to_conversation_id):
-            self._change(
-                self._conversation_topic(endpoint), change_kind, "conversation_edge", edge.id, payload
+            self._change_of(
+                tenant, self._conversation_topic(endpoint), change_kind, "conversation_edge", edge.id, payload
             )
 
     @staticmethod

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, row_as, rows_as
+from codex.repositories._base import Repository
+from codex.repositories.gateway import TableGateway
 from domains.core_cas import causal, names, object_metadata, objects
 
 __all__ = [
@@ -57,32 +59,12 @@ _SET_META = (
 )
 _ADD_DEP = "INSERT OR IGNORE INTO causal (hash, parent_hash) VALUES (?, ?)"
 
-_GET_DATA = sa.select(objects.c.data).where(objects.c.hash == sa.bindparam("h"))
-_GET_OBJECT = sa.select(objects).where(objects.c.hash == sa.bindparam("h"))
 _GET_INFO = sa.select(
     objects.c.hash,
     objects.c.kind,
     sa.func.length(objects.c.data).label("size"),
     objects.c.created_at,
 ).where(objects.c.hash == sa.bindparam("h"))
-_LOOKUP = sa.select(names.c.hash).where(
-    names.c.namespace == sa.bindparam("ns"), names.c.name == sa.bindparam("name")
-)
-_GET_NAME = sa.select(names).where(
-    names.c.namespace == sa.bindparam("ns"), names.c.name == sa.bindparam("name")
-)
-_UNBIND = sa.delete(names).where(
-    names.c.namespace == sa.bindparam("ns"), names.c.name == sa.bindparam("name")
-)
-_LIST_NAMES = sa.select(names).where(names.c.namespace == sa.bindparam("ns")).order_by(names.c.name)
-_GET_META = sa.select(object_metadata.c.value).where(
-    object_metadata.c.hash == sa.bindparam("h"), object_metadata.c.key == sa.bindparam("k")
-)
-_ALL_META = (
-    sa.select(object_metadata)
-    .where(object_metadata.c.hash == sa.bindparam("h"))
-    .order_by(object_metadata.c.key)
-)
 _PARENTS = (
     sa.select(causal.c.parent_hash).where(causal.c.hash == sa.bindparam("h")).order_by(causal.c.parent_hash)
 )
@@ -161,6 +143,18 @@ class MetadataRow:
 class CasRepository(Repository):
     """Content-addressed objects and everything that points at them (names, metadata, causal links)."""
 
+    @property
+    def _objects(self) -> TableGateway[ObjectRow]:
+        return self._gateway(objects, ObjectRow)
+
+    @property
+    def _names(self) -> TableGateway[NameRow]:
+        return self._gateway(names, NameRow)
+
+    @property
+    def _metadata(self) -> TableGateway[MetadataRow]:
+        return self._gateway(object_metadata, MetadataRow)
+
     # -- objects ------------------------------------------------------------------------------
     def store(self, kind: str, data: bytes | bytearray | memoryview) -> str:
         """Store an object and return its hash (``INSERT OR IGNORE``: the first kind stored wins).
@@ -214,10 +208,7 @@ class CasRepository(Repository):
         Raises:
             NotFound: No object has this hash.
         """
-        data = self._execute(_GET_DATA, {"h": hash}).scalar()
-        if data is None:
-            raise NotFound(f"object {hash} not found")
-        return bytes(data)
+        return self.get_object(hash).data
 
     def get_object(self, hash: str) -> ObjectRow:
         """The whole object row (kind, bytes, creation time).
@@ -245,10 +236,10 @@ class CasRepository(Repository):
         Returns:
             The :class:`ObjectRow` or None.
         """
-        row = self._execute(_GET_OBJECT, {"h": hash}).first()
-        if row is None:
-            return None
-        return ObjectRow(hash=row.hash, kind=row.kind, data=bytes(row.data), created_at=row.created_at)
+        row = self._objects.find(hash)
+        if row is None or isinstance(row.data, bytes):
+            return row
+        return dataclasses.replace(row, data=bytes(row.data))
 
     def get_info(self, hash: str) -> ObjectInfo:
         """An object's kind, size and creation time, without reading its bytes out.
@@ -276,8 +267,8 @@ class CasRepository(Repository):
         Returns:
             True when it is stored.
         """
-        stmt = sa.select(sa.literal(1)).select_from(objects).where(objects.c.hash == hash)
-        return self._execute(stmt).first() is not None
+        # A count on the primary key: ``find`` would read the object's bytes out just to drop them.
+        return self._objects.count(objects.c.hash == hash) > 0
 
     def count(self, *, kind: str | None = None) -> int:
         """Number of stored objects.
@@ -288,10 +279,9 @@ class CasRepository(Repository):
         Returns:
             The count.
         """
-        stmt = sa.select(sa.func.count()).select_from(objects)
-        if kind is not None:
-            stmt = stmt.where(objects.c.kind == kind)
-        return int(self._execute(stmt).scalar_one())
+        if kind is None:
+            return self._objects.count()
+        return self._objects.count(objects.c.kind == kind)
 
     # -- names --------------------------------------------------------------------------------
     def bind_name(self, namespace: str, name: str, hash: str) -> None:
@@ -324,10 +314,7 @@ class CasRepository(Repository):
         Raises:
             NotFound: The name is not bound (the message is ``namespace.name``).
         """
-        digest = self._execute(_LOOKUP, {"ns": namespace, "name": name}).scalar()
-        if digest is None:
-            raise NotFound(f"{namespace}.{name}", namespace=namespace, name=name)
-        return str(digest)
+        return str(self.get_name(namespace, name).hash)
 
     def get_name(self, namespace: str, name: str) -> NameRow:
         """The binding row of ``namespace.name`` (with its ``updated_at``).
@@ -342,10 +329,10 @@ class CasRepository(Repository):
         Raises:
             NotFound: The name is not bound.
         """
-        row = self._execute(_GET_NAME, {"ns": namespace, "name": name}).first()
+        row = self._names.find((namespace, name))
         if row is None:
             raise NotFound(f"{namespace}.{name}", namespace=namespace, name=name)
-        return row_as(NameRow, row)
+        return row
 
     def rename(self, namespace: str, old: str, new: str) -> None:
         """Move a binding to a new name: bind ``new`` (overwriting it), then delete ``old``.
@@ -366,7 +353,7 @@ class CasRepository(Repository):
         if new == old:
             return
         self.bind_name(namespace, new, digest)
-        self._execute(_UNBIND, {"ns": namespace, "name": old})
+        self._names.delete((namespace, old))
 
     def unbind_name(self, namespace: str, name: str) -> int:
         """Remove a binding (the object stays).
@@ -379,7 +366,7 @@ class CasRepository(Repository):
             The number of bindings removed (0 or 1).
         """
         self._writable()
-        return int(self._execute(_UNBIND, {"ns": namespace, "name": name}).rowcount)
+        return self._names.delete_where(names.c.namespace == namespace, names.c.name == name)
 
     def list_names(self, namespace: str) -> list[NameRow]:
         """Every binding of a namespace, sorted by name.
@@ -390,7 +377,7 @@ class CasRepository(Repository):
         Returns:
             The bindings.
         """
-        return rows_as(NameRow, self._execute(_LIST_NAMES, {"ns": namespace}))
+        return self._all(NameRow, self._names.select(names.c.namespace == namespace).order_by(names.c.name))
 
     # -- text bindings ------------------------------------------------------------------------
     def set_binding(self, namespace: str, name: str, text: str) -> str:
@@ -463,10 +450,10 @@ class CasRepository(Repository):
         Raises:
             NotFound: The object has no entry with this key.
         """
-        value = self._execute(_GET_META, {"h": hash, "k": key}).scalar()
-        if value is None:
+        row = self._metadata.find((hash, key))
+        if row is None:
             raise NotFound(f"metadata {key!r} of object {hash} not found", key=key)
-        return str(value)
+        return str(row.value)
 
     def get_all_object_metadata(self, hash: str) -> list[MetadataRow]:
         """Every metadata entry of an object, sorted by key.
@@ -477,7 +464,8 @@ class CasRepository(Repository):
         Returns:
             The entries (empty when there are none).
         """
-        return rows_as(MetadataRow, self._execute(_ALL_META, {"h": hash}))
+        stmt = self._metadata.select(object_metadata.c.hash == hash).order_by(object_metadata.c.key)
+        return self._all(MetadataRow, stmt)
 
     # -- causal links -------------------------------------------------------------------------
     def add_dependency(self, hash: str, parent_hash: str) -> bool:

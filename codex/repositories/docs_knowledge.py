@@ -28,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from codex.errors import NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, like_contains, row_as
+from codex.repositories.gateway import TableGateway
 from domains.docs_knowledge import knowledge_edges, knowledge_nodes, snippets
 
 __all__ = [
@@ -112,8 +112,6 @@ _NODE_COLUMNS = (
     _n.c.metadata.label("metadata_json"),
     _n.c.created_at,
 )
-_NODE_SELECT = sa.select(*_NODE_COLUMNS)
-_NODE_GET = _NODE_SELECT.where(_n.c.id == sa.bindparam("node_id"))
 
 _node_ins = sqlite_insert(_n)
 # created_at is kept: it records when the node first appeared.
@@ -147,7 +145,6 @@ _NEIGHBOURS = (
 )
 
 _SNIPPET_INSERT = sa.insert(_s).returning(_s.c.id)
-_SNIPPET_GET = sa.select(_s).where(_s.c.id == sa.bindparam("snippet_id"))
 
 
 class KnowledgeRepository(Repository):
@@ -164,6 +161,15 @@ class KnowledgeRepository(Repository):
         ...     kg.upsert_node("libsql", "libSQL")
         ...     kg.create_edge("libsql", "sqlite", "fork_of")
     """
+
+    @property
+    def _nodes(self) -> TableGateway[KnowledgeNodeRow]:
+        # KnowledgeNodeRow names the ``metadata`` column ``metadata_json``.
+        return self._gateway(_n, KnowledgeNodeRow, columns=_NODE_COLUMNS)
+
+    @property
+    def _edges(self) -> TableGateway[KnowledgeEdgeRow]:
+        return self._gateway(_e, KnowledgeEdgeRow)
 
     # -- nodes ----------------------------------------------------------------------------------
     def upsert_node(
@@ -213,10 +219,7 @@ class KnowledgeRepository(Repository):
         Raises:
             NotFound: No such node.
         """
-        row = self.get_node_or_none(node_id)
-        if row is None:
-            raise NotFound(f"knowledge node {node_id!r} not found")
-        return row
+        return self._nodes.get(node_id, missing=f"knowledge node {node_id!r} not found")
 
     def get_node_or_none(self, node_id: str) -> KnowledgeNodeRow | None:
         """The node with this id, or None.
@@ -227,8 +230,7 @@ class KnowledgeRepository(Repository):
         Returns:
             The node, or None when it does not exist.
         """
-        row = self._execute(_NODE_GET, {"node_id": node_id}).first()
-        return None if row is None else row_as(KnowledgeNodeRow, row)
+        return self._nodes.find(node_id)
 
     def query_nodes(self, q: str, *, limit: int = 50) -> list[KnowledgeNodeRow]:
         """Nodes whose label or content contains ``q`` (LIKE, ``%``/``_`` taken literally).
@@ -242,7 +244,7 @@ class KnowledgeRepository(Repository):
         """
         pattern = like_contains(q)
         stmt = (
-            _NODE_SELECT.where(
+            self._nodes.select(
                 sa.or_(_n.c.label.like(pattern, escape="\\"), _n.c.content.like(pattern, escape="\\"))
             )
             .order_by(_n.c.label, _n.c.id)
@@ -252,7 +254,7 @@ class KnowledgeRepository(Repository):
 
     def count_nodes(self) -> int:
         """Number of nodes in the graph."""
-        return int(self._execute(sa.select(sa.func.count()).select_from(_n)).scalar_one())
+        return self._nodes.count()
 
     def delete_node(self, node_id: str) -> int:
         """Delete a node and every edge that starts or ends at it.
@@ -268,11 +270,8 @@ class KnowledgeRepository(Repository):
             InvalidInput: The connection is read-only.
         """
         self._writable()
-        deleted = self._execute(sa.delete(_n).where(_n.c.id == node_id)).rowcount
-        if not deleted:
-            raise NotFound(f"knowledge node {node_id!r} not found")
-        stmt = sa.delete(_e).where(sa.or_(_e.c.src_id == node_id, _e.c.dst_id == node_id))
-        return int(self._execute(stmt).rowcount)
+        self._nodes.delete(node_id, missing=f"knowledge node {node_id!r} not found")
+        return self._edges.delete_where(sa.or_(_e.c.src_id == node_id, _e.c.dst_id == node_id))
 
     # -- edges ----------------------------------------------------------------------------------
     def create_edge(
@@ -314,8 +313,9 @@ class KnowledgeRepository(Repository):
         Raises:
             NotFound: No such edge.
         """
-        stmt = sa.select(_e).where(_e.c.src_id == src_id, _e.c.dst_id == dst_id, _e.c.relation == relation)
-        return self._one(KnowledgeEdgeRow, stmt, f"knowledge edge {src_id}-[{relation}]->{dst_id} not found")
+        return self._edges.get(
+            (src_id, dst_id, relation), missing=f"knowledge edge {src_id}-[{relation}]->{dst_id} not found"
+        )
 
     def delete_edge(self, src_id: str, dst_id: str, relation: str) -> bool:
         """Delete one edge.
@@ -332,8 +332,9 @@ class KnowledgeRepository(Repository):
             InvalidInput: The connection is read-only.
         """
         self._writable()
-        stmt = sa.delete(_e).where(_e.c.src_id == src_id, _e.c.dst_id == dst_id, _e.c.relation == relation)
-        return bool(self._execute(stmt).rowcount)
+        return bool(
+            self._edges.delete_where(_e.c.src_id == src_id, _e.c.dst_id == dst_id, _e.c.relation == relation)
+        )
 
     def neighbours(self, node_id: str) -> list[NeighbourRow]:
         """Outgoing edges of a node with the labels of their destinations.
@@ -351,6 +352,10 @@ class KnowledgeRepository(Repository):
 
 class SnippetRepository(Repository):
     """Saved code snippets and their substring search."""
+
+    @property
+    def _snippets(self) -> TableGateway[SnippetRow]:
+        return self._gateway(_s, SnippetRow)
 
     def save(
         self,
@@ -407,9 +412,7 @@ class SnippetRepository(Repository):
         Raises:
             NotFound: No such snippet.
         """
-        return self._one(
-            SnippetRow, _SNIPPET_GET.params(snippet_id=snippet_id), f"snippet {snippet_id} not found"
-        )
+        return self._snippets.get(snippet_id)  # NotFound: "snippet <id> not found"
 
     def search(self, q: str, *, limit: int = SNIPPET_SEARCH_MAX) -> list[SnippetRow]:
         """Snippets whose title, code, description or tags contain ``q`` (LIKE, ``%``/``_`` literal).
@@ -441,7 +444,7 @@ class SnippetRepository(Repository):
 
     def count(self) -> int:
         """Number of saved snippets."""
-        return int(self._execute(sa.select(sa.func.count()).select_from(_s)).scalar_one())
+        return self._snippets.count()
 
     def delete(self, snippet_id: int) -> bool:
         """Delete a snippet.
@@ -456,4 +459,4 @@ class SnippetRepository(Repository):
             InvalidInput: The connection is read-only.
         """
         self._writable()
-        return bool(self._execute(sa.delete(_s).where(_s.c.id == snippet_id)).rowcount)
+        return bool(self._snippets.delete_where(_s.c.id == snippet_id))

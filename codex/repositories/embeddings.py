@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
+from codex.repositories.gateway import TableGateway
 from domains.embeddings import embeddings
 
 __all__ = [
@@ -108,27 +109,43 @@ _E = embeddings
 _INSERT = sa.insert(_E).returning(_E.c.id)
 
 
-def _row(row: sa.Row[Any]) -> EmbeddingRow:
-    m = row._mapping
-    dim = int(m["dim"])
+@dataclass(frozen=True, slots=True)
+class _StoredEmbedding:
+    """An ``embeddings`` row as stored (the vector still a blob): the gateway's row type."""
+
+    id: int
+    source_type: str | None
+    source_id: str
+    dim: int
+    vector: bytes | None
+    metadata: str | None
+    created_at: str
+
+
+def _decoded(row: _StoredEmbedding) -> EmbeddingRow:
+    dim = int(row.dim)
     return EmbeddingRow(
-        id=m["id"],
-        source_type=m["source_type"],
-        source_id=m["source_id"],
+        id=row.id,
+        source_type=row.source_type,
+        source_id=row.source_id,
         dim=dim,
-        vector=decode_vector(bytes(m["vector"] or b""), dim),
-        metadata=m["metadata"],
-        created_at=m["created_at"],
+        vector=decode_vector(bytes(row.vector or b""), dim),
+        metadata=row.metadata,
+        created_at=row.created_at,
     )
 
 
-def _source(stmt: sa.Select[Any] | sa.Delete, source_type: str | None) -> Any:
+def _of_source_type(source_type: str | None) -> sa.ColumnElement[bool]:
     # source_type is nullable: None addresses the rows stored without one.
-    return stmt.where(_E.c.source_type.is_(None) if source_type is None else _E.c.source_type == source_type)
+    return _E.c.source_type.is_(None) if source_type is None else _E.c.source_type == source_type
 
 
 class EmbeddingRepository(Repository):
     """Embedding vectors per source (``source_type``, ``source_id``) and cosine search over them."""
+
+    @property
+    def _embeddings(self) -> TableGateway[_StoredEmbedding]:
+        return self._gateway(_E, _StoredEmbedding)
 
     def store(
         self, source_type: str | None, source_id: str, vector: Sequence[float], *, metadata: Any = None
@@ -165,22 +182,21 @@ class EmbeddingRepository(Repository):
         Raises:
             NotFound: No embedding has that id.
         """
-        row = self._execute(sa.select(_E).where(_E.c.id == embedding_id)).first()
+        row = self._embeddings.find(embedding_id)
         if row is None:
             raise NotFound(f"embedding {embedding_id}")
-        return _row(row)
+        return _decoded(row)
 
     def get_one_or_none(self, embedding_id: int) -> EmbeddingRow | None:
         """One embedding, or None."""
-        row = self._execute(sa.select(_E).where(_E.c.id == embedding_id)).first()
-        return None if row is None else _row(row)
+        row = self._embeddings.find(embedding_id)
+        return None if row is None else _decoded(row)
 
     def count(self, *, source_type: str | None = None) -> int:
         """Number of embeddings (optionally of one non-null source type)."""
-        stmt = sa.select(sa.func.count()).select_from(_E)
-        if source_type is not None:
-            stmt = stmt.where(_E.c.source_type == source_type)
-        return int(self._execute(stmt).scalar_one())
+        if source_type is None:
+            return self._embeddings.count()
+        return self._embeddings.count(_E.c.source_type == source_type)
 
     def search_similar(
         self, vector: Sequence[float], *, source_type: str | None = None, limit: int = 10
@@ -200,12 +216,10 @@ class EmbeddingRepository(Repository):
             InvalidInput: The query holds a value that is not a finite number.
         """
         query = _floats(vector, "vector")
-        stmt = sa.select(_E)
-        if source_type is not None:
-            stmt = stmt.where(_E.c.source_type == source_type)
+        where = () if source_type is None else (_E.c.source_type == source_type,)
         matches = []
-        for r in self._execute(stmt.order_by(_E.c.id)):
-            row = _row(r)
+        for stored in self._all(_StoredEmbedding, self._embeddings.select(*where).order_by(_E.c.id)):
+            row = _decoded(stored)
             matches.append(EmbeddingMatch(row, cosine_similarity(query, row.vector)))
         matches.sort(key=lambda m: m.similarity, reverse=True)  # stable: ties keep id order
         return matches[: clamp_limit(limit)]
@@ -224,10 +238,9 @@ class EmbeddingRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        stmt = _source(sa.delete(_E).where(_E.c.source_id == source_id), source_type)
-        return int(self._execute(stmt).rowcount)
+        return self._embeddings.delete_where(_E.c.source_id == source_id, _of_source_type(source_type))
 
     def list(self, source_type: str | None, source_id: str) -> list[EmbeddingRow]:
         """The embeddings of one source, by id."""
-        stmt = _source(sa.select(_E).where(_E.c.source_id == source_id), source_type).order_by(_E.c.id)
-        return [_row(r) for r in self._execute(stmt)]
+        stmt = self._embeddings.select(_E.c.source_id == source_id, _of_source_type(source_type))
+        return [_decoded(r) for r in self._all(_StoredEmbedding, stmt.order_by(_E.c.id))]

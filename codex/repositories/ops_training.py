@@ -19,6 +19,10 @@ upstream                            Codex
 Upstream's maintenance stubs ``reset``, ``sample_table`` and ``vacuum`` only ever returned an error;
 they have no counterpart here.
 
+Tenancy: ``research_metrics`` is tenant-owned (a research session's metrics are its tenant's):
+:class:`ResearchMetricRepository` writes the repository's tenant and reads only rows in scope, in SQL.
+The other tables here are shared (library and operator data).
+
 Change log: ops_training is not a live domain, so these repositories append no change-log rows (no
 topics are emitted).
 
@@ -374,7 +378,8 @@ class TrainingRepository(Repository):
 
 
 class ResearchMetricRepository(Repository):
-    """Research telemetry: typed numeric metrics per session (``research_metrics``)."""
+    """Research telemetry: typed numeric metrics per session (``research_metrics``), in the
+    repository's tenant scope."""
 
     def append(
         self,
@@ -384,7 +389,7 @@ class ResearchMetricRepository(Repository):
         *,
         metadata: Any = None,
     ) -> int:
-        """Append one metric.
+        """Append one metric for the repository's tenant.
 
         Args:
             session_id: The session (free text; e.g. a research session key).
@@ -404,6 +409,7 @@ class ResearchMetricRepository(Repository):
             "metric_type": metric_type,
             "metric_value": None if value is None else float(value),
             "metadata_json": dump_json(metadata),
+            "tenant_id": self.tenant,
         }
         return int(self._execute(_METRIC_INSERT, params).all()[0].id)
 
@@ -417,48 +423,57 @@ class ResearchMetricRepository(Repository):
             The metric.
 
         Raises:
-            NotFound: No such metric.
+            NotFound: No such metric in scope (missing, or another tenant's).
         """
-        stmt = sa.select(*_METRIC_COLUMNS).where(_m.c.id == metric_id)
+        stmt = self._select(_m.c.id == metric_id)
         return self._one(ResearchMetricRow, stmt, f"research metric {metric_id} not found")
 
     def list_by_type(
-        self, metric_type: str, *, session_prefix: str = "", limit: int = 100
+        self, metric_type: str, *, session_prefix: str = "", limit: int = 100, after: int | None = None
     ) -> list[ResearchMetricRow]:
-        """Metrics of one type, optionally only for sessions whose id starts with a prefix.
+        """Metrics of one type in scope, optionally only for sessions whose id starts with a prefix.
 
         Args:
             metric_type: The metric type.
             session_prefix: Session-id prefix (``%`` and ``_`` taken literally); ``""`` means all sessions.
             limit: At most this many rows (clamped to 1..10000).
+            after: Keyset paging: only metrics with an id below this one (the last id of the
+                previous page).
 
         Returns:
             The metrics, newest first.
         """
-        stmt = (
-            sa.select(*_METRIC_COLUMNS)
-            .where(_m.c.metric_type == metric_type)
-            .order_by(_m.c.id.desc())
-            .limit(clamp_limit(limit))
-        )
+        where = [_m.c.metric_type == metric_type]
         if session_prefix:
-            stmt = stmt.where(_m.c.session_id.like(escape_like(session_prefix) + "%", escape="\\"))
+            where.append(_m.c.session_id.like(escape_like(session_prefix) + "%", escape="\\"))
+        if after is not None:
+            where.append(_m.c.id < after)
+        stmt = self._select(*where).order_by(_m.c.id.desc()).limit(clamp_limit(limit))
         return self._all(ResearchMetricRow, stmt)
 
-    def list_for_session(self, session_id: str, *, metric_type: str = "") -> list[ResearchMetricRow]:
-        """Metrics of one session, optionally of one type.
+    def list_for_session(
+        self, session_id: str, *, metric_type: str = "", after: int | None = None
+    ) -> list[ResearchMetricRow]:
+        """Metrics of one session in scope, optionally of one type.
 
         Args:
             session_id: The session id.
             metric_type: The metric type; ``""`` means every type.
+            after: Keyset paging: only metrics with an id above this one.
 
         Returns:
             The metrics, oldest first (by id).
         """
-        stmt = sa.select(*_METRIC_COLUMNS).where(_m.c.session_id == session_id).order_by(_m.c.id)
+        where = [_m.c.session_id == session_id]
         if metric_type:
-            stmt = stmt.where(_m.c.metric_type == metric_type)
-        return self._all(ResearchMetricRow, stmt)
+            where.append(_m.c.metric_type == metric_type)
+        if after is not None:
+            where.append(_m.c.id > after)
+        return self._all(ResearchMetricRow, self._select(*where).order_by(_m.c.id))
+
+    def _select(self, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        """The metric columns (NULL values read as 0.0) of the rows in scope matching ``where``."""
+        return sa.select(*_METRIC_COLUMNS).where(self._in_scope(_m), *where)
 
 
 class EvalRepository(Repository):

@@ -27,8 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, like_contains, row_as, rows_as
+from codex.repositories._base import Repository, clamp_limit, like_contains, rows_as
 from codex.repositories.changelog import validate_topic
+from codex.repositories.gateway import TableGateway
 from domains.packages import package_deps, packages
 
 __all__ = [
@@ -53,29 +54,13 @@ _ADD_DEP = (
     "ON CONFLICT (package_name, package_version, dep_name) DO UPDATE SET "
     "dep_version_req = excluded.dep_version_req"
 )
-_DELETE_DEPS = sa.delete(package_deps).where(
-    package_deps.c.package_name == sa.bindparam("n"), package_deps.c.package_version == sa.bindparam("v")
-)
-_DELETE = sa.delete(packages).where(
-    packages.c.name == sa.bindparam("n"), packages.c.version == sa.bindparam("v")
-)
 _YANK = (
     sa.update(packages)
     .where(packages.c.name == sa.bindparam("n"), packages.c.version == sa.bindparam("v"))
     .values(yanked=1)
 )
-_GET = sa.select(packages).where(
-    packages.c.name == sa.bindparam("n"), packages.c.version == sa.bindparam("v")
-)
 _VERSIONS = sa.select(packages.c.version, packages.c.hash).where(
     packages.c.name == sa.bindparam("n"), packages.c.yanked == 0
-)
-_DEPS = (
-    sa.select(package_deps)
-    .where(
-        package_deps.c.package_name == sa.bindparam("n"), package_deps.c.package_version == sa.bindparam("v")
-    )
-    .order_by(package_deps.c.dep_name)
 )
 
 _NUMERIC = re.compile(r"^[0-9]+$")
@@ -166,6 +151,18 @@ class PackageRepository(Repository):
 
     topic_root = "packages"
 
+    @property
+    def _packages(self) -> TableGateway[PackageRow]:
+        return self._gateway(packages, PackageRow)
+
+    @property
+    def _deps(self) -> TableGateway[PackageDep]:
+        return self._gateway(package_deps, PackageDep)
+
+    @staticmethod
+    def _deps_of(name: str, version: str) -> tuple[sa.ColumnElement[bool], ...]:
+        return (package_deps.c.package_name == name, package_deps.c.package_version == version)
+
     def _topic(self, name: str) -> str:
         _require(name, "name")
         return validate_topic(f"{self.topic_root}/{name}")
@@ -207,7 +204,7 @@ class PackageRepository(Repository):
         dep_rows = [(name, version, _require(dep, "dep_name"), req) for dep, req in (deps or {}).items()]
         self._sql(_PUBLISH, (name, version, hash, description, author, license))
         if deps is not None:
-            self._execute(_DELETE_DEPS, {"n": name, "v": version})
+            self._deps.delete_where(*self._deps_of(name, version))
             if dep_rows:
                 self._raw_many(_ADD_DEP, dep_rows)
         payload: dict[str, Any] = {"name": name, "version": version, "hash": hash}
@@ -276,8 +273,8 @@ class PackageRepository(Repository):
         """
         self._writable()
         topic = self._topic(name)
-        self._execute(_DELETE_DEPS, {"n": name, "v": version})
-        count = int(self._execute(_DELETE, {"n": name, "v": version}).rowcount)
+        self._deps.delete_where(*self._deps_of(name, version))
+        count = self._packages.delete_where(packages.c.name == name, packages.c.version == version)
         if count:
             self._change(topic, "delete", _ENTITY, f"{name}@{version}", {"name": name, "version": version})
         return count
@@ -311,8 +308,7 @@ class PackageRepository(Repository):
         Returns:
             The :class:`PackageRow` or None.
         """
-        row = self._execute(_GET, {"n": name, "v": version}).first()
-        return None if row is None else row_as(PackageRow, row)
+        return self._packages.find((name, version))
 
     def exists(self, name: str, version: str | None = None) -> bool:
         """Whether a package (any version, yanked included) or one version of it is published.
@@ -324,10 +320,9 @@ class PackageRepository(Repository):
         Returns:
             True when a row exists.
         """
-        stmt = sa.select(sa.literal(1)).select_from(packages).where(packages.c.name == name).limit(1)
         if version is not None:
-            stmt = stmt.where(packages.c.version == version)
-        return self._execute(stmt).first() is not None
+            return self._packages.exists((name, version))
+        return self._execute(self._packages.select(packages.c.name == name).limit(1)).first() is not None
 
     def count(self, *, include_yanked: bool = False) -> int:
         """Number of published versions across all packages.
@@ -338,10 +333,7 @@ class PackageRepository(Repository):
         Returns:
             The count.
         """
-        stmt = sa.select(sa.func.count()).select_from(packages)
-        if not include_yanked:
-            stmt = stmt.where(packages.c.yanked == 0)
-        return int(self._execute(stmt).scalar_one())
+        return self._packages.count(*([] if include_yanked else [packages.c.yanked == 0]))
 
     def versions(self, name: str) -> list[PackageVersion]:
         """The non-yanked versions of a package, newest version first (compared by :func:`version_key`).
@@ -382,7 +374,8 @@ class PackageRepository(Repository):
         Returns:
             The edges (empty when there are none or the version is unknown).
         """
-        return rows_as(PackageDep, self._execute(_DEPS, {"n": name, "v": version}))
+        stmt = self._deps.select(*self._deps_of(name, version)).order_by(package_deps.c.dep_name)
+        return rows_as(PackageDep, self._execute(stmt))
 
     def search(self, q: str, *, limit: int = 50) -> list[PackageRow]:
         """Non-yanked versions whose name or description contains ``q``, newest first.

@@ -23,6 +23,13 @@ The audit log is append-only through this API: :class:`AuditRepository` has ``ap
 
 A live domain. Change-log topics: ``processing/runs/<run_id>`` (``insert`` / ``update`` of
 ``processing_run`` and of ``processing_run_step``), and ``audit`` (``insert`` / ``audit_log``).
+
+Tenancy: the three tables are tenant-owned. Every statement carries the repository's tenant scope in
+SQL: a run, step or audit entry of another tenant is ``NotFound`` (or not listed, not counted), exactly
+like a missing one, and a step is appended only to a run in scope, with the run's tenant. The columns
+``scope_kind`` / ``scope_id`` are the caller's data (what a run or entry is about), not the tenant. The
+unscoped operator form (``Repository.unscoped``) sees every tenant's rows, creates runs and entries for
+the tenant ``default``, and writes each change-log row with the tenant of the row it is about.
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ from codex.repositories._base import (
     sql_timestamp,
     translating,
 )
+from codex.repositories.changelog import ChangeLogRepository
+from codex.repositories.gateway import Scope, TableGateway
+from domains._meta import TENANT_COLUMN
 from domains.processing_audit import audit_log, processing_run_steps, processing_runs
 
 __all__ = [
@@ -86,19 +96,17 @@ _a = audit_log
 
 _NOW = sa.func.datetime("now")
 _RUN_INSERT = sa.insert(_r).returning(*_r.c)
-_RUN_BY_ID = sa.select(_r).where(_r.c.id == sa.bindparam("id"))
-_STEP_BY_ID = sa.select(_s).where(_s.c.id == sa.bindparam("id"))
 _STEP_COLUMNS = ", ".join(c.name for c in _s.c)
-# The next step index is computed and inserted by one statement (atomic under the write transaction).
+# The next step index is computed and inserted by one statement (atomic under the write transaction);
+# the cached SQL string carries the tenant as a bound parameter.
 _STEP_NEXT: Final = (
     "INSERT INTO processing_run_steps (processing_run_id, step_index, step_name, status, detail_json, "
-    "started_at_ms) SELECT ?, COALESCE(MAX(step_index) + 1, 0), ?, ?, ?, ? FROM processing_run_steps "
-    f"WHERE processing_run_id = ? RETURNING {_STEP_COLUMNS}"
+    "started_at_ms, tenant_id) SELECT ?, COALESCE(MAX(step_index) + 1, 0), ?, ?, ?, ?, ? "
+    "FROM processing_run_steps WHERE processing_run_id = ? AND tenant_id = ? "
+    f"RETURNING {_STEP_COLUMNS}"
 )
 _STEP_AT = sa.insert(_s).returning(*_s.c)
-_RUN_EXISTS = sa.select(_r.c.id).where(_r.c.id == sa.bindparam("id"))
 _AUDIT_INSERT = sa.insert(_a).returning(*_a.c)
-_AUDIT_BY_ID = sa.select(_a).where(_a.c.id == sa.bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +180,18 @@ def _refuse(kind: str, table: str, entity_id: int, current: str, requested: str)
 
 
 class ProcessingRepository(Repository):
-    """Processing runs and their steps, with validated status transitions."""
+    """Processing runs and their steps, with validated status transitions, in the repository's tenant
+    scope."""
 
     topic_root = "processing/runs"
+
+    @property
+    def _runs(self) -> TableGateway[RunRow]:
+        return self._gateway(_r, RunRow)
+
+    @property
+    def _steps(self) -> TableGateway[StepRow]:
+        return self._gateway(_s, StepRow)
 
     # -- runs -----------------------------------------------------------------------------------
     def start_run(
@@ -263,14 +280,14 @@ class ProcessingRepository(Repository):
         """The run with its steps (``steps`` in index order).
 
         Raises:
-            NotFound: No such run.
+            NotFound: No such run in scope (missing, or another tenant's).
         """
-        run = self._one(RunRow, _RUN_BY_ID.params(id=run_id), f"processing run {run_id} not found")
+        run = self._runs.get(run_id)
         return dataclasses.replace(run, steps=tuple(self.list_steps(run_id)))
 
     def get_one_or_none(self, run_id: int) -> RunRow | None:
-        """The run (without steps), or None."""
-        return self._one_or_none(RunRow, _RUN_BY_ID.params(id=run_id))
+        """The run (without steps), or None (also for another tenant's)."""
+        return self._runs.find(run_id)
 
     def list_runs(
         self,
@@ -279,44 +296,72 @@ class ProcessingRepository(Repository):
         scope_id: str | None = None,
         status: str | None = None,
         run_kind: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
         limit: int = 100,
+        with_steps: bool = False,
     ) -> list[RunRow]:
-        """Runs (without steps), newest first (ties: highest id first).
+        """The runs in scope, newest first (ties: highest id first).
 
         Args:
             scope_kind: Only runs with this scope kind.
             scope_id: Only runs with this scope id.
             status: Only runs in this status.
             run_kind: Only runs of this kind.
+            since: Only runs with ``created_at >= since`` (UTC text ``YYYY-MM-DD HH:MM:SS`` or a
+                datetime; naive datetimes are taken as UTC).
+            until: Only runs with ``created_at < until`` (same forms).
             limit: Clamped to 1..10000.
+            with_steps: Fill each run's ``steps`` (in index order; one more query per 500 runs, not one
+                per run). Without it ``steps`` is empty.
 
         Raises:
             InvalidInput: Unknown status.
         """
-        stmt = sa.select(_r).order_by(_r.c.created_at.desc(), _r.c.id.desc()).limit(clamp_limit(limit))
         if status is not None:
             self._check_vocab(status, RUN_STATUSES, "status")
-            stmt = stmt.where(_r.c.status == status)
-        for column, value in (
-            (_r.c.scope_kind, scope_kind),
-            (_r.c.scope_id, scope_id),
-            (_r.c.run_kind, run_kind),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        return self._all(RunRow, stmt)
+        where = [
+            column == value
+            for column, value in (
+                (_r.c.status, status),
+                (_r.c.scope_kind, scope_kind),
+                (_r.c.scope_id, scope_id),
+                (_r.c.run_kind, run_kind),
+            )
+            if value is not None
+        ]
+        if since is not None:
+            where.append(_r.c.created_at >= _timestamp(since))
+        if until is not None:
+            where.append(_r.c.created_at < _timestamp(until))
+        stmt = (
+            self._runs.select(*where)
+            .order_by(_r.c.created_at.desc(), _r.c.id.desc())
+            .limit(clamp_limit(limit))
+        )
+        runs = self._all(RunRow, stmt)
+        if not with_steps or not runs:
+            return runs
+        steps: dict[int, list[StepRow]] = {}
+        ids = [run.id for run in runs]
+        for start in range(0, len(ids), 500):
+            chunk = self._steps.select(_s.c.processing_run_id.in_(ids[start : start + 500])).order_by(
+                _s.c.processing_run_id, _s.c.step_index
+            )
+            for step in self._all(StepRow, chunk):
+                steps.setdefault(step.processing_run_id, []).append(step)
+        return [dataclasses.replace(run, steps=tuple(steps.get(run.id, ()))) for run in runs]
 
     def count_runs(self, *, status: str | None = None) -> int:
-        """Number of runs (optionally in one status).
+        """Number of runs in scope (optionally in one status).
 
         Raises:
             InvalidInput: Unknown status.
         """
-        stmt = sa.select(sa.func.count()).select_from(_r)
-        if status is not None:
-            self._check_vocab(status, RUN_STATUSES, "status")
-            stmt = stmt.where(_r.c.status == status)
-        return int(self._execute(stmt).scalar_one())
+        if status is None:
+            return self._runs.count()
+        self._check_vocab(status, RUN_STATUSES, "status")
+        return self._runs.count(_r.c.status == status)
 
     # -- steps ----------------------------------------------------------------------------------
     def append_step(
@@ -328,7 +373,7 @@ class ProcessingRepository(Repository):
         detail: Any = None,
         status: str = "pending",
     ) -> StepRow:
-        """Add a step to a run.
+        """Add a step to a run in scope (the step gets the run's tenant).
 
         Args:
             run_id: The run.
@@ -342,7 +387,7 @@ class ProcessingRepository(Repository):
 
         Raises:
             InvalidInput: Empty name, negative index, or a status other than pending/running.
-            NotFound: No such run.
+            NotFound: No such run in scope (missing, or another tenant's).
             Conflict: The index is taken in this run (unique).
         """
         self._writable()
@@ -351,25 +396,27 @@ class ProcessingRepository(Repository):
         self._check_vocab(status, ("pending", "running"), "status")
         if step_index is not None and (isinstance(step_index, bool) or step_index < 0):
             raise InvalidInput("step_index must be a non-negative integer", field="step_index")
-        if self._execute(_RUN_EXISTS, {"id": run_id}).first() is None:
-            raise NotFound(f"processing run {run_id} not found")
         detail_json = dump_json(detail)
+        tenant = self._run_tenant(run_id)
         started = now_ms() if status == "running" else 0
         if step_index is None:
+            params = (run_id, step_name, status, detail_json, started, tenant, run_id, tenant)
             with translating():
-                row = self._sql(_STEP_NEXT, (run_id, step_name, status, detail_json, started, run_id)).one()
+                row = self._sql(_STEP_NEXT, params).one()
         else:
-            params = {
+            values = {
                 "processing_run_id": run_id,
                 "step_index": int(step_index),
                 "step_name": step_name,
                 "status": status,
                 "detail_json": detail_json,
                 "started_at_ms": started,
+                "tenant_id": tenant,
             }
-            row = self._execute(_STEP_AT, params).one()
+            row = self._execute(_STEP_AT, values).one()
         step = row_as(StepRow, row)
-        self._change(
+        self._change_of(
+            tenant,
             _run_topic(run_id),
             "insert",
             "processing_run_step",
@@ -415,13 +462,16 @@ class ProcessingRepository(Repository):
         """The step with this id.
 
         Raises:
-            NotFound: No such step.
+            NotFound: No such step in scope (missing, or another tenant's).
         """
-        return self._one(StepRow, _STEP_BY_ID.params(id=step_id), f"processing step {step_id} not found")
+        step = self._steps.find(step_id)
+        if step is None:
+            raise NotFound(f"processing step {step_id} not found")
+        return step
 
     def list_steps(self, run_id: int) -> list[StepRow]:
-        """A run's steps in index order."""
-        stmt = sa.select(_s).where(_s.c.processing_run_id == run_id).order_by(_s.c.step_index)
+        """A run's steps in index order (empty for a run not in scope)."""
+        stmt = self._steps.select(_s.c.processing_run_id == run_id).order_by(_s.c.step_index)
         return self._all(StepRow, stmt)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -439,6 +489,7 @@ class ProcessingRepository(Repository):
             "correlation_id": correlation_id,
             "payload_json": dump_json(payload),
             "started_at": _NOW if status == "running" else None,
+            "tenant_id": self.tenant,
         }
         run = row_as(RunRow, self._execute(_RUN_INSERT.values(**params)).one())
         self._change(
@@ -454,23 +505,32 @@ class ProcessingRepository(Repository):
         self._writable()
         stmt = (
             sa.update(_r)
-            .where(_r.c.id == run_id, _r.c.status.in_(_RUN_FROM[status]))
+            .where(self._runs.where(_r.c.id == run_id, _r.c.status.in_(_RUN_FROM[status])))
             .values(status=status, updated_at=_NOW, **values)
             .returning(*_r.c)
         )
         row = self._execute(stmt).first()
         if row is None:
-            current = self._one(RunRow, _RUN_BY_ID.params(id=run_id), f"processing run {run_id} not found")
+            current = self._runs.find(run_id)
+            if current is None:
+                raise NotFound(f"processing run {run_id} not found")
             _refuse("processing run", _r.name, run_id, current.status, status)
         run = row_as(RunRow, row)
-        self._change(_run_topic(run_id), "update", "processing_run", run_id, {"status": status})
+        self._change_of(
+            row._mapping[TENANT_COLUMN],
+            _run_topic(run_id),
+            "update",
+            "processing_run",
+            run_id,
+            {"status": status},
+        )
         return run
 
     def _move_step(self, step_id: int, status: str, values: dict[str, Any]) -> StepRow:
         self._writable()
         stmt = (
             sa.update(_s)
-            .where(_s.c.id == step_id, _s.c.status.in_(_STEP_FROM[status]))
+            .where(self._steps.where(_s.c.id == step_id, _s.c.status.in_(_STEP_FROM[status])))
             .values(status=status, **values)
             .returning(*_s.c)
         )
@@ -479,7 +539,8 @@ class ProcessingRepository(Repository):
             current = self.get_step(step_id)
             _refuse("processing step", _s.name, step_id, current.status, status)
         step = row_as(StepRow, row)
-        self._change(
+        self._change_of(
+            row._mapping[TENANT_COLUMN],
             _run_topic(step.processing_run_id),
             "update",
             "processing_run_step",
@@ -487,6 +548,25 @@ class ProcessingRepository(Repository):
             {"step_index": step.step_index, "status": status},
         )
         return step
+
+    def _run_tenant(self, run_id: int) -> str:
+        """The tenant of a run in scope (the tenant of its steps).
+
+        Raises:
+            NotFound: No such run in scope.
+        """
+        stmt = sa.select(_r.c[TENANT_COLUMN]).where(self._runs.where(_r.c.id == run_id))
+        tenant = self._execute(stmt).scalar()
+        if tenant is None:
+            raise NotFound(f"processing run {run_id} not found")
+        return str(tenant)
+
+    def _change_of(
+        self, tenant: str, topic: str, change_kind: str, entity_kind: str, entity_id: int, payload: Any
+    ) -> None:
+        """The change-log row of a write to a row of ``tenant`` (differs from ours in the unscoped form)."""
+        scope = Scope(tenant) if self.scope.is_operator else self.scope
+        ChangeLogRepository(self.conn, scope).append(topic, change_kind, entity_kind, entity_id, payload)
 
 
 def _timestamp(value: str | datetime) -> str:
@@ -523,9 +603,14 @@ def _audit_filters(
 
 
 class AuditRepository(Repository):
-    """The audit trail: append and read, nothing else (append-only by design)."""
+    """The audit trail: append and read, nothing else (append-only by design), in the repository's
+    tenant scope."""
 
     topic_root = "audit"
+
+    @property
+    def _entries(self) -> TableGateway[AuditRow]:
+        return self._gateway(_a, AuditRow)
 
     def append(
         self,
@@ -539,7 +624,7 @@ class AuditRepository(Repository):
         scope_id: str = "",
         payload: Any = None,
     ) -> AuditRow:
-        """Append an audit entry.
+        """Append an audit entry for the repository's tenant.
 
         Args:
             actor_kind: Who acted, e.g. ``user``, ``agent``, ``system`` (non-empty).
@@ -571,6 +656,7 @@ class AuditRepository(Repository):
             "scope_kind": scope_kind,
             "scope_id": scope_id,
             "payload_json": dump_json(payload),
+            "tenant_id": self.tenant,
         }
         entry = row_as(AuditRow, self._execute(_AUDIT_INSERT, params).one())
         self._change(
@@ -591,9 +677,12 @@ class AuditRepository(Repository):
         """The entry with this id.
 
         Raises:
-            NotFound: No such entry.
+            NotFound: No such entry in scope (missing, or another tenant's).
         """
-        return self._one(AuditRow, _AUDIT_BY_ID.params(id=entry_id), f"audit entry {entry_id} not found")
+        entry = self._entries.find(entry_id)
+        if entry is None:
+            raise NotFound(f"audit entry {entry_id} not found")
+        return entry
 
     def query(
         self,
@@ -609,7 +698,7 @@ class AuditRepository(Repository):
         until: str | datetime | None = None,
         limit: int = 100,
     ) -> list[AuditRow]:
-        """Entries matching every filter given, newest first (ties: highest id first).
+        """The entries in scope matching every filter given, newest first (ties: highest id first).
 
         Args:
             scope_kind: Exact scope kind.
@@ -628,8 +717,7 @@ class AuditRepository(Repository):
             scope_kind, scope_id, resource_kind, resource_id, actor_kind, actor_id, action, since, until
         )
         stmt = (
-            sa.select(_a)
-            .where(*where)
+            self._entries.select(*where)
             .order_by(_a.c.created_at.desc(), _a.c.id.desc())
             .limit(clamp_limit(limit))
         )
@@ -648,8 +736,8 @@ class AuditRepository(Repository):
         since: str | datetime | None = None,
         until: str | datetime | None = None,
     ) -> int:
-        """Number of entries matching the filters (those of :meth:`query`)."""
+        """Number of entries in scope matching the filters (those of :meth:`query`)."""
         where = _audit_filters(
             scope_kind, scope_id, resource_kind, resource_id, actor_kind, actor_id, action, since, until
         )
-        return int(self._execute(sa.select(sa.func.count()).select_from(_a).where(*where)).scalar_one())
+        return self._entries.count(*where)

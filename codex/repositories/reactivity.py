@@ -3,21 +3,33 @@
 The change log itself lives in :mod:`codex.repositories.changelog`. The tables here are the
 reactive layer's bookkeeping (``semantics.md`` §6):
 
-* ``codex_subscriptions``: who is subscribed to which topic (upstream ``upsert_codex_subscription``;
-  delivery happens out of band, matching is exact topic equality). The service mirrors its open
-  streams here off the request path (``client_hint`` ``sse`` / ``websocket``, the server in
-  ``filter.server``) and keeps one ``server`` row per live server as its heartbeat; rows of a server
-  whose heartbeat stopped are swept (:meth:`SubscriptionRepository.sweep`);
-* ``codex_schema_lineage``: append-only provenance of baselines and imports
+* ``codex_subscriptions`` (tenant-owned): who is subscribed to which topic (upstream
+  ``upsert_codex_subscription``; delivery happens out of band, matching is exact topic equality). The
+  service mirrors its open streams here off the request path (``client_hint`` ``sse`` / ``websocket``,
+  the server in ``filter.server``, the row in the subscriber's tenant) and keeps one ``server`` row per
+  live server as its heartbeat; rows of a server whose heartbeat stopped are swept
+  (:meth:`SubscriptionRepository.sweep`, operator housekeeping: ``SubscriptionRepository.unscoped``). The
+  primary key is ``id`` alone, so ids stay globally unique (the service generates them); an upsert of an
+  id another tenant holds is a :class:`~codex.errors.Conflict` and changes nothing;
+* ``codex_schema_lineage`` (shared): append-only provenance of baselines and imports
   (upstream ``record_codex_schema_lineage``);
-* ``codex_query_snapshots``: materialised named-query results with a content digest. Upstream never
-  writes them; Codex stores the canonical JSON (``sort_keys``, compact separators, UTF-8) and its
-  Keccak-256 digest (``0x`` + 64 hex), so equal results always have equal digests;
-* ``codex_projection_versions``: a ``(projection_name, version)`` ledger; each bump inserts
-  ``MAX(version) + 1`` in one statement.
+* ``codex_query_snapshots`` (tenant-owned): materialised named-query results with a content digest,
+  keyed by the tenant (``tenant_id``) and a snapshot key, the query name plus the canonical JSON of its
+  parameters (:func:`snapshot_key`, kept in ``query_name``). Upstream never writes them; Codex stores the
+  canonical JSON (``sort_keys``, compact separators, UTF-8) and its Keccak-256 digest (``0x`` + 64 hex),
+  so equal results always have equal digests;
+* ``codex_projection_versions`` (tenant-owned): a ``(projection_name, version)`` ledger per tenant; each
+  bump inserts ``MAX(version) + 1`` in one statement.
 
 :meth:`QuerySnapshotRepository.record_result` ties the last two together: it saves a snapshot and bumps
-the projection version only when the result's digest differs from the latest snapshot's.
+the projection version only when the result's digest differs from the latest snapshot's of that
+(tenant, key), and prunes both to the last :data:`KEEP_VERSIONS` of the key in the same transaction.
+
+Projection names are stored qualified by their tenant (``<tenant>:<name>``) because the table's primary
+key is ``(projection_name, version)`` without the tenant: two tenants' versions of one name would
+collide, and numbering them from one shared sequence would let a tenant watch another's activity. The
+qualification is internal: arguments and rows carry the bare name, and every statement is scoped by
+``tenant_id`` as well. (A revision that puts ``tenant_id`` into that primary key can drop it.)
 
 Change log: these tables are the reactive layer's own bookkeeping, not a live domain; no method here
 emits change-log rows.
@@ -27,15 +39,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput
-from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as
+from codex.errors import Conflict, InvalidInput, NotFound
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from codex.repositories.changelog import validate_topic
+from codex.repositories.gateway import TableGateway
 from codex.schema import keccak256_hex
 from domains.codex_reactivity import (
     codex_projection_versions,
@@ -45,6 +58,7 @@ from domains.codex_reactivity import (
 )
 
 __all__ = [
+    "KEEP_VERSIONS",
     "SERVER_TOPIC",
     "SERVICE_HINTS",
     "LineageRow",
@@ -57,39 +71,82 @@ __all__ = [
     "SubscriptionRepository",
     "SubscriptionRow",
     "canonical_json",
+    "snapshot_key",
 ]
 
-_UPSERT_SUBSCRIPTION = (
-    "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, filter_json = excluded.filter_json, "
-    "client_hint = excluded.client_hint"
-)
+KEEP_VERSIONS = 20
+"""Snapshots and projection versions kept per (tenant, key) by :meth:`QuerySnapshotRepository.record_result`."""
 SERVER_TOPIC = "codex/servers"
 """The topic of the servers' heartbeat rows in ``codex_subscriptions``."""
 SERVICE_HINTS = ("sse", "websocket", "server")
 """``client_hint`` values of the rows the service writes (and sweeps)."""
-_HEARTBEAT = (
-    "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint) VALUES "
-    "(?, ?, json_object('server', ?, 'seen', datetime('now'), 'info', json(?)), 'server') "
+
+_KEY_MAX = 1024
+"""Longest snapshot key / projection name."""
+_PARAMS_TEXT_MAX = 512
+"""Canonical parameter text longer than this is keyed by its digest instead (:func:`snapshot_key`)."""
+_ROWID: sa.ColumnClause[Any] = sa.literal_column("rowid")
+
+# Cached SQL of the subscription paths (P1a: ``upsert_many`` is one ``executemany``). Each comes in two
+# forms, keyed by "scoped": a tenant's (the tenant a bound parameter) and the unscoped operator form.
+_UPSERT_SUBSCRIPTION = {
+    scoped: "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint, tenant_id) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, "
+    "filter_json = excluded.filter_json, client_hint = excluded.client_hint"
+    + (" WHERE codex_subscriptions.tenant_id = excluded.tenant_id" if scoped else "")
+    for scoped in (True, False)
+}
+"""A tenant's upsert never takes over another tenant's row (the id is the whole primary key)."""
+_HEARTBEAT = {
+    scoped: "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint, tenant_id) VALUES "
+    "(?, ?, json_object('server', ?, 'seen', datetime('now'), 'info', json(?)), 'server', ?) "
     "ON CONFLICT (id) DO UPDATE SET filter_json = excluded.filter_json, client_hint = excluded.client_hint"
-)
+    + (" WHERE codex_subscriptions.tenant_id = excluded.tenant_id" if scoped else "")
+    for scoped in (True, False)
+}
 _SERVER_OF = "(CASE WHEN json_valid(filter_json) THEN json_extract(filter_json, '$.server') END)"
-_DEAD = (
-    "client_hint IN ('sse', 'websocket', 'server') "
-    f"AND COALESCE({_SERVER_OF}, '') NOT IN (SELECT {_SERVER_OF} FROM codex_subscriptions "
-    f"WHERE client_hint = 'server' AND {_SERVER_OF} IS NOT NULL "
-    "AND json_extract(filter_json, '$.seen') >= datetime('now', ?))"
-)
-"""The service's rows whose server has not been seen within the window (``'-N seconds'``)."""
-_SWEEP = f"DELETE FROM codex_subscriptions WHERE {_DEAD}"
-_COUNT_DEAD = f"SELECT COUNT(*) FROM codex_subscriptions WHERE {_DEAD}"
-_FORGET_SERVER = f"DELETE FROM codex_subscriptions WHERE client_hint IN ('sse', 'websocket', 'server') AND {_SERVER_OF} = ?"
-_BUMP = (
-    "INSERT INTO codex_projection_versions (projection_name, version) "
-    "SELECT ?, COALESCE(MAX(version), 0) + 1 FROM codex_projection_versions WHERE projection_name = ? "
-    "RETURNING version"
-)
-_CURRENT = "SELECT COALESCE(MAX(version), 0) FROM codex_projection_versions WHERE projection_name = ?"
+_SERVICE_ROW = "client_hint IN ('sse', 'websocket', 'server')"
+
+
+def _dead(scope: str) -> str:
+    """The service's rows whose server has not been seen within the window (``'-N seconds'``).
+
+    ``scope`` is ``""`` (operator) or ``" AND tenant_id = ?"``: then both the rows and the heartbeats
+    considered are the tenant's (parameters: tenant, tenant, window).
+    """
+    return (
+        f"{_SERVICE_ROW}{scope} AND COALESCE({_SERVER_OF}, '') NOT IN (SELECT {_SERVER_OF} "
+        f"FROM codex_subscriptions WHERE client_hint = 'server'{scope} AND {_SERVER_OF} IS NOT NULL "
+        "AND json_extract(filter_json, '$.seen') >= datetime('now', ?))"
+    )
+
+
+_IN_TENANT = " AND tenant_id = ?"
+_SWEEP = {
+    scoped: f"DELETE FROM codex_subscriptions WHERE {_dead(_IN_TENANT if scoped else '')}"
+    for scoped in (True, False)
+}
+_COUNT_DEAD = {
+    scoped: f"SELECT COUNT(*) FROM codex_subscriptions WHERE {_dead(_IN_TENANT if scoped else '')}"
+    for scoped in (True, False)
+}
+_FORGET_SERVER = {
+    scoped: f"DELETE FROM codex_subscriptions WHERE {_SERVICE_ROW}{_IN_TENANT if scoped else ''} "
+    f"AND {_SERVER_OF} = ?"
+    for scoped in (True, False)
+}
+_BUMP = {
+    scoped: "INSERT INTO codex_projection_versions (projection_name, version, tenant_id) "
+    "SELECT ?, COALESCE(MAX(version), 0) + 1, ? FROM codex_projection_versions WHERE projection_name = ?"
+    + (_IN_TENANT if scoped else "")
+    + " RETURNING version"
+    for scoped in (True, False)
+}
+_CURRENT = {
+    scoped: "SELECT COALESCE(MAX(version), 0) FROM codex_projection_versions WHERE projection_name = ?"
+    + (_IN_TENANT if scoped else "")
+    for scoped in (True, False)
+}
 
 
 def canonical_json(value: Any) -> str:
@@ -108,6 +165,28 @@ def canonical_json(value: Any) -> str:
         raise InvalidInput(f"result is not JSON-serialisable: {exc}", field="result") from exc
 
 
+def snapshot_key(query_name: str, params: Mapping[str, Any] | None = None) -> str:
+    """The snapshot key of a named query called with ``params``: ``<name>?<canonical JSON of params>``.
+
+    Equal parameters give equal keys whatever their order (the JSON is canonical); pass the parameters
+    with their defaults filled in (``model.model_dump(mode="json")``) so that an omitted parameter and
+    its default share a key. Parameter text over 512 characters is replaced by its digest
+    (``<name>?keccak256:0x…``), which keeps keys short and still one per parameter set.
+
+    Raises:
+        InvalidInput: Bad name, or parameters that are not JSON.
+
+    Example:
+        >>> snapshot_key("changes.since", {"limit": 5, "after_id": 0})
+        'changes.since?{"after_id":0,"limit":5}'
+    """
+    _name(query_name, "query_name")
+    text = canonical_json(dict(params or {}))
+    if len(text) > _PARAMS_TEXT_MAX:
+        text = f"keccak256:{keccak256_hex(text)}"
+    return f"{query_name}?{text}"
+
+
 def _name(value: str, what: str, maximum: int = 256) -> str:
     if not isinstance(value, str) or not value or len(value) > maximum:
         raise InvalidInput(f"{what} must be a non-empty string of at most {maximum} characters", field=what)
@@ -116,6 +195,12 @@ def _name(value: str, what: str, maximum: int = 256) -> str:
 
 def _window(seconds: float) -> str:
     return f"-{max(1, int(seconds))} seconds"
+
+
+def _check_keep(keep: int) -> int:
+    if not isinstance(keep, int) or keep < 1:
+        raise InvalidInput("keep must be a positive integer", field="keep")
+    return keep
 
 
 # -- subscriptions ------------------------------------------------------------------------------
@@ -133,7 +218,19 @@ class SubscriptionRow:
 
 
 class SubscriptionRepository(Repository):
-    """The ``codex_subscriptions`` table (upstream ``upsert_codex_subscription``)."""
+    """The tenant-owned ``codex_subscriptions`` table (upstream ``upsert_codex_subscription``).
+
+    Bound to a tenant (the default), it reads, writes and deletes that tenant's rows only; the sweeping
+    of dead servers' rows is operator housekeeping (:meth:`unscoped`).
+    """
+
+    @property
+    def _subs(self) -> TableGateway[SubscriptionRow]:
+        return self._gateway(codex_subscriptions, SubscriptionRow)
+
+    def _tenants(self, n: int) -> tuple[str, ...]:
+        """The tenant ``n`` times for the cached SQL's scope placeholders (none when unscoped)."""
+        return () if self.scope.tenant is None else (self.scope.tenant,) * n
 
     def upsert(
         self, id: str, topic: str, filter: Any = None, client_hint: str | None = None
@@ -141,7 +238,7 @@ class SubscriptionRepository(Repository):
         """Create or replace a subscription by id; topic, filter and client hint are overwritten.
 
         Args:
-            id: The subscription id (1-256 characters, chosen by the caller).
+            id: The subscription id (1-256 characters, chosen by the caller; unique across tenants).
             topic: A concrete topic (see :func:`~codex.repositories.changelog.validate_topic`).
             filter: Any JSON value (stored as compact JSON; None → NULL).
             client_hint: Free text about the client (at most 1024 characters).
@@ -151,26 +248,33 @@ class SubscriptionRepository(Repository):
 
         Raises:
             InvalidInput: Bad id, topic, filter or hint.
+            Conflict: Another tenant holds a subscription with that id (it is left unchanged).
         """
         self._writable()
-        self._raw(_UPSERT_SUBSCRIPTION, self._params(id, topic, filter, client_hint))
-        return self.get(id)
+        scoped = self.scope.tenant is not None
+        self._raw(_UPSERT_SUBSCRIPTION[scoped], (*self._params(id, topic, filter, client_hint), self.tenant))
+        row = self.get_one_or_none(id)
+        if row is None:
+            raise Conflict(f"subscription id {id!r} is taken", table="codex_subscriptions", columns=["id"])
+        return row
 
     def upsert_many(self, items: Iterable[tuple[str, str, Any, str | None]]) -> int:
         """Upsert many ``(id, topic, filter, client_hint)`` subscriptions with one ``executemany``.
 
-        Used to restore a server's subscriptions in bulk. Same rules as :meth:`upsert`.
+        Used to restore a server's subscriptions in bulk. Same rules as :meth:`upsert`, except that an id
+        another tenant holds is skipped silently (its row is left unchanged).
 
         Returns:
-            The number of rows written.
+            The number of rows given.
 
         Raises:
             InvalidInput: Any item is invalid (nothing is written then).
         """
         self._writable()
-        rows = [self._params(*item) for item in items]
+        tenant = self.tenant
+        rows = [(*self._params(*item), tenant) for item in items]
         if rows:
-            self._raw_many(_UPSERT_SUBSCRIPTION, rows)
+            self._raw_many(_UPSERT_SUBSCRIPTION[self.scope.tenant is not None], rows)
         return len(rows)
 
     @staticmethod
@@ -185,20 +289,20 @@ class SubscriptionRepository(Repository):
         """One subscription.
 
         Raises:
-            NotFound: No subscription with that id.
+            NotFound: No subscription with that id (in scope).
         """
-        t = codex_subscriptions
-        return self._one(SubscriptionRow, sa.select(t).where(t.c.id == id), f"no subscription {id!r}")
+        row = self.get_one_or_none(id)
+        if row is None:
+            raise NotFound(f"no subscription {id!r}")
+        return row
 
     def get_one_or_none(self, id: str) -> SubscriptionRow | None:
         """One subscription, or None."""
-        t = codex_subscriptions
-        return self._one_or_none(SubscriptionRow, sa.select(t).where(t.c.id == id))
+        return self._subs.find(id)
 
     def exists(self, id: str) -> bool:
-        """Whether a subscription with that id exists."""
-        t = codex_subscriptions
-        return self._execute(sa.select(sa.literal(1)).where(t.c.id == id)).first() is not None
+        """Whether a subscription with that id exists (in scope)."""
+        return self._subs.exists(id)
 
     def list(self, topic: str | None = None, *, limit: int = 1000) -> list[SubscriptionRow]:
         """Subscriptions, oldest first (exact topic filter, as upstream matching).
@@ -208,31 +312,29 @@ class SubscriptionRepository(Repository):
             limit: Clamped to 1..10000.
         """
         t = codex_subscriptions
-        stmt = sa.select(t).order_by(t.c.created_at, t.c.id).limit(clamp_limit(limit))
-        if topic is not None:
-            stmt = stmt.where(t.c.topic == topic)
+        where = [] if topic is None else [t.c.topic == topic]
+        stmt = self._subs.select(*where).order_by(t.c.created_at, t.c.id).limit(clamp_limit(limit))
         return self._all(SubscriptionRow, stmt)
 
     def count(self, topic: str | None = None) -> int:
         """Number of subscriptions (optionally to one topic)."""
-        t = codex_subscriptions
-        stmt = sa.select(sa.func.count()).select_from(t)
-        if topic is not None:
-            stmt = stmt.where(t.c.topic == topic)
-        return int(self._execute(stmt).scalar_one())
+        where = [] if topic is None else [codex_subscriptions.c.topic == topic]
+        return self._subs.count(*where)
 
     def delete(self, id: str) -> None:
         """Remove a subscription.
 
         Raises:
-            NotFound: No subscription with that id.
+            NotFound: No subscription with that id (in scope).
         """
         self._writable()
-        t = codex_subscriptions
-        self._affect_one(sa.delete(t).where(t.c.id == id), f"no subscription {id!r}")
+        try:
+            self._subs.delete(id)
+        except NotFound:
+            raise NotFound(f"no subscription {id!r}") from None
 
     def delete_many(self, ids: Iterable[str]) -> int:
-        """Remove subscriptions by id (ids that do not exist are ignored).
+        """Remove subscriptions by id (ids that do not exist in scope are ignored).
 
         Returns:
             How many rows were removed.
@@ -241,13 +343,17 @@ class SubscriptionRepository(Repository):
         wanted = sorted(set(ids))
         removed = 0
         t = codex_subscriptions
+        subs = self._subs
         for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
             chunk = wanted[start : start + 500]
-            removed += len(self._execute(sa.delete(t).where(t.c.id.in_(chunk)).returning(t.c.id)).all())
+            stmt = sa.delete(t).where(subs.where(t.c.id.in_(chunk))).returning(t.c.id)
+            removed += len(self._execute(stmt).all())
         return removed
 
     def heartbeat(self, server_id: str, info: Any = None) -> None:
         """Record that ``server_id`` is alive now (its ``server`` row; the time is the database's clock).
+
+        The service writes heartbeats with the operator form (:meth:`unscoped`: tenant ``default``).
 
         Args:
             server_id: The server's id (1-128 characters).
@@ -255,24 +361,29 @@ class SubscriptionRepository(Repository):
         """
         self._writable()
         _name(server_id, "server_id", 128)
-        self._raw(_HEARTBEAT, (f"server:{server_id}", SERVER_TOPIC, server_id, dump_json(info) or "null"))
+        params = (f"server:{server_id}", SERVER_TOPIC, server_id, dump_json(info) or "null", self.tenant)
+        self._raw(_HEARTBEAT[self.scope.tenant is not None], params)
 
     def sweep(self, ttl_seconds: float) -> int:
         """Remove the service's rows (streams and heartbeats) of every server not seen for ``ttl_seconds``.
 
         Rows of a server that never wrote a heartbeat (earlier versions) count as dead too. Rows
         written by other clients (other ``client_hint`` values) are left alone. The clock is the
-        database's, so servers with skewed clocks agree.
+        database's, so servers with skewed clocks agree. Operator housekeeping: the unscoped form
+        sweeps every tenant's rows against every heartbeat; a tenant's form sees only its own rows and
+        heartbeats.
 
         Returns:
             How many rows were removed.
         """
         self._writable()
-        return int(self._raw(_SWEEP, (_window(ttl_seconds),)).rowcount or 0)
+        params = (*self._tenants(2), _window(ttl_seconds))
+        return int(self._raw(_SWEEP[self.scope.tenant is not None], params).rowcount or 0)
 
     def dead_rows(self, ttl_seconds: float) -> int:
         """How many rows :meth:`sweep` would remove now (a read)."""
-        return int(self._sql(_COUNT_DEAD, (_window(ttl_seconds),)).scalar() or 0)
+        params = (*self._tenants(2), _window(ttl_seconds))
+        return int(self._sql(_COUNT_DEAD[self.scope.tenant is not None], params).scalar() or 0)
 
     def forget_server(self, server_id: str) -> int:
         """Remove every row the service wrote for ``server_id`` (its streams and its heartbeat).
@@ -281,7 +392,8 @@ class SubscriptionRepository(Repository):
             How many rows were removed.
         """
         self._writable()
-        return int(self._raw(_FORGET_SERVER, (server_id,)).rowcount or 0)
+        params = (*self._tenants(1), server_id)
+        return int(self._raw(_FORGET_SERVER[self.scope.tenant is not None], params).rowcount or 0)
 
 
 # -- schema lineage -----------------------------------------------------------------------------
@@ -366,11 +478,29 @@ class ProjectionVersion:
 
 
 class ProjectionRepository(Repository):
-    """The ``codex_projection_versions`` ledger: one row per version of each projection."""
+    """The tenant-owned ``codex_projection_versions`` ledger: one row per version of each projection.
+
+    Names are stored qualified by the tenant (see the module docstring); arguments and rows carry the
+    bare name.
+    """
+
+    def _stored(self, projection_name: str) -> str:
+        return f"{self.tenant}:{projection_name}"
+
+    def _tenants(self) -> tuple[str, ...]:
+        return () if self.scope.tenant is None else (self.scope.tenant,)
+
+    @staticmethod
+    def _row(row: Any) -> ProjectionVersion:
+        name, prefix = row.projection_name, f"{row.tenant_id}:"
+        bare = name[len(prefix) :] if name.startswith(prefix) else name
+        return ProjectionVersion(projection_name=bare, version=row.version, updated_at=row.updated_at)
 
     def current(self, projection_name: str) -> int:
         """The projection's current version (0 when it has none)."""
-        return int(self._sql(_CURRENT, (projection_name,)).scalar() or 0)
+        scoped = self.scope.tenant is not None
+        params = (self._stored(projection_name), *self._tenants())
+        return int(self._sql(_CURRENT[scoped], params).scalar() or 0)
 
     def bump(self, projection_name: str) -> int:
         """Record the next version (``MAX + 1``, in one statement) and return it.
@@ -379,37 +509,69 @@ class ProjectionRepository(Repository):
             InvalidInput: Empty or over-long name.
         """
         self._writable()
-        _name(projection_name, "projection_name")
-        return int(self._raw(_BUMP, (projection_name, projection_name)).fetchone()[0])
+        _name(projection_name, "projection_name", _KEY_MAX)
+        stored = self._stored(projection_name)
+        params = (stored, self.tenant, stored, *self._tenants())
+        return int(self._raw(_BUMP[self.scope.tenant is not None], params).fetchone()[0])
+
+    def prune(self, projection_name: str, *, keep: int = KEEP_VERSIONS) -> int:
+        """Delete all but the newest ``keep`` versions of a projection.
+
+        Returns:
+            How many versions were deleted.
+
+        Raises:
+            InvalidInput: ``keep`` is not a positive integer.
+        """
+        self._writable()
+        _check_keep(keep)
+        t = codex_projection_versions
+        stored = self._stored(projection_name)
+        newest = (
+            sa.select(t.c.version)
+            .where(self._in_scope(t), t.c.projection_name == stored)
+            .order_by(t.c.version.desc())
+            .limit(keep)
+        )
+        stmt = sa.delete(t).where(
+            self._in_scope(t), t.c.projection_name == stored, t.c.version.not_in(newest.scalar_subquery())
+        )
+        return int(self._execute(stmt).rowcount or 0)
 
     def history(self, projection_name: str, *, limit: int = 1000) -> list[ProjectionVersion]:
         """The projection's versions, newest first (limit clamped to 1..10000)."""
         t = codex_projection_versions
         stmt = (
             sa.select(t)
-            .where(t.c.projection_name == projection_name)
+            .where(self._in_scope(t), t.c.projection_name == self._stored(projection_name))
             .order_by(t.c.version.desc())
             .limit(clamp_limit(limit))
         )
-        return self._all(ProjectionVersion, stmt)
+        return [self._row(r) for r in self._execute(stmt)]
 
     def list(self) -> list[ProjectionVersion]:
-        """Every projection at its current version, by name."""
+        """Every projection (in scope) at its current version, by name."""
         t = codex_projection_versions
         latest = (
-            sa.select(t.c.projection_name, sa.func.max(t.c.version).label("version"))
-            .group_by(t.c.projection_name)
+            sa.select(t.c.tenant_id, t.c.projection_name, sa.func.max(t.c.version).label("version"))
+            .where(self._in_scope(t))
+            .group_by(t.c.tenant_id, t.c.projection_name)
             .subquery()
         )
         stmt = (
             sa.select(t)
             .join(
                 latest,
-                sa.and_(t.c.projection_name == latest.c.projection_name, t.c.version == latest.c.version),
+                sa.and_(
+                    t.c.tenant_id == latest.c.tenant_id,
+                    t.c.projection_name == latest.c.projection_name,
+                    t.c.version == latest.c.version,
+                ),
             )
-            .order_by(t.c.projection_name)
+            .where(self._in_scope(t))
+            .order_by(t.c.tenant_id, t.c.projection_name)
         )
-        return self._all(ProjectionVersion, stmt)
+        return [self._row(r) for r in self._execute(stmt)]
 
 
 # -- query snapshots ------------------------------------------------------------------------------
@@ -435,13 +597,21 @@ class RecordedResult(NamedTuple):
 
 
 class QuerySnapshotRepository(Repository):
-    """The ``codex_query_snapshots`` table: named-query results with a Keccak-256 content digest."""
+    """The tenant-owned ``codex_query_snapshots`` table: named-query results with a Keccak-256 digest.
+
+    Snapshots are keyed by (tenant, ``query_name``); the HTTP layer's ``query_name`` is a
+    :func:`snapshot_key` (the query and its canonical parameters).
+    """
+
+    @property
+    def _snaps(self) -> TableGateway[QuerySnapshotRow]:
+        return self._gateway(codex_query_snapshots, QuerySnapshotRow)
 
     def save(self, query_name: str, result: Any) -> QuerySnapshotRow:
         """Store a result as canonical JSON with its digest, under a new uuid4-hex id.
 
         Args:
-            query_name: The named query (1-256 characters).
+            query_name: The snapshot key (1-1024 characters).
             result: Any JSON value.
 
         Returns:
@@ -451,77 +621,109 @@ class QuerySnapshotRepository(Repository):
             InvalidInput: Bad name, or a result that is not JSON.
         """
         self._writable()
-        _name(query_name, "query_name")
+        _name(query_name, "query_name", _KEY_MAX)
         text = canonical_json(result)
-        t = codex_query_snapshots
-        stmt = (
-            sa.insert(t)
-            .values(
-                id=uuid.uuid4().hex, query_name=query_name, snapshot_json=text, digest=keccak256_hex(text)
-            )
-            .returning(*t.c)
-        )
-        return row_as(QuerySnapshotRow, self._execute(stmt).one())
+        return self._insert(query_name, text, keccak256_hex(text))
+
+    def _insert(self, query_name: str, text: str, digest: str) -> QuerySnapshotRow:
+        values = {"id": uuid.uuid4().hex, "query_name": query_name, "snapshot_json": text, "digest": digest}
+        return self._snaps.insert(values)
 
     def get(self, id: str) -> QuerySnapshotRow:
         """One snapshot.
 
         Raises:
-            NotFound: No snapshot with that id.
+            NotFound: No snapshot with that id (in scope).
         """
+        row = self._snaps.find(id)
+        if row is None:
+            raise NotFound(f"no query snapshot {id!r}")
+        return row
+
+    def _newest_first(self, query_name: str) -> sa.Select[Any]:
         t = codex_query_snapshots
-        return self._one(QuerySnapshotRow, sa.select(t).where(t.c.id == id), f"no query snapshot {id!r}")
+        return self._snaps.select(t.c.query_name == query_name).order_by(t.c.created_at.desc(), _ROWID.desc())
 
     def latest(self, query_name: str) -> QuerySnapshotRow | None:
-        """The newest snapshot of a query (by ``created_at``, then insertion order), or None.
+        """The newest snapshot of a key (by ``created_at``, then insertion order), or None.
 
         This is what upstream's ``GET /api/codex/query/:name`` serves.
         """
+        return self._one_or_none(QuerySnapshotRow, self._newest_first(query_name).limit(1))
+
+    def latest_of_query(self, query_name: str) -> QuerySnapshotRow | None:
+        """The newest snapshot of any parameter set of a query (keys ``<query_name>?…``), or None.
+
+        The upstream ``latest`` read, whose snapshots ignored the parameters.
+        """
         t = codex_query_snapshots
-        stmt = (
-            sa.select(t)
-            .where(t.c.query_name == query_name)
-            .order_by(t.c.created_at.desc(), sa.literal_column("rowid").desc())
-            .limit(1)
-        )
+        # The keys between "name?" and "name@" ('@' follows '?' in code-point order): an index range.
+        keys = sa.and_(t.c.query_name >= f"{query_name}?", t.c.query_name < f"{query_name}@")
+        stmt = self._snaps.select(keys).order_by(t.c.created_at.desc(), _ROWID.desc()).limit(1)
         return self._one_or_none(QuerySnapshotRow, stmt)
 
     def list(self, query_name: str, *, limit: int = 100) -> list[QuerySnapshotRow]:
-        """A query's snapshots, newest first (limit clamped to 1..10000)."""
-        t = codex_query_snapshots
-        stmt = (
-            sa.select(t)
-            .where(t.c.query_name == query_name)
-            .order_by(t.c.created_at.desc(), sa.literal_column("rowid").desc())
-            .limit(clamp_limit(limit))
-        )
-        return self._all(QuerySnapshotRow, stmt)
+        """A key's snapshots, newest first (limit clamped to 1..10000)."""
+        return self._all(QuerySnapshotRow, self._newest_first(query_name).limit(clamp_limit(limit)))
 
-    def record_result(self, query_name: str, result: Any, *, projection: str | None = None) -> RecordedResult:
+    def prune(self, query_name: str, *, keep: int = KEEP_VERSIONS) -> int:
+        """Delete all but the newest ``keep`` snapshots of a key.
+
+        Returns:
+            How many snapshots were deleted.
+
+        Raises:
+            InvalidInput: ``keep`` is not a positive integer.
+        """
+        self._writable()
+        _check_keep(keep)
+        t = codex_query_snapshots
+        newest = self._newest_first(query_name).with_only_columns(_ROWID).limit(keep)
+        stmt = sa.delete(t).where(
+            self._in_scope(t), t.c.query_name == query_name, _ROWID.not_in(newest.scalar_subquery())
+        )
+        return int(self._execute(stmt).rowcount or 0)
+
+    def record_result(
+        self, query_name: str, result: Any, *, projection: str | None = None, keep: int = KEEP_VERSIONS
+    ) -> RecordedResult:
         """Save a query result and bump its projection version, but only when the result changed.
 
-        The result's digest is compared with the latest snapshot's: when they are equal nothing is
-        written and the latest snapshot and current version come back with ``changed=False``;
-        otherwise a snapshot is saved and the projection bumped (``changed=True``). Run it in one
-        ``store.begin()`` so the comparison and the writes are atomic.
+        The result's digest is compared with the latest snapshot's of (tenant, ``query_name``): when
+        they are equal nothing is written and the latest snapshot and current version come back with
+        ``changed=False``; otherwise a snapshot is saved, the projection bumped (``changed=True``) and
+        both pruned to the newest ``keep`` of the key. Run it in one ``store.begin()`` so the comparison
+        and the writes are atomic.
 
         Args:
-            query_name: The named query.
+            query_name: The snapshot key (see :func:`snapshot_key`).
             result: Any JSON value.
             projection: The projection to bump (default: ``query_name``).
+            keep: Snapshots and versions kept per key (default :data:`KEEP_VERSIONS`).
 
         Returns:
             ``RecordedResult(snapshot, version, changed)``.
 
         Raises:
-            InvalidInput: Bad name, or a result that is not JSON.
+            InvalidInput: Bad name or ``keep``, or a result that is not JSON.
+
+        Example:
+            >>> with store.begin(tenant="acme") as conn:  # doctest: +SKIP
+            ...     key = snapshot_key("changes.since", {"limit": 5})
+            ...     QuerySnapshotRepository(conn).record_result(key, rows)
         """
         self._writable()
-        _name(query_name, "query_name")
+        _name(query_name, "query_name", _KEY_MAX)
+        _check_keep(keep)
         name = query_name if projection is None else projection
-        projections = ProjectionRepository(self.conn)
+        projections = ProjectionRepository(self.conn, self.scope)
+        text = canonical_json(result)
+        digest = keccak256_hex(text)
         latest = self.latest(query_name)
-        if latest is not None and latest.digest == keccak256_hex(canonical_json(result)):
+        if latest is not None and latest.digest == digest:
             return RecordedResult(latest, projections.current(name), False)
-        snapshot = self.save(query_name, result)
-        return RecordedResult(snapshot, projections.bump(name), True)
+        snapshot = self._insert(query_name, text, digest)
+        version = projections.bump(name)
+        self.prune(query_name, keep=keep)
+        projections.prune(name, keep=keep)
+        return RecordedResult(snapshot, version, True)

@@ -18,10 +18,9 @@ import builtins
 from dataclasses import dataclass
 from typing import Final
 
-import sqlalchemy as sa
-
-from codex.errors import InvalidInput
+from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, now_ms, row_as
+from codex.repositories.gateway import TableGateway
 from domains.routing_calibration import agent_reliability
 
 __all__ = [
@@ -54,8 +53,6 @@ _OBSERVE: Final = (
     "updated_at_ms = excluded.updated_at_ms "
     "RETURNING agent_id, reliability, updated_at_ms"
 )
-_GET = sa.select(_t).where(_t.c.agent_id == sa.bindparam("agent_id"))
-_LIST = sa.select(_t).order_by(_t.c.agent_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +66,10 @@ class ReliabilityRow:
 
 class ReliabilityRepository(Repository):
     """Routing reliability scores, one per agent."""
+
+    @property
+    def _scores(self) -> TableGateway[ReliabilityRow]:
+        return self._gateway(_t, ReliabilityRow)
 
     def observe(self, agent_id: int, success: bool) -> ReliabilityRow:
         """Fold one task outcome into the agent's score (upsert, one statement).
@@ -98,13 +99,14 @@ class ReliabilityRepository(Repository):
         Raises:
             NotFound: The agent has no observations.
         """
-        return self._one(
-            ReliabilityRow, _GET.params(agent_id=agent_id), f"no reliability for agent {agent_id}"
-        )
+        row = self._scores.find(agent_id)
+        if row is None:
+            raise NotFound(f"no reliability for agent {agent_id}")
+        return row
 
     def get_one_or_none(self, agent_id: int) -> ReliabilityRow | None:
         """The agent's row, or None."""
-        return self._one_or_none(ReliabilityRow, _GET.params(agent_id=agent_id))
+        return self._scores.find(agent_id)
 
     def score(self, agent_id: int) -> float:
         """The agent's reliability, or :data:`DEFAULT_RELIABILITY` when it has no observations."""
@@ -113,8 +115,8 @@ class ReliabilityRepository(Repository):
 
     def list(self) -> builtins.list[ReliabilityRow]:
         """Every agent's row, sorted by agent id."""
-        return self._all(ReliabilityRow, _LIST)
+        return self._all(ReliabilityRow, self._scores.select().order_by(_t.c.agent_id))
 
     def count(self) -> int:
         """Number of agents with a score."""
-        return int(self._execute(sa.select(sa.func.count()).select_from(_t)).scalar_one())
+        return self._scores.count()

@@ -20,8 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput
+from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
+from codex.repositories.gateway import TableGateway
 from domains.skills import skill_manifests
 
 __all__ = ["SkillManifestRow", "SkillRepository", "version_key"]
@@ -69,6 +70,10 @@ _REPLACE = sa.insert(_S).prefix_with("OR REPLACE")
 class SkillRepository(Repository):
     """Skill manifests: publish versions, read the latest, unpublish a skill."""
 
+    @property
+    def _manifests(self) -> TableGateway[SkillManifestRow]:
+        return self._gateway(_S, SkillManifestRow)
+
     def publish(self, skill_id: str, version: str, manifest: Any, skill_md: str) -> SkillManifestRow:
         """Publish (or re-publish) one version of a skill.
 
@@ -106,7 +111,7 @@ class SkillRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        return int(self._execute(sa.delete(_S).where(_S.c.id == skill_id)).rowcount)
+        return self._manifests.delete_where(_S.c.id == skill_id)
 
     def get_manifest(self, skill_id: str) -> SkillManifestRow | None:
         """The latest published version of a skill, or None.
@@ -116,7 +121,7 @@ class SkillRepository(Repository):
         """
         latest = sa.select(sa.func.max(_S.c.published_at)).where(_S.c.id == skill_id).scalar_subquery()
         rows = self._all(
-            SkillManifestRow, sa.select(_S).where(_S.c.id == skill_id, _S.c.published_at == latest)
+            SkillManifestRow, self._manifests.select(_S.c.id == skill_id, _S.c.published_at == latest)
         )
         return max(rows, key=lambda r: version_key(r.version)) if rows else None
 
@@ -126,17 +131,18 @@ class SkillRepository(Repository):
         Raises:
             NotFound: That version is not published.
         """
-        stmt = sa.select(_S).where(_S.c.id == skill_id, _S.c.version == version)
-        return self._one(SkillManifestRow, stmt, f"skill {skill_id}@{version}")
+        row = self._manifests.find((skill_id, version))
+        if row is None:
+            raise NotFound(f"skill {skill_id}@{version}")
+        return row
 
     def get_one_or_none(self, skill_id: str, version: str) -> SkillManifestRow | None:
         """One version of a skill, or None."""
-        stmt = sa.select(_S).where(_S.c.id == skill_id, _S.c.version == version)
-        return self._one_or_none(SkillManifestRow, stmt)
+        return self._manifests.find((skill_id, version))
 
     def versions(self, skill_id: str) -> list[SkillManifestRow]:
         """Every published version of a skill, newest first."""
-        return self._all(SkillManifestRow, sa.select(_S).where(_S.c.id == skill_id).order_by(*_NEWEST))
+        return self._all(SkillManifestRow, self._manifests.select(_S.c.id == skill_id).order_by(*_NEWEST))
 
     def list(self, *, limit: int = 1000) -> list[SkillManifestRow]:
         """Every (skill, version) row, newest first.
@@ -144,19 +150,17 @@ class SkillRepository(Repository):
         Args:
             limit: Clamped to 1..10000.
         """
-        return self._all(SkillManifestRow, sa.select(_S).order_by(*_NEWEST).limit(clamp_limit(limit)))
+        return self._all(
+            SkillManifestRow, self._manifests.select().order_by(*_NEWEST).limit(clamp_limit(limit))
+        )
 
     def count(self, *, skill_id: str | None = None) -> int:
         """Number of published rows (optionally the versions of one skill)."""
-        stmt = sa.select(sa.func.count()).select_from(_S)
-        if skill_id is not None:
-            stmt = stmt.where(_S.c.id == skill_id)
-        return int(self._execute(stmt).scalar_one())
+        return self._manifests.count(*([] if skill_id is None else [_S.c.id == skill_id]))
 
     def exists(self, skill_id: str) -> bool:
         """Whether any version of the skill is published."""
-        stmt = sa.select(sa.literal(1)).where(_S.c.id == skill_id).limit(1)
-        return self._execute(stmt).first() is not None
+        return self._execute(self._manifests.select(_S.c.id == skill_id).limit(1)).first() is not None
 
     def delete(self, skill_id: str, version: str) -> None:
         """Delete one version of a skill.
@@ -166,6 +170,5 @@ class SkillRepository(Repository):
             InvalidInput: A read-only connection.
         """
         self._writable()
-        self._affect_one(
-            sa.delete(_S).where(_S.c.id == skill_id, _S.c.version == version), f"skill {skill_id}@{version}"
-        )
+        if not self._manifests.delete_where(_S.c.id == skill_id, _S.c.version == version):
+            raise NotFound(f"skill {skill_id}@{version}")

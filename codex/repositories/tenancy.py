@@ -5,8 +5,8 @@ stored, with a short display prefix; the token itself is shown once, at creation
 ``write``, ``subscribe``, ``admin``. Tenant ids: 1-63 characters of ``a-z 0-9 _ -``, starting with a
 letter or digit.
 
-Entity ownership (``codex_entity_owners``): an entity created through the API is claimed by its tenant;
-an entity with no owner row belongs to the tenant ``default`` (rows written by the CLI or the library).
+Which tenant owns a row is the row's own ``tenant_id`` (``domains._meta.tenant_owned``); repositories
+apply it in SQL through the table gateway (``codex.repositories.gateway``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, rows_as, sql_timestamp
-from domains.tenancy import codex_access_tokens, codex_entity_owners, codex_idempotency_keys
+from domains._meta import DEFAULT_TENANT as _DEFAULT_TENANT
+from domains.tenancy import codex_access_tokens, codex_idempotency_keys
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -32,14 +33,14 @@ __all__ = [
     "IdempotencyRepository",
     "IdempotentReplay",
     "NewToken",
-    "OwnershipRepository",
     "TokenRepository",
     "hash_token",
     "validate_tenant",
 ]
 
-DEFAULT_TENANT = "default"
-SCOPES = ("read", "write", "subscribe", "admin")
+DEFAULT_TENANT = _DEFAULT_TENANT
+SCOPES = ("read", "write", "subscribe", "admin", "operator")
+"""Token scopes: ``admin`` implies the others within its tenant; ``operator`` reaches across tenants."""
 TOKEN_PREFIX = "codex_"
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -204,63 +205,6 @@ class TokenRepository(Repository):
             t.update().where(t.c.id.in_(ids)).values(last_used_at=sa.func.datetime("now")).returning(t.c.id)
         )
         return len(result.all())
-
-
-class OwnershipRepository(Repository):
-    """Which tenant owns an entity created through the API."""
-
-    def claim(self, entity_kind: str, entity_id: object, tenant: str) -> None:
-        """Record ``tenant`` as the owner (no-op for the default tenant, which owns unclaimed rows)."""
-        if tenant == DEFAULT_TENANT:
-            return
-        self._writable()
-        o = codex_entity_owners
-        self._execute(
-            sa.insert(o)
-            .prefix_with("OR IGNORE")
-            .values(entity_kind=entity_kind, entity_id=str(entity_id), tenant=tenant)
-        )
-
-    def owner(self, entity_kind: str, entity_id: object) -> str:
-        """The owning tenant (``default`` when unclaimed)."""
-        o = codex_entity_owners
-        value = self._execute(
-            sa.select(o.c.tenant).where(o.c.entity_kind == entity_kind, o.c.entity_id == str(entity_id))
-        ).scalar()
-        return str(value) if value is not None else DEFAULT_TENANT
-
-    def require(self, entity_kind: str, entity_id: object, tenant: str) -> None:
-        """Raise NotFound unless ``tenant`` owns the entity (other tenants' rows do not exist for it).
-
-        Raises:
-            NotFound: Another tenant owns it.
-        """
-        if self.owner(entity_kind, entity_id) != tenant:
-            raise NotFound(f"{entity_kind} {entity_id} not found")
-
-    @staticmethod
-    def visible(entity_kind: str, id_column: sa.ColumnElement[object], tenant: str) -> sa.ColumnElement[bool]:
-        """A WHERE clause keeping only rows of ``entity_kind`` that ``tenant`` owns.
-
-        For the default tenant: rows nobody claimed; for any other tenant: rows it claimed.
-        """
-        o = codex_entity_owners
-        claimed = (
-            sa.select(o.c.tenant)
-            .where(o.c.entity_kind == entity_kind, o.c.entity_id == sa.cast(id_column, sa.Text))
-            .scalar_subquery()
-        )
-        if tenant == DEFAULT_TENANT:
-            return claimed.is_(None)
-        return claimed == tenant
-
-    def owned_ids(self, entity_kind: str, tenant: str) -> list[str]:
-        """Ids of ``entity_kind`` claimed by ``tenant``."""
-        o = codex_entity_owners
-        rows = self._execute(
-            sa.select(o.c.entity_id).where(o.c.entity_kind == entity_kind, o.c.tenant == tenant)
-        )
-        return [str(r[0]) for r in rows]
 
 
 IDEMPOTENCY_TTL = timedelta(hours=24)

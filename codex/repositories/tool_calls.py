@@ -17,6 +17,11 @@ to ``finish``, raises ``InvalidInput``.
 A live domain: every mutation appends one change-log row on ``conversations/<conversation_id>`` (the
 conversation of the call's message) with ``entity_kind="tool_call"``: ``add`` → ``insert``; ``start``,
 ``finish`` → ``update``.
+
+Tenancy: the table is tenant-owned. A call is recorded only on a message in the repository's scope, with
+the message's tenant; every read, status change and ordinal allocation carries the tenant condition in
+SQL (a bound parameter of the cached statements), so another tenant's call is indistinguishable from a
+missing one (``NotFound``, not listed, not counted).
 """
 
 from __future__ import annotations
@@ -25,10 +30,9 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-import sqlalchemy as sa
-
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, dump_json, json_property, now_ms, row_as, translating
+from codex.repositories.gateway import TableGateway
 from domains.tool_calls import conversation_tool_calls
 
 __all__ = [
@@ -47,29 +51,38 @@ FINAL_TOOL_CALL_STATUSES: Final = ("succeeded", "failed", "cancelled")
 _t = conversation_tool_calls
 _COLUMNS = ", ".join(c.name for c in _t.c)
 
-# The next ordinal is computed and inserted by one statement (atomic under the write transaction).
+# The next ordinal is computed and inserted by one statement (atomic under the write transaction). The
+# tenant is the message's (looked up in scope first); the MAX is taken over the message's calls of it.
 _ADD_NEXT = (
     "INSERT INTO conversation_tool_calls "
-    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms) "
-    "SELECT ?, COALESCE(MAX(ordinal) + 1, 0), ?, ?, ?, ? "
-    "FROM conversation_tool_calls WHERE conversation_message_id = ? "
+    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms, tenant_id) "
+    "SELECT ?, COALESCE(MAX(ordinal) + 1, 0), ?, ?, ?, ?, ? "
+    "FROM conversation_tool_calls WHERE conversation_message_id = ? AND tenant_id = ? "
     f"RETURNING {_COLUMNS}"
 )
 _ADD_AT = (
     "INSERT INTO conversation_tool_calls "
-    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms) "
-    f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
+    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms, tenant_id) "
+    f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
 )
-_FINISH = (
-    "UPDATE conversation_tool_calls SET status = ?, result_json = ?, error_text = ?, finished_at_ms = ? "
-    f"WHERE id = ? AND status IN ('pending', 'running') RETURNING {_COLUMNS}"
-)
-_START = (
-    "UPDATE conversation_tool_calls SET status = 'running', started_at_ms = ? "
-    f"WHERE id = ? AND status = 'pending' RETURNING {_COLUMNS}"
-)
-_CONVERSATION_OF = "SELECT conversation_id FROM conversation_messages WHERE id = ?"
-_GET = sa.select(_t).where(_t.c.id == sa.bindparam("id"))
+# Each statement below comes in two forms, keyed by "scoped": a tenant's (the tenant the last bound
+# parameter) and the unscoped operator form.
+_IN_TENANT = {True: " AND tenant_id = ?", False: ""}
+_FINISH = {
+    scoped: "UPDATE conversation_tool_calls SET status = ?, result_json = ?, error_text = ?, "
+    f"finished_at_ms = ? WHERE id = ? AND status IN ('pending', 'running'){_IN_TENANT[scoped]} "
+    f"RETURNING {_COLUMNS}"
+    for scoped in (True, False)
+}
+_START = {
+    scoped: "UPDATE conversation_tool_calls SET status = 'running', started_at_ms = ? "
+    f"WHERE id = ? AND status = 'pending'{_IN_TENANT[scoped]} RETURNING {_COLUMNS}"
+    for scoped in (True, False)
+}
+_MESSAGE_OF = {
+    scoped: f"SELECT conversation_id, tenant_id FROM conversation_messages WHERE id = ?{_IN_TENANT[scoped]}"
+    for scoped in (True, False)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,10 @@ class ToolCallRepository(Repository):
 
     topic_root = "conversations"
 
+    @property
+    def _calls(self) -> TableGateway[ToolCallRow]:
+        return self._gateway(_t, ToolCallRow)
+
     def add(
         self,
         message_id: int,
@@ -114,10 +131,10 @@ class ToolCallRepository(Repository):
         ordinal: int | None = None,
         status: str = "pending",
     ) -> ToolCallRow:
-        """Record a tool call on a message; ``started_at_ms`` is now.
+        """Record a tool call on a message in scope; ``started_at_ms`` is now.
 
         Args:
-            message_id: The ``conversation_messages`` row the call belongs to.
+            message_id: The ``conversation_messages`` row the call belongs to (the call gets its tenant).
             tool_name: The tool's name (non-empty).
             arguments: Any JSON value (None is stored as ``{}``, the column default).
             ordinal: The call's position in the turn; None allocates the next one (0 for the first call)
@@ -129,7 +146,7 @@ class ToolCallRepository(Repository):
 
         Raises:
             InvalidInput: Empty tool name, negative ordinal, or a status other than pending/running.
-            NotFound: No such message.
+            NotFound: No such message in scope.
             Conflict: An explicit ``ordinal`` already used on this message (unique index).
         """
         self._writable()
@@ -139,17 +156,25 @@ class ToolCallRepository(Repository):
         if ordinal is not None and (isinstance(ordinal, bool) or ordinal < 0):
             raise InvalidInput("ordinal must be a non-negative integer", field="ordinal")
         args_json = dump_json({} if arguments is None else arguments)
-        conversation_id = self._conversation_of(message_id)
+        conversation_id, tenant = self._message_of(message_id)
         started = now_ms()
         if ordinal is None:
-            params: tuple[Any, ...] = (message_id, tool_name, args_json, status, started, message_id)
+            params: tuple[Any, ...] = (
+                message_id,
+                tool_name,
+                args_json,
+                status,
+                started,
+                tenant,
+                message_id,
+                tenant,
+            )
             with translating():
                 row = self._sql(_ADD_NEXT, params).one()
         else:
+            params = (message_id, int(ordinal), tool_name, args_json, status, started, tenant)
             with translating():
-                row = self._sql(
-                    _ADD_AT, (message_id, int(ordinal), tool_name, args_json, status, started)
-                ).one()
+                row = self._sql(_ADD_AT, params).one()
         call = row_as(ToolCallRow, row)
         self._change(
             f"conversations/{conversation_id}",
@@ -167,11 +192,11 @@ class ToolCallRepository(Repository):
             The updated row.
 
         Raises:
-            NotFound: No such call.
+            NotFound: No such call in scope.
             Conflict: The call is not pending.
         """
         self._writable()
-        row = self._sql(_START, (now_ms(), call_id)).first()
+        row = self._sql(_START[self._scoped], (now_ms(), call_id, *self._tenant_param)).first()
         if row is None:
             self._refuse(call_id, "running")
         call = row_as(ToolCallRow, row)
@@ -194,7 +219,7 @@ class ToolCallRepository(Repository):
 
         Raises:
             InvalidInput: ``status`` is outside the vocabulary or is not a final status.
-            NotFound: No such call.
+            NotFound: No such call in scope.
             Conflict: The call has already finished (a final status never changes).
         """
         self._writable()
@@ -204,7 +229,8 @@ class ToolCallRepository(Repository):
                 f"finish() needs a final status ({', '.join(FINAL_TOOL_CALL_STATUSES)}); got {status!r}",
                 field="status",
             )
-        row = self._sql(_FINISH, (status, dump_json(result), error, now_ms(), call_id)).first()
+        params = (status, dump_json(result), error, now_ms(), call_id, *self._tenant_param)
+        row = self._sql(_FINISH[self._scoped], params).first()
         if row is None:
             self._refuse(call_id, status)
         call = row_as(ToolCallRow, row)
@@ -215,16 +241,19 @@ class ToolCallRepository(Repository):
         """The call with this id.
 
         Raises:
-            NotFound: No such call.
+            NotFound: No such call in scope.
         """
-        return self._one(ToolCallRow, _GET.params(id=call_id), f"tool call {call_id} not found")
+        call = self._calls.find(call_id)
+        if call is None:
+            raise NotFound(f"tool call {call_id} not found")
+        return call
 
     def get_one_or_none(self, call_id: int) -> ToolCallRow | None:
-        """The call with this id, or None."""
-        return self._one_or_none(ToolCallRow, _GET.params(id=call_id))
+        """The call with this id, or None (also for another tenant's)."""
+        return self._calls.find(call_id)
 
     def list(self, message_id: int, *, status: str | None = None) -> builtins.list[ToolCallRow]:
-        """A message's calls in ordinal order.
+        """A message's calls in ordinal order (empty for a message not in scope).
 
         Args:
             message_id: The message.
@@ -233,26 +262,39 @@ class ToolCallRepository(Repository):
         Raises:
             InvalidInput: ``status`` is outside the vocabulary.
         """
-        stmt = sa.select(_t).where(_t.c.conversation_message_id == message_id).order_by(_t.c.ordinal)
+        where = [_t.c.conversation_message_id == message_id]
         if status is not None:
             self._check_vocab(status, TOOL_CALL_STATUSES, "status")
-            stmt = stmt.where(_t.c.status == status)
-        return self._all(ToolCallRow, stmt)
+            where.append(_t.c.status == status)
+        return self._all(ToolCallRow, self._calls.select(*where).order_by(_t.c.ordinal))
 
     def count(self, message_id: int) -> int:
-        """Number of calls on a message."""
-        stmt = sa.select(sa.func.count()).select_from(_t).where(_t.c.conversation_message_id == message_id)
-        return int(self._execute(stmt).scalar_one())
+        """Number of calls on a message (0 for a message not in scope)."""
+        return self._calls.count(_t.c.conversation_message_id == message_id)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _conversation_of(self, message_id: int) -> int:
-        conversation_id = self._sql(_CONVERSATION_OF, (message_id,)).scalar()
-        if conversation_id is None:
+    @property
+    def _scoped(self) -> bool:
+        return self.scope.tenant is not None
+
+    @property
+    def _tenant_param(self) -> tuple[str, ...]:
+        """The tenant for the scoped statements' last placeholder (nothing when unscoped)."""
+        return () if self.scope.tenant is None else (self.scope.tenant,)
+
+    def _message_of(self, message_id: int) -> tuple[int, str]:
+        """The conversation and tenant of a message in scope.
+
+        Raises:
+            NotFound: No such message in scope.
+        """
+        row = self._sql(_MESSAGE_OF[self._scoped], (message_id, *self._tenant_param)).first()
+        if row is None:
             raise NotFound(f"message {message_id} not found")
-        return int(conversation_id)
+        return int(row._mapping["conversation_id"]), str(row._mapping["tenant_id"])
 
     def _refuse(self, call_id: int, requested: str) -> NoReturn:
-        current = self.get(call_id).status  # NotFound when the call does not exist
+        current = self.get(call_id).status  # NotFound when the call does not exist in scope
         raise Conflict(
             f"tool call {call_id} is {current}; it cannot become {requested}",
             table=_t.name,
@@ -262,7 +304,7 @@ class ToolCallRepository(Repository):
         )
 
     def _emit_update(self, call: ToolCallRow) -> None:
-        conversation_id = self._conversation_of(call.conversation_message_id)
+        conversation_id, _ = self._message_of(call.conversation_message_id)
         self._change(
             f"conversations/{conversation_id}",
             "update",

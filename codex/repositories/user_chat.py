@@ -11,6 +11,12 @@ A live domain: every mutation appends one change-log row in the caller's transac
   versions go with it through ``ON DELETE CASCADE``).
 
 Timestamps are the database's ``datetime('now')`` (UTC, one-second resolution), as upstream.
+
+Tenancy: both tables are tenant-owned. Every statement carries the repository's tenant scope in SQL (the
+tenant bound to the transaction, else ``default``), so another tenant's conversation or message is
+indistinguishable from a missing one (``NotFound``, not listed, not counted). A message is written only
+under a conversation in scope, with the conversation's tenant. :meth:`ChatRepository.unscoped` is the
+operator form over every tenant.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import sqlalchemy as sa
 
 from codex.errors import NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as
+from codex.repositories.gateway import TableGateway
+from domains._meta import TENANT_COLUMN
 from domains.user_chat import conversation_messages, conversations
 
 __all__ = ["MESSAGE_ROLES", "ChatRepository", "ConversationRow", "MessageRow"]
@@ -33,23 +41,12 @@ MESSAGE_ROLES: Final = ("user", "assistant", "system", "tool")
 _conv = conversations
 _msg = conversation_messages
 
-_CREATE = (
-    sa.insert(_conv).values(user_id=sa.bindparam("user_id"), title=sa.bindparam("title")).returning(*_conv.c)
-)
-_GET = sa.select(_conv).where(_conv.c.id == sa.bindparam("id"))
 _TOUCH = (
     sa.update(_conv)
     .where(_conv.c.id == sa.bindparam("pk"))
     .values(updated_at=sa.func.datetime("now"))
     .returning(*_conv.c)
 )
-_RENAME = (
-    sa.update(_conv)
-    .where(_conv.c.id == sa.bindparam("pk"))
-    .values(title=sa.bindparam("new_title"), updated_at=sa.func.datetime("now"))
-    .returning(*_conv.c)
-)
-_DELETE = sa.delete(_conv).where(_conv.c.id == sa.bindparam("id")).returning(_conv.c.id)
 _APPEND = (
     sa.insert(_msg)
     .values(
@@ -57,10 +54,10 @@ _APPEND = (
         role=sa.bindparam("role"),
         content_text=sa.bindparam("content_text"),
         payload_json=sa.bindparam("payload_json"),
+        tenant_id=sa.bindparam("tenant_id"),
     )
     .returning(*_msg.c)
 )
-_GET_MESSAGE = sa.select(_msg).where(_msg.c.id == sa.bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +86,10 @@ class MessageRow:
 
 
 class ChatRepository(Repository):
-    """Conversations and their messages.
+    """Conversations and their messages, in the repository's tenant scope.
 
     Example:
-        >>> with store.begin() as conn:  # doctest: +SKIP
+        >>> with store.begin(tenant="acme") as conn:  # doctest: +SKIP
         ...     chat = ChatRepository(conn)
         ...     conv = chat.create_conversation(title="hello")
         ...     chat.append_message(conv.id, "user", "hi")
@@ -100,9 +97,17 @@ class ChatRepository(Repository):
 
     topic_root = "conversations"
 
+    @property
+    def _conversations(self) -> TableGateway[ConversationRow]:
+        return self._gateway(_conv, ConversationRow)
+
+    @property
+    def _messages(self) -> TableGateway[MessageRow]:
+        return self._gateway(_msg, MessageRow)
+
     # -- conversations --------------------------------------------------------------------------
     def create_conversation(self, *, user_id: str | None = None, title: str = "") -> ConversationRow:
-        """Create a conversation.
+        """Create a conversation of the repository's tenant.
 
         Args:
             user_id: The owning user (``users.id``), or None for an anonymous thread.
@@ -115,8 +120,7 @@ class ChatRepository(Repository):
             Conflict: ``user_id`` names no user (foreign key).
         """
         self._writable()
-        row = self._execute(_CREATE, {"user_id": user_id, "title": title}).one()
-        conv = row_as(ConversationRow, row)
+        conv = self._conversations.insert({"user_id": user_id, "title": title})
         self._change(
             self._topic(conv.id),
             "insert",
@@ -130,38 +134,38 @@ class ChatRepository(Repository):
         """The conversation with this id.
 
         Raises:
-            NotFound: No such conversation.
+            NotFound: No such conversation in scope.
         """
-        return self._one(
-            ConversationRow, _GET.params(id=conversation_id), f"conversation {conversation_id} not found"
-        )
+        return self._conversations.get(conversation_id)
 
     def get_one_or_none(self, conversation_id: int) -> ConversationRow | None:
-        """The conversation with this id, or None."""
-        return self._one_or_none(ConversationRow, _GET.params(id=conversation_id))
+        """The conversation with this id, or None (also for another tenant's)."""
+        return self._conversations.find(conversation_id)
 
     def exists(self, conversation_id: int) -> bool:
-        """Whether the conversation exists."""
-        return self.get_one_or_none(conversation_id) is not None
+        """Whether the conversation exists in scope."""
+        return self._conversations.exists(conversation_id)
 
-    def list(self, *, user_id: str | None = None, limit: int = 100) -> list[ConversationRow]:
-        """Conversations, most recently updated first (ties: newest id first).
+    def list(self, *, user_id: str | None = None, limit: int = 100) -> builtins.list[ConversationRow]:
+        """The conversations in scope, most recently updated first (ties: newest id first).
+
+        The tenant condition and the limit are both in the SQL: another tenant's rows are never read.
 
         Args:
             user_id: Only this user's conversations (None = all).
             limit: Clamped to 1..10000.
         """
-        stmt = sa.select(_conv).order_by(_conv.c.updated_at.desc(), _conv.c.id.desc())
-        if user_id is not None:
-            stmt = stmt.where(_conv.c.user_id == user_id)
-        return self._all(ConversationRow, stmt.limit(clamp_limit(limit)))
+        where = [] if user_id is None else [_conv.c.user_id == user_id]
+        stmt = (
+            self._conversations.select(*where)
+            .order_by(_conv.c.updated_at.desc(), _conv.c.id.desc())
+            .limit(clamp_limit(limit))
+        )
+        return self._all(ConversationRow, stmt)
 
     def count(self, *, user_id: str | None = None) -> int:
-        """Number of conversations (optionally of one user)."""
-        stmt = sa.select(sa.func.count()).select_from(_conv)
-        if user_id is not None:
-            stmt = stmt.where(_conv.c.user_id == user_id)
-        return int(self._execute(stmt).scalar_one())
+        """Number of conversations in scope (optionally of one user)."""
+        return self._conversations.count(*([] if user_id is None else [_conv.c.user_id == user_id]))
 
     def touch(self, conversation_id: int) -> ConversationRow:
         """Bump the conversation's ``updated_at`` to now.
@@ -170,10 +174,10 @@ class ChatRepository(Repository):
             The updated row.
 
         Raises:
-            NotFound: No such conversation.
+            NotFound: No such conversation in scope.
         """
         self._writable()
-        conv = self._bump(conversation_id)
+        conv, _ = self._bump(conversation_id)
         self._change(
             self._topic(conversation_id), "update", "conversation", conversation_id, {"touched": True}
         )
@@ -186,33 +190,34 @@ class ChatRepository(Repository):
             The updated row.
 
         Raises:
-            NotFound: No such conversation.
+            NotFound: No such conversation in scope.
         """
         self._writable()
-        row = self._execute(_RENAME, {"pk": conversation_id, "new_title": title}).first()
-        if row is None:
-            raise NotFound(f"conversation {conversation_id} not found")
+        conv = self._conversations.update(
+            conversation_id, {"title": title, "updated_at": sa.func.datetime("now")}
+        )
         self._change(
             self._topic(conversation_id), "update", "conversation", conversation_id, {"title": title}
         )
-        return row_as(ConversationRow, row)
+        return conv
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete a conversation; its messages (and their tool calls, topic links) cascade.
 
         Raises:
-            NotFound: No such conversation.
+            NotFound: No such conversation in scope.
         """
         self._writable()
-        if self._execute(_DELETE, {"id": conversation_id}).first() is None:
-            raise NotFound(f"conversation {conversation_id} not found")
+        self._conversations.delete(conversation_id)
         self._change(self._topic(conversation_id), "delete", "conversation", conversation_id)
 
     # -- messages -------------------------------------------------------------------------------
     def append_message(
         self, conversation_id: int, role: str, text: str, *, payload: Any = None
     ) -> MessageRow:
-        """Append a message to a conversation and touch the conversation.
+        """Append a message to a conversation in scope and touch the conversation.
+
+        The message gets the conversation's tenant.
 
         Args:
             conversation_id: The thread.
@@ -225,17 +230,18 @@ class ChatRepository(Repository):
 
         Raises:
             InvalidInput: ``role`` is outside the vocabulary, or ``payload`` is not JSON-serialisable.
-            NotFound: No such conversation.
+            NotFound: No such conversation in scope.
         """
         self._writable()
         self._check_vocab(role, MESSAGE_ROLES, "role")
         payload_json = dump_json(payload)
-        self._bump(conversation_id)
+        _, tenant = self._bump(conversation_id)
         params = {
             "conversation_id": conversation_id,
             "role": role,
             "content_text": text,
             "payload_json": payload_json,
+            "tenant_id": tenant,
         }
         msg = row_as(MessageRow, self._execute(_APPEND, params).one())
         self._change(
@@ -251,39 +257,43 @@ class ChatRepository(Repository):
         """The message with this id.
 
         Raises:
-            NotFound: No such message.
+            NotFound: No such message in scope.
         """
-        return self._one(MessageRow, _GET_MESSAGE.params(id=message_id), f"message {message_id} not found")
+        msg = self._messages.find(message_id)
+        if msg is None:
+            raise NotFound(f"message {message_id} not found")
+        return msg
 
     def list_messages(
         self, conversation_id: int, *, after_id: int = 0, limit: int = 1000
     ) -> builtins.list[MessageRow]:
-        """A conversation's messages in order (by id).
+        """A conversation's messages in order (by id); empty for a conversation not in scope.
 
         Args:
             conversation_id: The thread.
-            after_id: Only messages with a greater id (paging cursor).
+            after_id: Only messages with a greater id (keyset cursor).
             limit: Clamped to 1..10000.
         """
-        stmt = (
-            sa.select(_msg)
-            .where(_msg.c.conversation_id == conversation_id, _msg.c.id > after_id)
-            .order_by(_msg.c.id)
-            .limit(clamp_limit(limit))
+        page = self._messages.list(
+            _msg.c.conversation_id == conversation_id,
+            order_by="id",
+            after=after_id,
+            limit=clamp_limit(limit),
         )
-        return self._all(MessageRow, stmt)
+        return page.items
 
     def count_messages(self, conversation_id: int) -> int:
-        """Number of messages in a conversation."""
-        stmt = sa.select(sa.func.count()).select_from(_msg).where(_msg.c.conversation_id == conversation_id)
-        return int(self._execute(stmt).scalar_one())
+        """Number of messages in a conversation (0 for one not in scope)."""
+        return self._messages.count(_msg.c.conversation_id == conversation_id)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _bump(self, conversation_id: int) -> ConversationRow:
-        row = self._execute(_TOUCH, {"pk": conversation_id}).first()
+    def _bump(self, conversation_id: int) -> tuple[ConversationRow, str]:
+        """Touch a conversation in scope; returns it and its tenant (the tenant of its children)."""
+        stmt = _TOUCH.where(self._in_scope(_conv))
+        row = self._execute(stmt, {"pk": conversation_id}).first()
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
-        return row_as(ConversationRow, row)
+        return row_as(ConversationRow, row), str(row._mapping[TENANT_COLUMN])
 
     @staticmethod
     def _topic(conversation_id: int) -> str:

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, rows_as
+from codex.repositories.gateway import TableGateway
 from domains.workflows import components, execution_log, scheduled
 
 __all__ = [
@@ -58,15 +60,8 @@ _REGISTER = (
     "description = excluded.description, version = excluded.version"
 )
 
-_HISTORY = (
-    sa.select(execution_log)
-    .where(execution_log.c.workflow_id == sa.bindparam("w"))
-    .order_by(execution_log.c.id)
-)
-_GET_EXECUTION = sa.select(execution_log).where(execution_log.c.id == sa.bindparam("id"))
-_GET_SCHEDULED = sa.select(scheduled).where(scheduled.c.id == sa.bindparam("id"))
 _DUE_WHERE = (scheduled.c.status == "pending", scheduled.c.run_at <= sa.bindparam("now"))
-_DUE = sa.select(scheduled).where(*_DUE_WHERE).order_by(scheduled.c.run_at, scheduled.c.id)
+_DUE_ORDER = (scheduled.c.run_at, scheduled.c.id)
 # One statement: the subquery picks the oldest due ids, the UPDATE flips them to 'running' and
 # RETURNING hands them out; under the write lock no other worker can pick the same ids.
 _CLAIM = (
@@ -75,7 +70,7 @@ _CLAIM = (
         scheduled.c.id.in_(
             sa.select(scheduled.c.id)
             .where(*_DUE_WHERE)
-            .order_by(scheduled.c.run_at, scheduled.c.id)
+            .order_by(*_DUE_ORDER)
             .limit(sa.bindparam("lim"))
             .scalar_subquery()
         )
@@ -85,10 +80,6 @@ _CLAIM = (
 )
 _SET_STATUS = (
     sa.update(scheduled).where(scheduled.c.id == sa.bindparam("sid")).values(status=sa.bindparam("st"))
-)
-_GET_COMPONENT = sa.select(components).where(components.c.name == sa.bindparam("n"))
-_LIST_COMPONENTS = (
-    sa.select(components).where(components.c.namespace == sa.bindparam("ns")).order_by(components.c.name)
 )
 
 
@@ -183,38 +174,42 @@ def _require(value: str, what: str) -> str:
     return value
 
 
-def _execution(row: sa.Row[Any]) -> ExecutionRow:
-    m = row._mapping
-    return ExecutionRow(
-        id=m["id"],
-        workflow_id=m["workflow_id"],
-        activity_name=m["activity_name"],
-        status=m["status"],
-        attempt=m["attempt"],
-        input=None if m["input"] is None else bytes(m["input"]),
-        output=None if m["output"] is None else bytes(m["output"]),
-        error=m["error"],
-        options=m["options"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
+def _is_bytes(value: object) -> bool:
+    return value is None or type(value) is bytes
 
 
-def _scheduled(row: sa.Row[Any]) -> ScheduledRow:
-    m = row._mapping
-    return ScheduledRow(
-        id=m["id"],
-        function_hash=m["function_hash"],
-        args=None if m["args"] is None else bytes(m["args"]),
-        run_at=m["run_at"],
-        cron_expr=m["cron_expr"],
-        status=m["status"],
-        created_at=m["created_at"],
-    )
+def _as_bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _execution(row: ExecutionRow | sa.Row[Any]) -> ExecutionRow:
+    """An :class:`ExecutionRow` whose BLOBs are ``bytes`` (a driver may hand out another buffer type)."""
+    entry = row if isinstance(row, ExecutionRow) else row_as(ExecutionRow, row)
+    if _is_bytes(entry.input) and _is_bytes(entry.output):
+        return entry
+    return dataclasses.replace(entry, input=_as_bytes(entry.input), output=_as_bytes(entry.output))
+
+
+def _scheduled(row: ScheduledRow | sa.Row[Any]) -> ScheduledRow:
+    """A :class:`ScheduledRow` whose ``args`` BLOB is ``bytes``."""
+    entry = row if isinstance(row, ScheduledRow) else row_as(ScheduledRow, row)
+    return entry if _is_bytes(entry.args) else dataclasses.replace(entry, args=_as_bytes(entry.args))
 
 
 class WorkflowRepository(Repository):
     """Execution log, scheduler queue and component registry."""
+
+    @property
+    def _log(self) -> TableGateway[ExecutionRow]:
+        return self._gateway(execution_log, ExecutionRow)
+
+    @property
+    def _queue(self) -> TableGateway[ScheduledRow]:
+        return self._gateway(scheduled, ScheduledRow)
+
+    @property
+    def _components(self) -> TableGateway[ComponentRow]:
+        return self._gateway(components, ComponentRow)
 
     # -- execution log ------------------------------------------------------------------------
     def log_execution(
@@ -274,7 +269,8 @@ class WorkflowRepository(Repository):
         Returns:
             The entries (empty for an unknown workflow).
         """
-        return [_execution(r) for r in self._execute(_HISTORY, {"w": workflow_id})]
+        stmt = self._log.select(execution_log.c.workflow_id == workflow_id).order_by(execution_log.c.id)
+        return [_execution(r) for r in self._execute(stmt)]
 
     def get_execution(self, id: int) -> ExecutionRow:
         """One log entry.
@@ -288,7 +284,7 @@ class WorkflowRepository(Repository):
         Raises:
             NotFound: No entry has this id.
         """
-        row = self._execute(_GET_EXECUTION, {"id": id}).first()
+        row = self._log.find(id)
         if row is None:
             raise NotFound(f"execution log entry {id} not found", id=id)
         return _execution(row)
@@ -333,7 +329,7 @@ class WorkflowRepository(Repository):
         Raises:
             NotFound: No scheduled row has this id.
         """
-        row = self._execute(_GET_SCHEDULED, {"id": id}).first()
+        row = self._queue.find(id)
         if row is None:
             raise NotFound(f"scheduled function {id} not found", id=id)
         return _scheduled(row)
@@ -351,9 +347,7 @@ class WorkflowRepository(Repository):
         Raises:
             InvalidInput: Unknown status.
         """
-        stmt = sa.select(scheduled).order_by(scheduled.c.run_at, scheduled.c.id).limit(clamp_limit(limit))
-        if status is not None:
-            stmt = stmt.where(scheduled.c.status == self._check_vocab(status, SCHEDULE_STATUSES, "status"))
+        stmt = self._queue.select(*self._status_is(status)).order_by(*_DUE_ORDER).limit(clamp_limit(limit))
         return [_scheduled(r) for r in self._execute(stmt)]
 
     def count_scheduled(self, *, status: str | None = None) -> int:
@@ -368,10 +362,7 @@ class WorkflowRepository(Repository):
         Raises:
             InvalidInput: Unknown status.
         """
-        stmt = sa.select(sa.func.count()).select_from(scheduled)
-        if status is not None:
-            stmt = stmt.where(scheduled.c.status == self._check_vocab(status, SCHEDULE_STATUSES, "status"))
-        return int(self._execute(stmt).scalar_one())
+        return self._queue.count(*self._status_is(status))
 
     def due(self, now: datetime | str | None = None) -> list[ScheduledRow]:
         """Pending rows with ``run_at <= now``, oldest first (run_at, then id). Reads only.
@@ -382,7 +373,8 @@ class WorkflowRepository(Repository):
         Returns:
             The due rows.
         """
-        return [_scheduled(r) for r in self._execute(_DUE, {"now": utc_text(now)})]
+        stmt = self._queue.select(*_DUE_WHERE).order_by(*_DUE_ORDER)
+        return [_scheduled(r) for r in self._execute(stmt, {"now": utc_text(now)})]
 
     def claim_due(self, now: datetime | str | None = None, *, limit: int = 1) -> list[ScheduledRow]:
         """Atomically take up to ``limit`` due rows: they become ``running`` and are returned.
@@ -405,6 +397,11 @@ class WorkflowRepository(Repository):
         rows = [_scheduled(r) for r in result]
         rows.sort(key=lambda r: (r.run_at, r.id))  # RETURNING order is unspecified
         return rows
+
+    def _status_is(self, status: str | None) -> list[sa.ColumnElement[bool]]:
+        if status is None:
+            return []
+        return [scheduled.c.status == self._check_vocab(status, SCHEDULE_STATUSES, "status")]
 
     def _set_status(self, id: int, status: str) -> None:
         self._writable()
@@ -478,10 +475,10 @@ class WorkflowRepository(Repository):
         Raises:
             NotFound: No component has this name.
         """
-        row = self._execute(_GET_COMPONENT, {"n": name}).first()
+        row = self._components.find(name)
         if row is None:
             raise NotFound(f"component {name} not found", name=name)
-        return row_as(ComponentRow, row)
+        return row
 
     def list_components(self, namespace: str) -> list[ComponentRow]:
         """The components of a namespace, sorted by name.
@@ -492,4 +489,5 @@ class WorkflowRepository(Repository):
         Returns:
             The components.
         """
-        return rows_as(ComponentRow, self._execute(_LIST_COMPONENTS, {"ns": namespace}))
+        stmt = self._components.select(components.c.namespace == namespace).order_by(components.c.name)
+        return rows_as(ComponentRow, self._execute(stmt))

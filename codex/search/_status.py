@@ -9,12 +9,16 @@ import sqlalchemy as sa
 from codex.search._vectors import corpus_vectors
 from codex.search.jobs import JobQueue
 from codex.search.repository import SearchRepository
+from domains.search_ingest import search_document_chunks, search_documents, search_indexing_jobs
 
 __all__ = ["status"]
 
 
-def status(conn: sa.Connection) -> dict[str, Any]:
+def status(conn: sa.Connection, *, uri_prefix: str | None = None) -> dict[str, Any]:
     """The state of the search corpus (stable keys: the HTTP layer serves this).
+
+    With ``uri_prefix`` (a tenant's ``<tenant>/``) the counts are that tenant's documents, chunks and jobs
+    only, counted in SQL, and the corpus-wide ``index`` sizes are None (they span every tenant).
 
     The first three keys are upstream's ``GET /api/search/status`` body (``COUNT(*)`` of each table).
     ``embedder.embedded`` counts the chunks whose vector comes from the corpus embedder: it equals
@@ -35,6 +39,8 @@ def status(conn: sa.Connection) -> dict[str, Any]:
         ...     status(conn)["search_documents"]
         0
     """
+    if uri_prefix is not None:
+        return _tenant_status(conn, uri_prefix)
     repo = SearchRepository(conn)
     queue = JobQueue(conn)
     sizes = repo.index.sizes()
@@ -64,3 +70,41 @@ def status(conn: sa.Connection) -> dict[str, Any]:
             "vector_cursor": memory.cursor,
         },
     }
+
+
+def _tenant_status(conn: sa.Connection, uri_prefix: str) -> dict[str, Any]:
+    """:func:`status` restricted to the documents (and jobs) whose URI starts with ``uri_prefix``."""
+    docs, chunks, jobs = search_documents, search_document_chunks, search_indexing_jobs
+    like_docs = docs.c.source_uri.like(_like_prefix(uri_prefix), escape="\\")
+    like_jobs = jobs.c.target_uri.like(_like_prefix(uri_prefix), escape="\\")
+    n_docs = conn.execute(sa.select(sa.func.count()).select_from(docs).where(like_docs)).scalar_one()
+    n_chunks = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(chunks.join(docs, chunks.c.document_id == docs.c.id))
+        .where(like_docs)
+    ).scalar_one()
+    by_status = dict.fromkeys(("queued", "running", "done", "dead"), 0)
+    for state, count in conn.execute(
+        sa.select(jobs.c.status, sa.func.count()).where(like_jobs).group_by(jobs.c.status)
+    ):
+        by_status[str(state)] = int(count)
+    embedder = SearchRepository(conn).embedder()
+    return {
+        "search_documents": int(n_docs),
+        "search_document_chunks": int(n_chunks),
+        "search_indexing_jobs": sum(by_status.values()),
+        "jobs": by_status,
+        "embedder": None
+        if embedder is None
+        else {
+            "name": embedder.name,
+            "dim": embedder.dim,
+            "normalised": bool(embedder.normalised),
+            "embedded": None,
+        },
+        "index": None,
+    }
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -59,6 +59,7 @@ def make_tokens(store: Store) -> dict[str, str]:
             "a_write": repo.create("tenant-a", ["write"]).secret,
             "a_sub": repo.create("tenant-a", ["subscribe"]).secret,
             "admin": repo.create("tenant-a", ["admin"]).secret,
+            "operator": repo.create("default", ["operator"]).secret,
             "default_all": repo.create("default", ["read", "write", "subscribe"]).secret,
         }
         revoked = repo.create("tenant-a", ["read", "write", "subscribe"])

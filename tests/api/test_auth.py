@@ -9,7 +9,7 @@ import pytest
 from codex.api import create_app
 from tests.api.conftest import Server
 
-SAMPLE = {"{name}": "changes.since", "{topic}": "t/1"}
+SAMPLE = {"{name}": "changes.since", "{topic}": "t/1", "{document_id}": "1"}
 
 
 def all_routes() -> list[tuple[str, str, str]]:
@@ -26,7 +26,7 @@ def all_routes() -> list[tuple[str, str, str]]:
             concrete = concrete.replace(key, value)
         for method in ops:
             scope = scopes.get(path) or (
-                "subscribe" if "/subscribe/" in path else "write" if method == "post" else "read"
+                "subscribe" if "/subscribe/" in path else "write" if method in ("post", "delete") else "read"
             )
             out.append((method.upper(), concrete, scope))
     return out
@@ -53,7 +53,7 @@ def _call(
 
 def test_the_matrix_covers_every_route() -> None:
     assert len(ROUTES) >= 8
-    assert {m for m, _, _ in ROUTES} == {"GET", "POST"}
+    assert {m for m, _, _ in ROUTES} == {"GET", "POST", "DELETE"}
 
 
 @pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
@@ -65,9 +65,18 @@ def test_no_token_bad_token_revoked_token_and_missing_scope(
     assert _call(server, "revoked", method, path) == 401
     assert _call(server, None, method, path, {"Authorization": "Bearer codex_not-a-real-token"}) == 401
     assert _call(server, None, method, path, {"Authorization": "Basic abc"}) == 401
-    wrong = {"read": "a_write", "write": "a_read", "subscribe": "a_read", "admin": "a_all"}[scope]
-    assert _call(server, wrong, method, path) == 403
-    assert _call(server, "admin", method, path) not in (401, 403)  # admin implies every scope
+    wrong = {
+        "read": "a_write",
+        "write": "a_read",
+        "subscribe": "a_read",
+        "admin": "a_all",
+        "operator": "admin",
+    }
+    assert _call(server, wrong[scope], method, path) == 403
+    if scope == "operator":  # a tenant's admin is not an operator; an operator token passes
+        assert _call(server, "operator", method, path) not in (401, 403)
+    else:
+        assert _call(server, "admin", method, path) not in (401, 403)  # admin implies its tenant's scopes
 
 
 def test_tenants_cannot_see_each_others_rows(server: Server) -> None:

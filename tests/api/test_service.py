@@ -61,7 +61,7 @@ def test_generic_change_mutation_appends_to_the_topic(server: Server) -> None:
     body = r.json()
     change_id = body["result"]["change_log_id"]
     with server.store.connect() as conn:
-        rows = ChangeLogRepository(conn).since(0, topic="notes/7")
+        rows = ChangeLogRepository.unscoped(conn).since(0, topic="notes/7")
     assert [row.id for row in rows] == [change_id] and rows[0].payload == {"x": 1}
 
 
@@ -139,7 +139,7 @@ def test_bad_input_is_4xx_json_and_writes_nothing(server: Server) -> None:
         )
         assert unknown_conv.status_code == 404
     with server.store.connect() as conn:
-        assert ChangeLogRepository(conn).since(0, topic="a") == []
+        assert ChangeLogRepository.unscoped(conn).since(0, topic="a") == []
 
 
 def test_hard_usage_limit_on_mutate_is_429_and_writes_nothing(server: Server) -> None:
@@ -158,7 +158,7 @@ def test_hard_usage_limit_on_mutate_is_429_and_writes_nothing(server: Server) ->
         )
         assert other.status_code == 200  # the limit is tenant-a's
     with server.store.connect() as conn:
-        assert ChangeLogRepository(conn).count(topic="q/1") == 3
+        assert ChangeLogRepository.unscoped(conn).count(topic="q/1") == 3
         used = conn.execute(
             sa.text("SELECT amount FROM usage_counter_snapshots WHERE scope_id='tenant-a'")
         ).scalar()

@@ -213,7 +213,10 @@ def test_graph_routes_and_tenancy(server: Server) -> None:
             ).status_code
             == 403
         )
-        assert b.post("/api/codex/research-session", json={"session_key": "k1"}).status_code == 409
+        # session keys are unique per tenant: b's k1 is b's own session, a's stays invisible to b
+        rs_b = b.post("/api/codex/research-session", json={"session_key": "k1"})
+        assert rs_b.status_code == 200 and rs_b.json()["id"] != rs.json()["id"]
+        assert rs_b.json()["repository_id"] == "tenant-b"
         v = a.post(f"/api/codex/conversations/{c1}/versions", json={"label": "v0"})
         assert v.status_code == 200 and v.json()["version_index"] == 0
         dup = a.post(f"/api/codex/conversations/{c1}/versions", json={"version_index": 0})
@@ -239,7 +242,10 @@ def test_graph_routes_and_tenancy(server: Server) -> None:
             b.post(f"/api/codex/topics/{topic['id']}/evolution-events", json={"event_kind": "x"}).status_code
             == 404
         )
-        assert b.post("/api/codex/mutate/topics.ensure", json={"slug": "rust"}).status_code == 404
+        # slugs are unique per tenant: b's "rust" is b's own topic, not a 404 oracle on a's
+        b_topic = b.post("/api/codex/mutate/topics.ensure", json={"slug": "rust"})
+        assert b_topic.status_code == 200 and b_topic.json()["result"]["id"] != topic["id"]
         sessions = a.get("/api/codex/query/graph.research_sessions").json()["result"]
-        assert [s["session_key"] for s in sessions] == ["k1"]
-        assert b.get("/api/codex/query/graph.research_sessions").json()["result"] == []
+        assert [(s["session_key"], s["title"]) for s in sessions] == [("k1", "T")]
+        b_sessions = b.get("/api/codex/query/graph.research_sessions").json()["result"]
+        assert [(s["id"], s["title"]) for s in b_sessions] == [(rs_b.json()["id"], "")]

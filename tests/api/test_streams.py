@@ -25,7 +25,7 @@ from tests.api.conftest import Server, start_server
 
 def _rows(store: Store, hint: str | None = None) -> list[dict[str, Any]]:
     with store.connect() as conn:
-        rows = SubscriptionRepository(conn).list()
+        rows = SubscriptionRepository.unscoped(conn).list()
     return [
         {"id": r.id, "topic": r.topic, "hint": r.client_hint, **(r.filter or {})}
         for r in rows

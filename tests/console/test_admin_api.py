@@ -86,8 +86,8 @@ def test_overview_reports_readiness_ledger_and_mode(server: Server) -> None:
     assert newest["error_text"] is None and newest["duration_ms"] >= 0
     db = body["database"]
     assert db["mode"] == server.store.config.mode and db["token"] is None and body["replica"] is None
-    assert db["url"] is None and db["path"] is None  # the location is for admin tokens only
-    with server.client("admin") as c:
+    assert db["url"] is None and db["path"] is None  # the location is for operator tokens only
+    with server.client("operator") as c:
         described = c.get("/api/admin/overview").json()["database"]
     assert described == {**server.store.config.describe(), "source": described["source"]}
 
@@ -128,7 +128,7 @@ def test_replica_sync_is_409_on_other_modes(server: Server) -> None:
 def test_replica_overview_reports_lag_and_sync_catches_up(db_config: DbConfig, tmp_path: Path) -> None:
     srv = start_server(db_config, tmp_path, {"VOX_DB_PATH": str(tmp_path / "replica.db")})
     try:
-        with srv.client("admin") as c:
+        with srv.client("operator") as c:
             first = c.get("/api/admin/overview").json()
             assert first["database"]["mode"] == "replica" and first["database"]["path"].endswith("replica.db")
             assert first["replica"]["error"] is None
@@ -191,11 +191,11 @@ def test_schema_describes_every_table_of_every_domain(server: Server) -> None:
             if i["name"] == "idx_usage_limit_defs_lookup"
         )
     }.items()
-    # row counts span tenants: admin only
-    assert body["row_counts"] == "admin scope required" and tables["conversations"]["row_count"] is None
+    # row counts span tenants: operator only
+    assert body["row_counts"] == "operator scope required" and tables["conversations"]["row_count"] is None
     with server.client("a_all") as c:
         c.post("/api/codex/mutate/chat.create_conversation", json={"title": "one"})
-    with server.client("admin") as c:
+    with server.client("operator") as c:
         counted = c.get("/api/admin/schema").json()
     by_name = {t["name"]: t for d in counted["domains"] for t in d["tables"]}
     assert counted["row_counts"] == "shown" and by_name["conversations"]["row_count"] == 1

@@ -53,7 +53,7 @@ def _seed(server: Server) -> None:
     """Rows for every page to show (tenant-a), through the public API as any client would."""
     from codex.search import ingest
 
-    with server.client("a_all") as a, server.client("admin") as admin:
+    with server.client("a_all") as a, server.client("operator") as admin:
         conv = a.post("/api/codex/mutate/chat.create_conversation", json={"title": "Release notes"}).json()
         conv_id = conv["result"]["id"]
         for role, text in (("user", "What changed in 0.4?"), ("assistant", "Tenancy and the console.")):
@@ -81,6 +81,7 @@ def _seed(server: Server) -> None:
             r = admin.post(
                 "/api/codex/mutate/usage.set_limit",
                 json={
+                    "tenant": "tenant-a",
                     "metric_key": metric,
                     "period_kind": "daily",
                     "limit_value": value,
@@ -172,7 +173,7 @@ def test_schema_page_lists_every_table_and_draws_each_domain(
         chat.locator('g.fk[data-from="conversation_messages"][data-to="conversations"] text')
     ).to_have_text("ON DELETE CASCADE")
     expect(chat.locator('article[data-table="conversations"]')).to_contain_text("Created by v11: user chat")
-    expect(tab.p.get_by_text("row count needs the admin scope").first).to_be_visible()
+    expect(tab.p.get_by_text("row count needs the operator scope").first).to_be_visible()
     tab.p.get_by_label("Filter tables and columns").fill("usage_counter")
     tab.p.get_by_text("Showing 1 of").wait_for()
     expect(tab.p.locator('article[data-table="usage_counter_snapshots"]')).to_be_visible()

@@ -83,7 +83,7 @@ def test_state_changing_requests_need_the_csrf_token(console_server: Server) -> 
         ok = client.post("/api/codex/mutate/change", json=change, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 200, ok.text
     with console_server.store.connect() as conn:
-        rows = ChangeLogRepository(conn).since(0, topic="csrf/1")
+        rows = ChangeLogRepository(conn, "tenant-a").since(0, topic="csrf/1")
     assert len(rows) == 1  # exactly one of the four attempts got through
     with console_server.client("a_all") as bearer:  # bearer auth is unchanged: no cookie, no CSRF
         assert bearer.post("/api/codex/mutate/change", json=change).status_code == 200

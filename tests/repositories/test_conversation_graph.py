@@ -148,9 +148,10 @@ def test_conversation_version_errors(store: Store) -> None:
         assert info.value.details["constraint"] == "unique"
         with pytest.raises(InvalidInput):
             graph.append_conversation_version(a, version_index=-1)
-        with pytest.raises(Conflict) as fk:
+        with pytest.raises(NotFound, match=f"conversation {a + 100} not found"):
             graph.append_conversation_version(a + 100)
-        assert fk.value.details["constraint"] == "foreign_key"
+        with pytest.raises(NotFound, match=f"conversation {a + 100} not found"):
+            graph.append_conversation_version(a + 100, version_index=3)
         assert len(graph.list_conversation_versions(a)) == 1
 
 
@@ -206,9 +207,10 @@ def test_self_loop_is_a_check_conflict(store: Store) -> None:
         with pytest.raises(Conflict) as info:
             graph.add_edge(a, a)
         assert info.value.details["constraint"] == "check"
-        with pytest.raises(Conflict) as fk:
+        with pytest.raises(NotFound, match=f"conversation {a + 100} not found"):
             graph.add_edge(a, a + 100)
-        assert fk.value.details["constraint"] == "foreign_key"
+        with pytest.raises(NotFound, match=f"conversation {a + 100} not found"):
+            graph.add_edge(a + 100, a)
         with pytest.raises(InvalidInput):
             graph.add_edge(a, a + 1, edge_kind="")
         with pytest.raises(InvalidInput):
@@ -226,7 +228,7 @@ def test_topic_evolution_events(store: Store) -> None:
         merged = graph.append_topic_evolution_event(topic.id, "merged")
         with pytest.raises(InvalidInput):
             graph.append_topic_evolution_event(topic.id, "")
-        with pytest.raises(Conflict):
+        with pytest.raises(NotFound, match=f"topic {topic.id + 100} not found"):
             graph.append_topic_evolution_event(topic.id + 100, "renamed")
     assert (renamed.prior_label, renamed.new_label, renamed.detail) == (
         "Database",
@@ -261,3 +263,120 @@ def test_rollback_leaves_neither_rows_nor_changes(store: Store) -> None:
         assert graph.list_conversation_versions(a) == [] and graph.list_edges(a) == []
         assert conn.execute(sa.select(sa.func.count()).select_from(research_metrics)).scalar_one() == 0
         assert ChangeLogRepository(conn).head() == head
+
+
+# -- tenancy ----------------------------------------------------------------------------------------
+
+
+def _tenant_conversations(store: Store, tenant: str, n: int) -> list[int]:
+    with store.begin(tenant=tenant) as conn:
+        chat = ChatRepository(conn)
+        return [chat.create_conversation(title=f"{tenant}{i}").id for i in range(n)]
+
+
+def test_the_same_session_key_in_two_tenants_is_two_sessions(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        mine = ConversationGraphRepository(conn).upsert_research_session("k1", title="A's", config={"a": 1})
+    with store.begin(tenant="b") as conn:
+        graph = ConversationGraphRepository(conn)
+        theirs = graph.upsert_research_session("k1", title="B's")
+        again = graph.upsert_research_session("k1", status="done")
+        linked = graph.research_metric_append_linked("k1", "loss", 0.5)
+        changes = ChangeLogRepository(conn).since(0)
+    assert theirs.id != mine.id and again.id == theirs.id == linked.research_session_row_id
+    assert (again.title, again.status, again.config) == ("B's", "done", None)
+    assert [c.change_kind for c in changes] == ["insert", "update", "update", "insert"]  # none of a's
+    for tenant, own in (("a", mine), ("b", again)):
+        with store.connect(tenant=tenant) as conn:
+            graph = ConversationGraphRepository(conn)
+            assert graph.get_research_session("k1").id == own.id
+            assert graph.get_research_session("k1").title == own.title
+            assert [s.id for s in graph.list_research_sessions()] == [own.id]
+    with store.connect() as conn:  # library use: the tenant ``default``, which has none
+        graph = ConversationGraphRepository(conn)
+        assert graph.list_research_sessions() == []
+        with pytest.raises(NotFound):
+            graph.get_research_session("k1")
+        operator = ConversationGraphRepository.unscoped(conn)
+        assert len(operator.list_research_sessions()) == 2
+        assert operator.get_research_session("k1") == mine  # the oldest
+        sessions = conn.exec_driver_sql(
+            "SELECT session_key, tenant_id FROM research_sessions ORDER BY id"
+        ).all()
+        metrics = conn.execute(sa.select(research_metrics.c.session_id, research_metrics.c.tenant_id)).all()
+    assert [tuple(r) for r in sessions] == [("k1", "a"), ("k1", "b")]
+    assert [tuple(r) for r in metrics] == [("k1", "b")]
+
+
+def test_a_tenant_cannot_version_or_link_another_tenants_conversations(store: Store) -> None:
+    a1, a2 = _tenant_conversations(store, "a", 2)
+    (b1,) = _tenant_conversations(store, "b", 1)
+    with store.begin(tenant="a") as conn:
+        graph = ConversationGraphRepository(conn)
+        version = graph.append_conversation_version(a1, label="a's")
+        edge = graph.add_edge(a1, a2)
+    with store.begin(tenant="b") as conn:
+        graph = ConversationGraphRepository(conn)
+        for index in (None, 7):
+            with pytest.raises(NotFound, match=f"conversation {a1} not found"):
+                graph.append_conversation_version(a1, version_index=index)
+        with pytest.raises(NotFound, match=f"conversation {a1} not found"):
+            graph.add_edge(a1, b1)
+        with pytest.raises(NotFound, match=f"conversation {a1} not found"):
+            graph.add_edge(b1, a1)
+        with pytest.raises(NotFound, match=f"conversation {a1} not found"):
+            graph.add_edge(a1, a2)
+        with pytest.raises(NotFound, match=f"conversation edge {edge.id} not found"):
+            graph.delete_edge(edge.id)
+        assert graph.list_conversation_versions(a1) == []
+        with pytest.raises(NotFound):
+            graph.get_conversation_version(a1, 0)
+        assert graph.list_edges(a1, direction="both") == [] and graph.list_edges(a2, direction="in") == []
+        own = graph.append_conversation_version(b1)
+        assert own.version_index == 0
+        assert ChangeLogRepository(conn).since(0)[-1].entity_id == str(own.id)
+        assert all(c.entity_kind != "conversation_edge" for c in ChangeLogRepository(conn).since(0))
+    with store.connect(tenant="a") as conn:
+        graph = ConversationGraphRepository(conn)
+        assert graph.list_conversation_versions(a1) == [version]
+        assert graph.list_edges(a1) == [edge]
+        rows = conn.exec_driver_sql(
+            "SELECT 'version', id, tenant_id FROM conversation_versions UNION ALL "
+            "SELECT 'edge', id, tenant_id FROM conversation_edges ORDER BY 1, 2"
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("edge", edge.id, "a"),
+        ("version", version.id, "a"),
+        ("version", own.id, "b"),
+    ]
+
+
+def test_a_tenant_cannot_record_another_tenants_topic_evolution(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        topic = TopicRepository(conn).ensure("db")
+        event = ConversationGraphRepository(conn).append_topic_evolution_event(topic.id, "renamed")
+    with store.begin(tenant="b") as conn:
+        graph = ConversationGraphRepository(conn)
+        with pytest.raises(NotFound, match=f"topic {topic.id} not found"):
+            graph.append_topic_evolution_event(topic.id, "hijacked")
+        assert graph.list_topic_evolution(topic.id) == []
+        assert ChangeLogRepository(conn).count() == 0
+    with store.connect(tenant="a") as conn:
+        assert ConversationGraphRepository(conn).list_topic_evolution(topic.id) == [event]
+
+
+def test_the_operator_form_writes_children_with_their_parents_tenant(store: Store) -> None:
+    (a1,) = _tenant_conversations(store, "a", 1)
+    (b1,) = _tenant_conversations(store, "b", 1)
+    with store.begin() as conn:
+        operator = ConversationGraphRepository.unscoped(conn)
+        with pytest.raises(Conflict) as info:
+            operator.add_edge(a1, b1)
+        assert info.value.details["constraint"] == "tenant"
+        version = operator.append_conversation_version(a1, label="by operator")
+        assert operator.list_conversation_versions(a1) == [version]
+        assert ConversationGraphRepository(conn).list_conversation_versions(a1) == []  # tenant default
+    with store.connect(tenant="a") as conn:
+        assert ConversationGraphRepository(conn).list_conversation_versions(a1) == [version]
+        versions = [c for c in ChangeLogRepository(conn).since(0) if c.entity_kind == "conversation_version"]
+    assert [(c.topic, c.entity_id) for c in versions] == [(f"conversations/{a1}", str(version.id))]

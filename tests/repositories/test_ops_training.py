@@ -96,6 +96,31 @@ def test_research_metrics(store: Store) -> None:
         assert [m.id for m in rm.list_for_session("run_a/1")] == [m1, m2, m5]  # by id
         assert [m.id for m in rm.list_for_session("run_a/1", metric_type="latency")] == [m1, m5]
         assert [m.metric_value for m in rm.list_for_session("run_b/1")] == [3.0]
+        # keyset pages: ``after`` is the last id of the previous page
+        assert [m.id for m in rm.list_by_type("latency", limit=2, after=m4)] == [m3, m1]
+        assert [m.id for m in rm.list_for_session("run_a/1", after=m1)] == [m2, m5]
+
+
+def test_research_metrics_are_scoped_to_the_tenant(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        mine = ResearchMetricRepository(conn).append("s1", "latency", 1.0)
+    with store.begin(tenant="b") as conn:
+        theirs = ResearchMetricRepository(conn).append("s1", "latency", 2.0)
+    with store.connect(tenant="b") as conn:
+        rm = ResearchMetricRepository(conn)
+        with pytest.raises(NotFound, match=f"research metric {mine} not found"):
+            rm.get(mine)
+        assert [m.id for m in rm.list_by_type("latency")] == [theirs]
+        assert [m.id for m in rm.list_by_type("latency", session_prefix="s")] == [theirs]
+        assert [m.id for m in rm.list_for_session("s1")] == [theirs]
+    with store.connect() as conn:  # library use: the tenant ``default``, which has none
+        assert ResearchMetricRepository(conn).list_by_type("latency") == []
+        assert [m.id for m in ResearchMetricRepository.unscoped(conn).list_by_type("latency")] == [
+            theirs,
+            mine,
+        ]
+        tenants = conn.exec_driver_sql("SELECT id, tenant_id FROM research_metrics ORDER BY id").all()
+    assert [tuple(r) for r in tenants] == [(mine, "a"), (theirs, "b")]
 
 
 def test_eval_runs(store: Store) -> None:

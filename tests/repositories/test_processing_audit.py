@@ -13,6 +13,7 @@ from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories import ChangeLogRepository
 from codex.repositories.processing_audit import AuditRepository, ProcessingRepository
 from codex.store import Store
+from domains.processing_audit import processing_runs
 
 
 class Boom(Exception):
@@ -154,6 +155,15 @@ def test_steps_indexes_and_get_run_with_steps(store: Store) -> None:
         full = ProcessingRepository(conn).get_run(run.id)
         changes = ChangeLogRepository(conn).since(0, topic=f"processing/runs/{run.id}")
     assert full.steps == (s0, s1, s7, s8)
+    with store.begin() as conn:
+        runs = ProcessingRepository(conn)
+        bare = runs.start_run("k")
+        listed = runs.list_runs(with_steps=True)
+        old = "2000-01-01 00:00:00"
+        conn.execute(sa.update(processing_runs).where(processing_runs.c.id == bare.id).values(created_at=old))
+        assert [r.id for r in runs.list_runs(since="2001-01-01")] == [run.id]
+        assert [r.id for r in runs.list_runs(until=datetime(2001, 1, 1, tzinfo=UTC))] == [bare.id]
+    assert [(r.id, r.steps) for r in listed] == [(bare.id, ()), (run.id, full.steps)]
     assert [(c.change_kind, c.entity_kind, c.entity_id) for c in changes] == [
         ("insert", "processing_run", str(run.id)),
         ("insert", "processing_run_step", str(s0.id)),
@@ -331,8 +341,9 @@ def test_audit_log_is_append_only_through_the_api() -> None:
         for name, member in inspect.getmembers(AuditRepository)
         if not name.startswith("_") and callable(member)
     }
-    # append is the only writer; nothing updates or deletes an entry.
-    assert public == {"append", "count", "get", "query"}
+    # append is the only writer; nothing updates or deletes an entry (``unscoped`` is the operator
+    # form's constructor, inherited from Repository).
+    assert public == {"append", "count", "get", "query", "unscoped"}
     assert "_writable" in inspect.getsource(AuditRepository.append)
     for name in ("count", "get", "query"):
         assert "_writable" not in inspect.getsource(getattr(AuditRepository, name))
@@ -344,3 +355,115 @@ def test_audit_reads_work_on_a_read_connection_and_append_does_not(store: Store)
         assert audit.query() == [] and audit.count() == 0
         with pytest.raises(InvalidInput):
             audit.append("user", "u1", "x")
+
+
+# -- tenancy ----------------------------------------------------------------------------------------
+
+
+def test_a_tenant_cannot_touch_another_tenants_runs_and_steps(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        runs = ProcessingRepository(conn)
+        run = runs.enqueue_run("ingest", scope_kind="tenant", scope_id="a")
+        step = runs.append_step(run.id, "fetch")
+    with store.begin(tenant="b") as conn:
+        runs = ProcessingRepository(conn)
+        own = runs.start_run("ingest")
+        assert runs.get_one_or_none(run.id) is None
+        with pytest.raises(NotFound, match=f"processing run {run.id} not found"):
+            runs.get_run(run.id)
+        assert [r.id for r in runs.list_runs()] == [own.id]
+        assert runs.list_runs(scope_kind="tenant", scope_id="a") == []
+        assert runs.count_runs() == 1 and runs.count_runs(status="queued") == 0
+        for move in (
+            lambda: runs.mark_running(run.id),
+            lambda: runs.finish_run(run.id, "cancelled"),
+        ):
+            with pytest.raises(NotFound, match=f"processing run {run.id} not found"):
+                move()
+        for index in (None, 5):
+            with pytest.raises(NotFound, match=f"processing run {run.id} not found"):
+                runs.append_step(run.id, "mine now", step_index=index)
+        with pytest.raises(NotFound, match=f"processing step {step.id} not found"):
+            runs.get_step(step.id)
+        with pytest.raises(NotFound):
+            runs.start_step(step.id)
+        with pytest.raises(NotFound):
+            runs.finish_step(step.id, "skipped")
+        assert runs.list_steps(run.id) == []
+        assert [c.entity_id for c in ChangeLogRepository(conn).since(0)] == [str(own.id)]
+    with store.connect(tenant="a") as conn:
+        runs = ProcessingRepository(conn)
+        kept = runs.get_run(run.id)
+        assert (kept.status, kept.steps) == ("queued", (step,))
+        assert [r.id for r in runs.list_runs()] == [run.id] and runs.count_runs() == 1
+        rows = conn.exec_driver_sql(
+            "SELECT 'run', id, tenant_id FROM processing_runs UNION ALL "
+            "SELECT 'step', id, tenant_id FROM processing_run_steps ORDER BY 1, 2"
+        ).all()
+    assert [tuple(r) for r in rows] == [("run", run.id, "a"), ("run", own.id, "b"), ("step", step.id, "a")]
+
+
+def test_steps_and_their_change_rows_get_the_runs_tenant(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        runs = ProcessingRepository(conn)
+        run = runs.start_run("ingest")
+        first = runs.append_step(run.id, "one")
+        second = runs.append_step(run.id, "two", step_index=4, status="running")
+        third = runs.append_step(run.id, "three")
+        runs.finish_step(second.id, "succeeded")
+        runs.finish_run(run.id, "succeeded")
+    assert (first.step_index, second.step_index, third.step_index) == (0, 4, 5)
+    with store.connect(tenant="a") as conn:
+        changes = ChangeLogRepository(conn).since(0)
+        tenants = conn.exec_driver_sql("SELECT DISTINCT tenant_id FROM processing_run_steps").all()
+    assert [(c.entity_kind, c.change_kind) for c in changes] == [
+        ("processing_run", "insert"),
+        ("processing_run_step", "insert"),
+        ("processing_run_step", "insert"),
+        ("processing_run_step", "insert"),
+        ("processing_run_step", "update"),
+        ("processing_run", "update"),
+    ]
+    assert [tuple(r) for r in tenants] == [("a",)]
+    with store.connect(tenant="b") as conn:
+        assert ChangeLogRepository(conn).since(0) == []
+
+
+def test_the_operator_form_sees_every_tenant_and_logs_as_the_rows_tenant(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        run = ProcessingRepository(conn).start_run("ingest")
+    with store.begin(tenant="b") as conn:
+        other = ProcessingRepository(conn).start_run("ingest")
+    with store.begin() as conn:
+        operator = ProcessingRepository.unscoped(conn)
+        assert {r.id for r in operator.list_runs()} == {run.id, other.id} and operator.count_runs() == 2
+        step = operator.append_step(run.id, "by operator")
+        operator.finish_run(run.id, "failed", error="stopped by an operator")
+        assert ProcessingRepository(conn).list_runs() == []  # library use: tenant ``default``
+    with store.connect(tenant="a") as conn:
+        assert ProcessingRepository(conn).get_run(run.id).steps == (step,)
+        changes = ChangeLogRepository(conn).since(0)
+    assert [(c.entity_kind, c.change_kind) for c in changes] == [
+        ("processing_run", "insert"),
+        ("processing_run_step", "insert"),
+        ("processing_run", "update"),
+    ]
+
+
+def test_a_tenant_cannot_read_another_tenants_audit_entries(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        entry = AuditRepository(conn).append("user", "u1", "x.do", scope_kind="tenant", scope_id="b")
+    with store.begin(tenant="b") as conn:
+        audit = AuditRepository(conn)
+        own = audit.append("user", "u2", "x.do")
+        with pytest.raises(NotFound, match=f"audit entry {entry.id} not found"):
+            audit.get(entry.id)
+        # scope_kind / scope_id are data, not the tenant: naming b does not make a's entry b's
+        assert audit.query(scope_kind="tenant", scope_id="b") == []
+        assert [e.id for e in audit.query()] == [own.id] and audit.count() == 1
+        assert audit.count(action="x.do") == 1
+    with store.connect() as conn:
+        assert AuditRepository(conn).count() == 0
+        operator = AuditRepository.unscoped(conn)
+        assert operator.count() == 2 and operator.get(entry.id) == entry
+        assert [e.id for e in operator.query(scope_id="b")] == [entry.id]

@@ -6,14 +6,16 @@ import json
 
 import pytest
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories import ChangeLogRepository
 from codex.repositories.reactivity import (
+    KEEP_VERSIONS,
     ProjectionRepository,
     QuerySnapshotRepository,
     SchemaLineageRepository,
     SubscriptionRepository,
     canonical_json,
+    snapshot_key,
 )
 from codex.schema import keccak256_hex
 from codex.store import Store
@@ -260,3 +262,159 @@ def test_record_result_rollback_and_read_only(store: Store) -> None:
         assert ProjectionRepository(conn).current("top") == 0
         with pytest.raises(InvalidInput):
             QuerySnapshotRepository(conn).record_result("top", {"a": 1})
+
+
+# -- snapshot keys, pruning -----------------------------------------------------------------------
+def test_snapshot_key_is_canonical() -> None:
+    assert (
+        snapshot_key("changes.since", {"limit": 5, "after_id": 0}) == 'changes.since?{"after_id":0,"limit":5}'
+    )
+    assert snapshot_key("q", {"b": [1, {"y": 1, "x": 2}], "a": None}) == snapshot_key(
+        "q", {"a": None, "b": [1, {"x": 2, "y": 1}]}
+    )
+    assert snapshot_key("q") == snapshot_key("q", {}) == "q?{}"
+    assert snapshot_key("q", {"limit": 1}) != snapshot_key("q", {"limit": 2})
+    long_a, long_b = snapshot_key("q", {"t": "a" * 600}), snapshot_key("q", {"t": "b" * 600})
+    assert long_a.startswith("q?keccak256:0x") and len(long_a) < 100 and long_a != long_b
+    with pytest.raises(InvalidInput):
+        snapshot_key("", {})
+    with pytest.raises(InvalidInput):
+        snapshot_key("q", {"x": float("nan")})
+
+
+def test_alternating_parameter_sets_record_each_result_once(store: Store) -> None:
+    one, two = snapshot_key("top", {"limit": 1}), snapshot_key("top", {"limit": 2})
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        first = [snaps.record_result(key, {"key": key}) for key in (one, two)]
+        again = [snaps.record_result(key, {"key": key}) for key in (one, two, one, two, one)]
+    assert [(r.version, r.changed) for r in first] == [(1, True), (1, True)]
+    assert [(r.version, r.changed) for r in again] == [(1, False)] * 5
+    with store.connect() as conn:
+        snaps, proj = QuerySnapshotRepository(conn), ProjectionRepository(conn)
+        assert len(snaps.list(one)) == len(snaps.list(two)) == 1
+        assert proj.current(one) == proj.current(two) == 1
+        assert snaps.latest(one).result == {"key": one}  # type: ignore[union-attr]
+        # The upstream read: the newest of any parameter set of the query.
+        assert snaps.latest_of_query("top") == snaps.latest(two)
+        assert snaps.latest_of_query("to") is None and snaps.latest_of_query("top?") is None
+
+
+def test_record_result_prunes_to_the_last_k(store: Store) -> None:
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        for i in range(1, 6):
+            snaps.record_result("q?{}", {"i": i}, keep=3)
+        snaps.record_result("other?{}", 0, keep=3)
+        with pytest.raises(InvalidInput):
+            snaps.record_result("q?{}", 1, keep=0)
+    with store.connect() as conn:
+        snaps, proj = QuerySnapshotRepository(conn), ProjectionRepository(conn)
+        assert [s.result for s in snaps.list("q?{}")] == [{"i": 5}, {"i": 4}, {"i": 3}]
+        assert [v.version for v in proj.history("q?{}")] == [5, 4, 3]
+        assert proj.current("q?{}") == 5 and len(snaps.list("other?{}")) == 1
+    with store.begin() as conn:
+        snaps = QuerySnapshotRepository(conn)
+        for i in range(KEEP_VERSIONS + 5):
+            recorded = snaps.record_result("hot?{}", i)
+        assert recorded.version == KEEP_VERSIONS + 5
+        assert len(snaps.list("hot?{}", limit=1000)) == KEEP_VERSIONS
+        assert len(ProjectionRepository(conn).history("hot?{}")) == KEEP_VERSIONS
+        # Pruning never touches the newest: the next change continues the sequence.
+        assert snaps.record_result("hot?{}", "new").version == KEEP_VERSIONS + 6
+
+
+# -- tenant isolation -----------------------------------------------------------------------------
+def test_subscriptions_are_scoped_to_their_tenant(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        subs = SubscriptionRepository(conn)
+        subs.upsert("a1", "notes/1", {"x": 1}, "sse")
+        subs.upsert_many([("a2", "notes/2", None, "websocket"), ("a3", "audit", None, None)])
+    with store.begin(tenant="b") as conn:
+        subs = SubscriptionRepository(conn)
+        subs.upsert("b1", "notes/1")
+        assert [s.id for s in subs.list()] == ["b1"] and subs.list("notes/1")[0].id == "b1"
+        assert subs.count() == 1 and subs.count("notes/2") == 0
+        assert subs.get_one_or_none("a1") is None and not subs.exists("a1")
+        with pytest.raises(NotFound):
+            subs.get("a1")
+        with pytest.raises(NotFound):
+            subs.delete("a1")
+        assert subs.delete_many(["a1", "a2", "b-none"]) == 0
+        # The id is the whole primary key: B cannot take over A's row, and it is left unchanged.
+        with pytest.raises(Conflict):
+            subs.upsert("a1", "stolen", {"by": "b"})
+        subs.upsert_many([("a2", "stolen", None, None)])  # skipped silently
+        assert subs.count() == 1
+    with store.connect(tenant="a") as conn:
+        subs = SubscriptionRepository(conn)
+        assert [(s.id, s.topic) for s in subs.list()] == [
+            ("a1", "notes/1"),
+            ("a2", "notes/2"),
+            ("a3", "audit"),
+        ]
+        assert subs.get("a1").filter == {"x": 1}
+    with store.connect() as conn:
+        assert SubscriptionRepository(conn).count() == 0  # tenant ``default`` is an ordinary tenant
+        every = SubscriptionRepository.unscoped(conn)
+        assert every.count() == 4 and every.exists("a1") and every.exists("b1")
+    with store.begin(tenant="a") as conn:
+        assert SubscriptionRepository(conn).delete_many(["a2", "b1"]) == 1
+    with store.connect() as conn:
+        assert sorted(s.id for s in SubscriptionRepository.unscoped(conn).list()) == ["a1", "a3", "b1"]
+
+
+def test_sweeping_is_operator_housekeeping_over_every_tenant(store: Store) -> None:
+    with store.begin() as conn:
+        SubscriptionRepository.unscoped(conn).heartbeat("live")
+    with store.begin(tenant="a") as conn:
+        subs = SubscriptionRepository(conn)
+        subs.upsert("a-live", "notes", {"server": "live"}, "sse")
+        subs.upsert("a-dead", "notes", {"server": "gone"}, "websocket")
+        subs.upsert("a-mine", "notes", None, "library")  # not the service's: never swept
+    with store.begin(tenant="b") as conn:
+        SubscriptionRepository(conn).upsert("b-dead", "notes", {"server": "gone"}, "sse")
+        SubscriptionRepository(conn).upsert("b-live", "notes", {"server": "live"}, "sse")
+    with store.connect() as conn:
+        assert SubscriptionRepository.unscoped(conn).dead_rows(60) == 2
+    with store.connect(tenant="b") as conn:
+        # A tenant's form sees only its own rows and heartbeats (it has none: both rows count).
+        assert SubscriptionRepository(conn).dead_rows(60) == 2
+    with store.begin() as conn:
+        every = SubscriptionRepository.unscoped(conn)
+        assert every.sweep(60) == 2
+        assert sorted(s.id for s in every.list()) == ["a-live", "a-mine", "b-live", "server:live"]
+        assert every.forget_server("live") == 3
+        assert [s.id for s in every.list()] == ["a-mine"]
+
+
+def test_snapshots_and_projections_are_per_tenant(store: Store) -> None:
+    key = snapshot_key("chat.conversations", {"limit": 50})
+    with store.begin(tenant="a") as conn:
+        mine = QuerySnapshotRepository(conn).record_result(key, ["a's"])
+        QuerySnapshotRepository(conn).record_result(key, ["a's", "second"])
+    with store.begin(tenant="b") as conn:
+        snaps = QuerySnapshotRepository(conn)
+        assert snaps.latest(key) is None and snaps.latest_of_query("chat.conversations") is None
+        assert snaps.list(key) == [] and ProjectionRepository(conn).current(key) == 0
+        with pytest.raises(NotFound):
+            snaps.get(mine.snapshot.id)
+        # The same key in another tenant: its own sequence (no collision with A's versions), and
+        # the same result as A's earlier one is still a change for B.
+        theirs = snaps.record_result(key, ["a's"])
+        assert (theirs.version, theirs.changed) == (1, True)
+        assert ProjectionRepository(conn).bump("feed") == 1
+    with store.begin(tenant="a") as conn:
+        assert ProjectionRepository(conn).bump("feed") == 1
+        assert QuerySnapshotRepository(conn).latest(key).result == ["a's", "second"]  # type: ignore[union-attr]
+        proj = ProjectionRepository(conn)
+        assert [(v.projection_name, v.version) for v in proj.list()] == [(key, 2), ("feed", 1)]
+        assert [v.version for v in proj.history(key)] == [2, 1]
+    with store.connect(tenant="b") as conn:
+        proj = ProjectionRepository(conn)
+        assert [(v.projection_name, v.version) for v in proj.list()] == [(key, 1), ("feed", 1)]
+        assert [s.result for s in QuerySnapshotRepository(conn).list(key)] == [["a's"]]
+    with store.connect() as conn:
+        assert QuerySnapshotRepository(conn).latest(key) is None  # tenant ``default``
+        assert len(ProjectionRepository.unscoped(conn).list()) == 4
+        assert len(QuerySnapshotRepository.unscoped(conn).list(key)) == 3

@@ -240,3 +240,61 @@ def test_concurrent_processes_get_distinct_ordinals(store: Store, backend: str) 
         stored = [c.ordinal for c in ToolCallRepository(conn).list(msg_id)]
     assert stored == list(range(total))
     assert len(stored) - len(set(stored)) == 0
+
+
+# -- tenancy ----------------------------------------------------------------------------------------
+
+
+def _tenant_message(store: Store, tenant: str) -> tuple[int, int]:
+    """A conversation of ``tenant`` with one message: (conversation_id, message_id)."""
+    with store.begin(tenant=tenant) as conn:
+        chat = ChatRepository(conn)
+        conv = chat.create_conversation(title=tenant)
+        return conv.id, chat.append_message(conv.id, "assistant", tenant).id
+
+
+def test_a_tenant_cannot_see_or_change_another_tenants_calls(store: Store) -> None:
+    _, msg_a = _tenant_message(store, "a")
+    _, msg_b = _tenant_message(store, "b")
+    with store.begin(tenant="a") as conn:
+        call = ToolCallRepository(conn).add(msg_a, "search", {"q": "secret"})
+    with store.begin(tenant="b") as conn:
+        calls = ToolCallRepository(conn)
+        assert calls.get_one_or_none(call.id) is None
+        with pytest.raises(NotFound, match=f"tool call {call.id} not found"):
+            calls.get(call.id)
+        with pytest.raises(NotFound, match=f"message {msg_a} not found"):
+            calls.add(msg_a, "intrusion")
+        with pytest.raises(NotFound, match=f"message {msg_a} not found"):
+            calls.add(msg_a, "intrusion", ordinal=7)
+        with pytest.raises(NotFound, match=f"tool call {call.id} not found"):
+            calls.start(call.id)
+        with pytest.raises(NotFound, match=f"tool call {call.id} not found"):
+            calls.finish(call.id, "cancelled")
+        assert calls.list(msg_a) == [] and calls.count(msg_a) == 0
+        own = calls.add(msg_b, "fetch")
+        assert own.ordinal == 0 and calls.list(msg_b) == [own]
+        assert [c.entity_id for c in ChangeLogRepository(conn).since(0) if c.entity_kind == "tool_call"] == [
+            str(own.id)
+        ]
+    with store.connect(tenant="a") as conn:
+        calls = ToolCallRepository(conn)
+        assert calls.get(call.id) == call and calls.list(msg_a) == [call]
+        assert calls.get_one_or_none(own.id) is None
+    with store.connect() as conn:
+        assert ToolCallRepository(conn).count(msg_a) == 0  # library use: the tenant ``default``
+        assert ToolCallRepository.unscoped(conn).count(msg_a) == 1
+        rows = conn.exec_driver_sql("SELECT id, tenant_id FROM conversation_tool_calls ORDER BY id").all()
+    assert [tuple(r) for r in rows] == [(call.id, "a"), (own.id, "b")]
+
+
+def test_the_operator_form_writes_calls_with_the_messages_tenant(store: Store) -> None:
+    _, msg_a = _tenant_message(store, "a")
+    with store.begin() as conn:
+        operator = ToolCallRepository.unscoped(conn)
+        call = operator.add(msg_a, "t")
+        done = operator.finish(call.id, "succeeded")
+        with pytest.raises(NotFound):
+            ToolCallRepository(conn).get(call.id)  # the tenant ``default`` does not see it
+    with store.connect(tenant="a") as conn:
+        assert ToolCallRepository(conn).list(msg_a) == [done]

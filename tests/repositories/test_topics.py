@@ -111,10 +111,9 @@ def test_link_conversation_errors(store: Store) -> None:
         topic = topics.ensure("t")
         with pytest.raises(InvalidInput):
             topics.link_conversation(conv_id, topic.id, weight=math.nan)
-        with pytest.raises(Conflict) as info:
+        with pytest.raises(NotFound, match=f"conversation {conv_id + 100} not found"):
             topics.link_conversation(conv_id + 100, topic.id)
-        assert info.value.details["constraint"] == "foreign_key"
-        with pytest.raises(Conflict):
+        with pytest.raises(NotFound, match=f"topic {topic.id + 100} not found"):
             topics.link_conversation(conv_id, topic.id + 100)
         assert topics.topics_for_conversation(conv_id) == []
 
@@ -145,8 +144,10 @@ def test_link_message_inserts_or_ignores(store: Store) -> None:
         assert topics.link_message(msg_id, b.id) is True
         assert topics.link_message(msg_id, a.id) is True
         assert topics.link_message(msg_id, b.id) is False
-        with pytest.raises(Conflict):
+        with pytest.raises(NotFound, match=f"message {msg_id + 100} not found"):
             topics.link_message(msg_id + 100, a.id)
+        with pytest.raises(NotFound, match=f"topic {a.id + 100} not found"):
+            topics.link_message(msg_id, a.id + 100)
     with store.connect() as conn:
         assert [t.slug for t in TopicRepository(conn).topics_for_message(msg_id)] == ["a", "b"]
         links = [
@@ -191,3 +192,125 @@ def test_rollback_leaves_neither_rows_nor_changes(store: Store) -> None:
         assert TopicRepository(conn).count() == 0
         assert TopicRepository(conn).topics_for_conversation(conv_id) == []
         assert ChangeLogRepository(conn).head() == head
+
+
+# -- tenancy ----------------------------------------------------------------------------------------
+
+
+def _tenant_conversation(store: Store, tenant: str) -> tuple[int, int]:
+    """A conversation of ``tenant`` with one message: (conversation_id, message_id)."""
+    with store.begin(tenant=tenant) as conn:
+        chat = ChatRepository(conn)
+        conv = chat.create_conversation(title=tenant)
+        return conv.id, chat.append_message(conv.id, "user", tenant).id
+
+
+def test_the_same_slug_in_two_tenants_is_two_topics(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        mine = TopicRepository(conn).ensure("general", "A's")
+    with store.begin(tenant="b") as conn:
+        topics = TopicRepository(conn)
+        theirs = topics.ensure("general", "B's")
+        assert topics.ensure("general", "ignored") == theirs
+    assert theirs.id != mine.id and (mine.label, theirs.label) == ("A's", "B's")
+    for tenant, own in (("a", mine), ("b", theirs)):
+        with store.connect(tenant=tenant) as conn:
+            topics = TopicRepository(conn)
+            assert topics.get_by_slug("general") == own and topics.exists("general")
+            assert topics.list() == [own] and topics.count() == 1
+    with store.connect() as conn:  # library use: the tenant ``default``, which has no topics
+        topics = TopicRepository(conn)
+        assert not topics.exists("general") and topics.count() == 0 and topics.list() == []
+        with pytest.raises(NotFound):
+            topics.get_by_slug("general")
+        operator = TopicRepository.unscoped(conn)
+        assert operator.count() == 2 and operator.get_by_slug("general") == mine  # the oldest
+        tenants = conn.exec_driver_sql("SELECT slug, tenant_id FROM topics ORDER BY id").all()
+        changes = ChangeLogRepository(conn, "b").since(0)
+    assert [tuple(r) for r in tenants] == [("general", "a"), ("general", "b")]
+    assert [(c.topic, c.change_kind) for c in changes] == [(f"topics/{theirs.id}", "insert")]
+
+
+def test_a_tenant_cannot_touch_another_tenants_topic(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        topic = TopicRepository(conn).ensure("secret", "Secret")
+    with store.begin(tenant="b") as conn:
+        topics = TopicRepository(conn)
+        assert topics.get_one_or_none(topic.id) is None
+        with pytest.raises(NotFound, match=f"topic {topic.id} not found"):
+            topics.get(topic.id)
+        with pytest.raises(NotFound):
+            topics.rename(topic.id, "mine now")
+        with pytest.raises(NotFound):
+            topics.delete(topic.id)
+        assert ChangeLogRepository(conn).count() == 0
+    with store.connect(tenant="a") as conn:
+        assert TopicRepository(conn).get(topic.id) == topic
+
+
+def test_links_need_both_ends_in_scope(store: Store) -> None:
+    conv_a, msg_a = _tenant_conversation(store, "a")
+    conv_b, msg_b = _tenant_conversation(store, "b")
+    with store.begin(tenant="a") as conn:
+        topics = TopicRepository(conn)
+        topic_a = topics.ensure("t")
+        assert topics.link_conversation(conv_a, topic_a.id, weight=0.5)
+        assert topics.link_message(msg_a, topic_a.id)
+    with store.begin(tenant="b") as conn:
+        topics = TopicRepository(conn)
+        topic_b = topics.ensure("t")
+        with pytest.raises(NotFound, match=f"topic {topic_a.id} not found"):
+            topics.link_conversation(conv_b, topic_a.id)  # their topic
+        with pytest.raises(NotFound, match=f"conversation {conv_a} not found"):
+            topics.link_conversation(conv_a, topic_b.id)  # their conversation
+        with pytest.raises(NotFound, match=f"conversation {conv_a} not found"):
+            topics.link_conversation(conv_a, topic_a.id, weight=9.0)  # their link
+        with pytest.raises(NotFound, match=f"topic {topic_a.id} not found"):
+            topics.link_message(msg_b, topic_a.id)
+        with pytest.raises(NotFound, match=f"message {msg_a} not found"):
+            topics.link_message(msg_a, topic_b.id)
+        assert topics.unlink_conversation(conv_a, topic_a.id) is False
+        assert topics.unlink_message(msg_a, topic_a.id) is False
+        assert topics.topics_for_conversation(conv_a) == []
+        assert topics.topics_for_message(msg_a) == []
+        assert topics.conversations_for_topic(topic_a.id) == []
+        assert topics.link_conversation(conv_b, topic_b.id) and topics.link_message(msg_b, topic_b.id)
+    with store.connect(tenant="a") as conn:
+        topics = TopicRepository(conn)
+        assert topics.topics_for_conversation(conv_a) == [
+            ConversationTopicRow(conv_a, topic_a.id, "t", "", 0.5)
+        ]
+        assert [t.id for t in topics.topics_for_message(msg_a)] == [topic_a.id]
+        assert topics.conversations_for_topic(topic_b.id) == []
+        links = conn.exec_driver_sql(
+            "SELECT conversation_id, tenant_id FROM conversation_topics ORDER BY conversation_id"
+        ).all()
+        tags = conn.exec_driver_sql(
+            "SELECT conversation_message_id, tenant_id FROM conversation_message_topics "
+            "ORDER BY conversation_message_id"
+        ).all()
+    assert [tuple(r) for r in links] == [(conv_a, "a"), (conv_b, "b")]
+    assert [tuple(r) for r in tags] == [(msg_a, "a"), (msg_b, "b")]
+
+
+def test_the_operator_form_links_within_one_tenant_only(store: Store) -> None:
+    conv_a, msg_a = _tenant_conversation(store, "a")
+    with store.begin(tenant="b") as conn:
+        topic_b = TopicRepository(conn).ensure("t")
+    with store.begin(tenant="a") as conn:
+        topic_a = TopicRepository(conn).ensure("t")
+    with store.begin() as conn:
+        operator = TopicRepository.unscoped(conn)
+        with pytest.raises(Conflict) as info:
+            operator.link_conversation(conv_a, topic_b.id)
+        assert info.value.details["constraint"] == "tenant"
+        with pytest.raises(Conflict):
+            operator.link_message(msg_a, topic_b.id)
+        assert operator.link_conversation(conv_a, topic_a.id) and operator.link_message(msg_a, topic_a.id)
+        tenants = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT tenant_id FROM conversation_topics UNION ALL SELECT tenant_id FROM conversation_message_topics"
+            )
+        }
+    assert tenants == {"a"}  # a link gets its ends' tenant, not the operator's default

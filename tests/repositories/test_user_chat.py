@@ -192,3 +192,77 @@ def test_rollback_leaves_neither_row_nor_change(store: Store) -> None:
 def test_writes_refuse_a_read_connection(store: Store) -> None:
     with store.connect() as conn, pytest.raises(InvalidInput):
         ChatRepository(conn).create_conversation()
+
+
+# -- tenancy ----------------------------------------------------------------------------------------
+
+
+def test_a_tenant_sees_and_changes_only_its_own_conversations(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        chat = ChatRepository(conn)
+        conv_a = chat.create_conversation(title="a's")
+        msg_a = chat.append_message(conv_a.id, "user", "private")
+    with store.begin(tenant="b") as conn:
+        chat = ChatRepository(conn)
+        conv_b = chat.create_conversation(title="b's")
+        assert chat.get_one_or_none(conv_a.id) is None and not chat.exists(conv_a.id)
+        with pytest.raises(NotFound, match=f"conversation {conv_a.id} not found"):
+            chat.get(conv_a.id)
+        assert [r.id for r in chat.list()] == [conv_b.id] and chat.count() == 1
+        for attempt in (
+            lambda: chat.touch(conv_a.id),
+            lambda: chat.rename(conv_a.id, "taken"),
+            lambda: chat.append_message(conv_a.id, "user", "intrusion"),
+            lambda: chat.delete_conversation(conv_a.id),
+        ):
+            with pytest.raises(NotFound, match=f"conversation {conv_a.id} not found"):
+                attempt()
+        with pytest.raises(NotFound, match=f"message {msg_a.id} not found"):
+            chat.get_message(msg_a.id)
+        assert chat.list_messages(conv_a.id) == [] and chat.count_messages(conv_a.id) == 0
+        assert [c.entity_id for c in ChangeLogRepository(conn).since(0)] == [str(conv_b.id)]
+    with store.connect(tenant="a") as conn:
+        chat = ChatRepository(conn)
+        assert chat.get(conv_a.id).title == "a's" and chat.list_messages(conv_a.id) == [msg_a]
+        assert [r.id for r in chat.list()] == [conv_a.id] and chat.count() == 1
+    with store.connect() as conn:
+        assert ChatRepository(conn).count() == 0  # library use: the tenant ``default``
+        assert ChatRepository.unscoped(conn).count() == 2
+        rows = conn.exec_driver_sql(
+            "SELECT 'c', id, tenant_id FROM conversations UNION ALL "
+            "SELECT 'm', id, tenant_id FROM conversation_messages ORDER BY 1, 2"
+        ).all()
+    assert [tuple(r) for r in rows] == [("c", conv_a.id, "a"), ("c", conv_b.id, "b"), ("m", msg_a.id, "a")]
+
+
+def test_list_applies_the_tenant_and_the_limit_in_sql(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        chat = ChatRepository(conn)
+        mine = [chat.create_conversation(title=f"a{i}").id for i in range(3)]
+    for i, conv_id in enumerate(mine):
+        _backdate(store, conv_id, f"2020-01-01 00:00:0{i}")
+    with store.begin(tenant="b") as conn:  # newer than all of a's: first in updated_at order
+        chat = ChatRepository(conn)
+        for i in range(30):
+            chat.create_conversation(title=f"b{i}")
+    with store.connect(tenant="a") as conn:
+        chat = ChatRepository(conn)
+        assert [r.id for r in chat.list(limit=2)] == [mine[2], mine[1]]
+        assert [r.id for r in chat.list(limit=50)] == mine[::-1]
+    with store.connect(tenant="b") as conn:
+        assert len(ChatRepository(conn).list(limit=50)) == 30
+
+
+def test_the_operator_form_writes_messages_with_the_conversations_tenant(store: Store) -> None:
+    with store.begin(tenant="a") as conn:
+        conv = ChatRepository(conn).create_conversation()
+    with store.begin() as conn:
+        operator = ChatRepository.unscoped(conn)
+        msg = operator.append_message(conv.id, "system", "maintenance")
+        assert operator.get_message(msg.id) == msg
+        tenant = conn.exec_driver_sql(
+            "SELECT tenant_id FROM conversation_messages WHERE id = ?", (msg.id,)
+        ).scalar()
+    assert tenant == "a"
+    with store.connect(tenant="a") as conn:
+        assert ChatRepository(conn).list_messages(conv.id) == [msg]

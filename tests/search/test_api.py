@@ -54,7 +54,7 @@ def test_a_tenant_adds_documents_that_only_its_searches_find(
         json={"source_uri": "notes/bread", "content": TEXT, "title": "Bread"},
         headers=_auth(tokens, "a"),
     )
-    assert added.status_code == 200, added.text
+    assert added.status_code == 201, added.text
     body = added.json()
     assert body["source_uri"] == "notes/bread" and body["outcome"] == "inserted" and body["chunks"] >= 1
     with store.connect() as conn:
@@ -156,7 +156,7 @@ def test_other_encodings_huge_bodies_long_queries_and_k(client: tuple[httpx.Clie
         json={"source_uri": "latin", "content_base64": latin, "charset": "latin-1"},
         headers=_auth(tokens, "a"),
     )
-    assert ok.status_code == 200, ok.text
+    assert ok.status_code == 201, ok.text
     hits = http.get("/api/search", params={"q": "crème brûlée", "mode": "fts"}, headers=_auth(tokens, "a"))
     assert hits.json()["hits"][0]["source_uri"] == "tenant-a/latin"
     huge = http.post(
@@ -172,3 +172,24 @@ def test_other_encodings_huge_bodies_long_queries_and_k(client: tuple[httpx.Clie
     for k in (0, 101, -3):
         bad_k = http.get("/api/search", params={"q": "bread", "k": k}, headers=_auth(tokens, "a"))
         assert bad_k.status_code == 422 and bad_k.json()["fields"][0]["loc"][-1] == "k"
+
+
+def test_text_without_uri_is_keyed_by_content_and_deleted_by_id(
+    client: tuple[httpx.Client, dict[str, str]],
+) -> None:
+    http, tokens = client
+    body = {"title": "Rye", "text": "Rye loaves want a wetter dough and a longer rest than wheat. " * 3}
+    first = http.post("/api/search/documents", json=body, headers=_auth(tokens, "a"))
+    assert first.status_code == 201, first.text
+    doc = first.json()
+    assert doc["source_uri"].startswith("sha256:") and doc["outcome"] == "inserted"
+    again = http.post("/api/search/documents", json=body, headers=_auth(tokens, "a"))
+    assert again.status_code == 200 and again.json()["document_id"] == doc["document_id"]
+    assert again.json()["outcome"] == "unchanged"
+    # Another tenant's id is not there for b: the same 404 as a missing one, and nothing is removed.
+    path = f"/api/search/documents/{doc['document_id']}"
+    assert http.delete(path, headers=_auth(tokens, "b")).status_code == 404
+    assert http.delete("/api/search/documents/999999", headers=_auth(tokens, "b")).status_code == 404
+    gone = http.delete(path, headers=_auth(tokens, "a"))
+    assert gone.status_code == 200 and gone.json()["source_uri"] == doc["source_uri"]
+    assert http.delete(path, headers=_auth(tokens, "a")).status_code == 404

@@ -1,7 +1,9 @@
 """Chat, tool calls and topics as named mutations and queries.
 
-Tenant rules: conversations and topics created here are claimed by the caller's tenant
-(``codex_entity_owners``); an id owned by another tenant answers 404 exactly as a missing one does.
+Tenant rules: every handler gets a connection bound to the caller's tenant (mutations in
+``store.begin(tenant=…)``, queries in ``store.connect(tenant=…)``), so the repositories on it are scoped
+to that tenant in SQL: rows created here are the tenant's, an id of another tenant's row answers 404
+exactly as a missing one does, and a topic slug another tenant uses is simply a new topic of the caller's.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from pydantic import Field, JsonValue
 from codex.api.auth import Principal
 from codex.api.named._common import Body, plain
 from codex.api.registry import Mutation, Query
-from codex.errors import NotFound
-from codex.repositories.tenancy import OwnershipRepository
 from codex.repositories.tool_calls import ToolCallRepository
 from codex.repositories.topics import TopicRepository
 from codex.repositories.user_chat import ChatRepository
@@ -24,10 +24,11 @@ __all__ = ["MUTATIONS", "QUERIES", "owned_message"]
 
 
 def owned_message(conn: sa.Connection, who: Principal, message_id: int) -> int:
-    """The conversation of a message the tenant owns (404 otherwise)."""
-    message = ChatRepository(conn).get_message(message_id)
-    OwnershipRepository(conn).require("conversation", message.conversation_id, who.tenant)
-    return message.conversation_id
+    """The conversation of a message of the caller's tenant (NotFound, 404, otherwise).
+
+    ``conn`` is bound to ``who.tenant``, so the scoped repository answers for that tenant only.
+    """
+    return ChatRepository(conn).get_message(message_id).conversation_id
 
 
 class CreateConversation(Body):
@@ -36,9 +37,7 @@ class CreateConversation(Body):
 
 
 def _create_conversation(conn: sa.Connection, who: Principal, body: CreateConversation) -> dict[str, Any]:
-    row = ChatRepository(conn).create_conversation(user_id=body.user_id, title=body.title)
-    OwnershipRepository(conn).claim("conversation", row.id, who.tenant)
-    return plain(row)
+    return plain(ChatRepository(conn).create_conversation(user_id=body.user_id, title=body.title))
 
 
 class AppendMessage(Body):
@@ -49,7 +48,6 @@ class AppendMessage(Body):
 
 
 def _append_message(conn: sa.Connection, who: Principal, body: AppendMessage) -> dict[str, Any]:
-    OwnershipRepository(conn).require("conversation", body.conversation_id, who.tenant)
     row = ChatRepository(conn).append_message(
         body.conversation_id, body.role, body.text, payload=body.payload
     )
@@ -64,7 +62,6 @@ class AddToolCall(Body):
 
 
 def _add_tool_call(conn: sa.Connection, who: Principal, body: AddToolCall) -> dict[str, Any]:
-    owned_message(conn, who, body.message_id)
     row = ToolCallRepository(conn).add(body.message_id, body.tool_name, body.arguments, ordinal=body.ordinal)
     return plain(row)
 
@@ -78,7 +75,6 @@ class FinishToolCall(Body):
 
 def _finish_tool_call(conn: sa.Connection, who: Principal, body: FinishToolCall) -> dict[str, Any]:
     calls = ToolCallRepository(conn)
-    owned_message(conn, who, calls.get(body.tool_call_id).conversation_message_id)
     return plain(calls.finish(body.tool_call_id, body.status, result=body.result, error=body.error))
 
 
@@ -88,16 +84,7 @@ class EnsureTopic(Body):
 
 
 def _ensure_topic(conn: sa.Connection, who: Principal, body: EnsureTopic) -> dict[str, Any]:
-    owners, topics = OwnershipRepository(conn), TopicRepository(conn)
-    try:
-        existing = topics.get_by_slug(body.slug)
-    except NotFound:
-        existing = None
-    if existing is not None:  # slugs are global: another tenant's slug is not ours to see
-        owners.require("topic", existing.id, who.tenant)
-    row = topics.ensure(body.slug, body.label)
-    owners.claim("topic", row.id, who.tenant)
-    return plain(row)
+    return plain(TopicRepository(conn).ensure(body.slug, body.label))
 
 
 class LinkTopic(Body):
@@ -107,9 +94,6 @@ class LinkTopic(Body):
 
 
 def _link_topic(conn: sa.Connection, who: Principal, body: LinkTopic) -> dict[str, Any]:
-    owners = OwnershipRepository(conn)
-    owners.require("conversation", body.conversation_id, who.tenant)
-    owners.require("topic", body.topic_id, who.tenant)
     created = TopicRepository(conn).link_conversation(body.conversation_id, body.topic_id, weight=body.weight)
     return {
         "conversation_id": body.conversation_id,
@@ -124,9 +108,7 @@ class ConversationsParams(Body):
 
 
 def _conversations(conn: sa.Connection, who: Principal, params: ConversationsParams) -> list[dict[str, Any]]:
-    owners = OwnershipRepository(conn)
-    rows = ChatRepository(conn).list(limit=10_000)
-    return [plain(r) for r in rows if owners.owner("conversation", r.id) == who.tenant][: params.limit]
+    return [plain(r) for r in ChatRepository(conn).list(limit=params.limit)]
 
 
 class MessagesParams(Body):
@@ -134,8 +116,9 @@ class MessagesParams(Body):
 
 
 def _messages(conn: sa.Connection, who: Principal, params: MessagesParams) -> list[dict[str, Any]]:
-    OwnershipRepository(conn).require("conversation", params.conversation_id, who.tenant)
-    return [plain(m) for m in ChatRepository(conn).list_messages(params.conversation_id)]
+    chat = ChatRepository(conn)
+    chat.get(params.conversation_id)  # 404 for a conversation not the tenant's (not an empty list)
+    return [plain(m) for m in chat.list_messages(params.conversation_id)]
 
 
 class ToolCallsParams(Body):
@@ -143,7 +126,7 @@ class ToolCallsParams(Body):
 
 
 def _tool_calls(conn: sa.Connection, who: Principal, params: ToolCallsParams) -> list[dict[str, Any]]:
-    owned_message(conn, who, params.message_id)
+    owned_message(conn, who, params.message_id)  # 404 for a message not the tenant's
     return [plain(c) for c in ToolCallRepository(conn).list(params.message_id)]
 
 

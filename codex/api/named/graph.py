@@ -1,10 +1,13 @@
 """The conversation graph (research sessions, versions, edges, topic evolution) as named mutations.
 
 The upstream POST routes (``/api/codex/research-session`` and friends, in ``routes_graph``) run these
-same mutations. Tenant mapping: a research session's ``repository_id`` is the caller's tenant (a body
-naming another repository is refused with 403); its ``session_key`` is claimed by the tenant, so another
-tenant using the same key gets 409 instead of overwriting it. Versions and edges need conversations the
-tenant owns; evolution events need a topic it owns.
+same mutations. Every handler gets a connection bound to the caller's tenant (mutations in
+``store.begin(tenant=…)``, queries in ``store.connect(tenant=…)``), so the repository is scoped to that
+tenant in SQL. A research session's ``repository_id`` is the caller's tenant (a body naming another
+repository is refused with 403); session keys are unique per tenant, so another tenant's session of the
+same key is invisible and the call simply creates or updates the caller's own. Versions and edges need
+conversations of the caller's tenant, evolution events a topic of it: another tenant's id answers 404,
+exactly as a missing one does.
 """
 
 from __future__ import annotations
@@ -18,9 +21,7 @@ from codex.api.auth import Principal
 from codex.api.errors import ApiError
 from codex.api.named._common import Body, plain
 from codex.api.registry import Mutation, Query
-from codex.errors import Conflict
 from codex.repositories.conversation_graph import ConversationGraphRepository
-from codex.repositories.tenancy import DEFAULT_TENANT, OwnershipRepository
 
 __all__ = ["MUTATIONS", "QUERIES"]
 
@@ -40,13 +41,6 @@ def _research_session(conn: sa.Connection, who: Principal, body: ResearchSession
     repository_id = (body.repository_id or "").strip() or who.tenant
     if repository_id != who.tenant:
         raise ApiError(403, "Forbidden", "repository_id must be the token's tenant", tenant=who.tenant)
-    owners = OwnershipRepository(conn)
-    owner = owners.owner("research_session", body.session_key)
-    exists = conn.exec_driver_sql(
-        "SELECT 1 FROM research_sessions WHERE session_key = ?", (body.session_key,)
-    ).first()
-    if exists is not None and owner != who.tenant:
-        raise Conflict("session_key is taken", constraint="unique", table="research_sessions")
     row = ConversationGraphRepository(conn).upsert_research_session(
         body.session_key,
         title=body.title,
@@ -55,7 +49,6 @@ def _research_session(conn: sa.Connection, who: Principal, body: ResearchSession
         config=body.config_json,
         summary=body.summary_json,
     )
-    owners.claim("research_session", body.session_key, who.tenant)
     return {"id": row.id, "session_key": row.session_key, "repository_id": row.repository_id}
 
 
@@ -67,7 +60,6 @@ class VersionBody(Body):
 
 
 def _version(conn: sa.Connection, who: Principal, body: VersionBody) -> dict[str, Any]:
-    OwnershipRepository(conn).require("conversation", body.conversation_id, who.tenant)
     row = ConversationGraphRepository(conn).append_conversation_version(
         body.conversation_id, label=body.label, snapshot=body.snapshot_json, version_index=body.version_index
     )
@@ -83,9 +75,6 @@ class EdgeBody(Body):
 
 
 def _edge(conn: sa.Connection, who: Principal, body: EdgeBody) -> dict[str, Any]:
-    owners = OwnershipRepository(conn)
-    owners.require("conversation", body.from_conversation_id, who.tenant)
-    owners.require("conversation", body.to_conversation_id, who.tenant)
     row = ConversationGraphRepository(conn).add_edge(
         body.from_conversation_id,
         body.to_conversation_id,
@@ -105,7 +94,6 @@ class EvolutionBody(Body):
 
 
 def _evolution(conn: sa.Connection, who: Principal, body: EvolutionBody) -> dict[str, Any]:
-    OwnershipRepository(conn).require("topic", body.topic_id, who.tenant)
     row = ConversationGraphRepository(conn).append_topic_evolution_event(
         body.topic_id,
         body.event_kind,
@@ -121,12 +109,7 @@ class SessionsParams(Body):
 
 
 def _sessions(conn: sa.Connection, who: Principal, params: SessionsParams) -> list[dict[str, Any]]:
-    rows = ConversationGraphRepository(conn).list_research_sessions(
-        repository_id=who.tenant, limit=params.limit
-    )
-    if who.tenant == DEFAULT_TENANT:
-        owners = OwnershipRepository(conn)
-        rows = [r for r in rows if owners.owner("research_session", r.session_key) == DEFAULT_TENANT]
+    rows = ConversationGraphRepository(conn).list_research_sessions(limit=params.limit)
     return [plain(r) for r in rows]
 
 

@@ -1,7 +1,13 @@
 """Processing runs and the audit log as named mutations and queries.
 
-Tenant mapping: runs and audit entries written through the API carry ``scope_kind = 'tenant'`` and
-``scope_id = <tenant>``; reads are filtered the same way, so a tenant sees only its own.
+Every handler gets a connection bound to the caller's tenant (mutations in ``store.begin(tenant=…)``,
+queries in ``store.connect(tenant=…)``), so the repositories are scoped to that tenant in SQL: a tenant
+sees only its own runs, steps and audit entries, and another tenant's run or step id answers 404 exactly
+as a missing one does. Runs and audit entries written here also carry ``scope_kind = 'tenant'`` and
+``scope_id = <tenant>`` as data (what they are about), as before.
+
+Steps appended here start ``pending``; ``processing.finish_step`` with ``succeeded`` starts a pending step
+first (there is no separate start mutation), other transitions are validated as in the repository.
 """
 
 from __future__ import annotations
@@ -18,12 +24,6 @@ from codex.errors import NotFound
 from codex.repositories.processing_audit import AuditRepository, ProcessingRepository
 
 __all__ = ["MUTATIONS", "QUERIES"]
-
-
-def _own_run(conn: sa.Connection, who: Principal, run_id: int) -> None:
-    run = ProcessingRepository(conn).get_run(run_id)
-    if (run.scope_kind, run.scope_id) != ("tenant", who.tenant):
-        raise NotFound(f"processing run {run_id} not found")
 
 
 class StartRun(Body):
@@ -50,7 +50,6 @@ class AppendStep(Body):
 
 
 def _append_step(conn: sa.Connection, who: Principal, body: AppendStep) -> dict[str, Any]:
-    _own_run(conn, who, body.run_id)
     return plain(ProcessingRepository(conn).append_step(body.run_id, body.step_name, detail=body.detail))
 
 
@@ -62,10 +61,14 @@ class FinishStep(Body):
 
 
 def _finish_step(conn: sa.Connection, who: Principal, body: FinishStep) -> dict[str, Any]:
-    _own_run(conn, who, body.run_id)
     repo = ProcessingRepository(conn)
-    if repo.get_step(body.step_id).processing_run_id != body.run_id:
+    step = repo.get_step(body.step_id)
+    if step.processing_run_id != body.run_id:
         raise NotFound(f"step {body.step_id} of run {body.run_id} not found")
+    if body.status == "succeeded" and step.status == "pending":
+        # The API appends steps pending and has no start_step: finishing one as succeeded runs it
+        # first (pending → running → succeeded, one transaction), else "succeeded" could never be set.
+        repo.start_step(step.id)
     return plain(repo.finish_step(body.step_id, body.status, detail=body.detail))
 
 
@@ -76,7 +79,6 @@ class FinishRun(Body):
 
 
 def _finish_run(conn: sa.Connection, who: Principal, body: FinishRun) -> dict[str, Any]:
-    _own_run(conn, who, body.run_id)
     return _run_dict(ProcessingRepository(conn).finish_run(body.run_id, body.status, error=body.error))
 
 
@@ -117,15 +119,10 @@ def _run_dict(run: Any) -> dict[str, Any]:
 
 
 def _runs(conn: sa.Connection, who: Principal, params: RunsParams) -> list[dict[str, Any]]:
-    repo = ProcessingRepository(conn)
-    runs = repo.list_runs(
-        scope_kind="tenant",
-        scope_id=who.tenant,
-        status=params.status,
-        run_kind=params.run_kind,
-        limit=params.limit,
+    runs = ProcessingRepository(conn).list_runs(
+        status=params.status, run_kind=params.run_kind, limit=params.limit, with_steps=True
     )
-    return [_run_dict(repo.get_run(r.id)) for r in runs]
+    return [_run_dict(r) for r in runs]
 
 
 class AuditParams(Body):
@@ -140,8 +137,6 @@ class AuditParams(Body):
 
 def _audit_log(conn: sa.Connection, who: Principal, params: AuditParams) -> list[dict[str, Any]]:
     rows = AuditRepository(conn).query(
-        scope_kind="tenant",
-        scope_id=who.tenant,
         resource_kind=params.resource_kind,
         resource_id=params.resource_id,
         since=params.since,

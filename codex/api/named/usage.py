@@ -1,8 +1,10 @@
 """Usage governance as named mutations and queries: the tenant's limits and counters.
 
 Tenant mapping: ``scope_kind = 'tenant'``, ``scope_id = <tenant>``. Mutations through the API are
-counted under the metric ``api.mutations`` of that scope (see ``routes_codex``); setting a limit needs
-the ``admin`` scope.
+counted under the metric ``api.mutations`` of that scope (see ``routes_codex``). Limits and quotas are
+the operator's: ``usage.set_limit`` needs the ``operator`` scope and names the tenant it governs (a
+tenant's own ``admin`` token gets 403, so no tenant can raise its own quota or lock itself out); reads
+show the caller's own tenant.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ __all__ = ["MUTATIONS", "QUERIES"]
 
 
 class SetLimit(Body):
+    tenant: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="The tenant the limit governs.",
+    )
     metric_key: str = Field(min_length=1, max_length=200)
     period_kind: Literal["daily", "monthly", "none"]
     limit_value: int = Field(ge=0)
@@ -29,7 +37,7 @@ class SetLimit(Body):
 
 def _set_limit(conn: sa.Connection, who: Principal, body: SetLimit) -> dict[str, Any]:
     row = UsageRepository(conn).set_limit(
-        body.metric_key, "tenant", who.tenant, body.period_kind, body.limit_value, body.enforcement
+        body.metric_key, "tenant", body.tenant, body.period_kind, body.limit_value, body.enforcement
     )
     return plain(row)
 
@@ -61,8 +69,8 @@ MUTATIONS = [
         "usage.set_limit",
         SetLimit,
         _set_limit,
-        "Set a usage limit for the caller's tenant (admin).",
-        scope="admin",
+        "Set a usage limit for a tenant (operator only).",
+        scope="operator",
         topic="usage/<metric_key>",
     ),
 ]

@@ -8,7 +8,7 @@ function context() {
   return {
     tenant: document.body.dataset.tenant || "",
     scopes,
-    can: (scope) => scopes.has(scope) || scopes.has("admin"),
+    can: (scope) => scopes.has(scope) || scopes.has("operator") || (scope !== "operator" && scopes.has("admin")),
   };
 }
 

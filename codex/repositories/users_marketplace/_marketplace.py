@@ -22,6 +22,7 @@ from codex.repositories._base import (
     row_as,
     translating,
 )
+from codex.repositories.gateway import TableGateway
 from codex.repositories.users_marketplace._common import upsert_statement
 from domains.users_marketplace import agents, artifact_reviews, artifacts
 
@@ -110,7 +111,6 @@ _ag = agents
 
 # downloads and avg_rating are kept: they belong to the artifact, not to one publication.
 _ARTIFACT_UPSERT = upsert_statement(_a, ("id",), keep=("downloads", "avg_rating")).returning(*_a.c)
-_ARTIFACT_GET = sa.select(_a).where(_a.c.id == sa.bindparam("artifact_id"))
 # Newest first; rowid breaks ties between artifacts published within the same second.
 _ARTIFACT_ORDER: tuple[sa.UnaryExpression[Any], ...] = (
     _a.c.created_at.desc(),
@@ -127,25 +127,26 @@ _AVG_RATING = sa.text(
     "UPDATE artifacts SET avg_rating = COALESCE((SELECT AVG(rating) FROM artifact_reviews"
     " WHERE artifact_id = :artifact_id AND rating IS NOT NULL), 0.0) WHERE id = :artifact_id"
 )
-_DOWNLOADS = (
-    sa.update(_a)
-    .where(_a.c.id == sa.bindparam("artifact_id"))
-    .values(downloads=_a.c.downloads + 1)
-    .returning(_a.c.downloads)
-)
 
-_AGENT_COLUMNS = (
+_AGENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     *(c for c in _ag.c if c.key not in ("tools", "model_config", "is_public")),
     _ag.c.tools.label("tools_json"),
     _ag.c.model_config.label("model_config_json"),
     sa.type_coerce(_ag.c.is_public, sa.Boolean).label("is_public"),
 )
 _AGENT_UPSERT = upsert_statement(_ag, ("id",)).returning(*_AGENT_COLUMNS)
-_AGENT_GET = sa.select(*_AGENT_COLUMNS).where(_ag.c.id == sa.bindparam("agent_id"))
 
 
 class MarketplaceRepository(Repository):
     """Published artifacts, their reviews (which maintain ``avg_rating``) and download counts."""
+
+    @property
+    def _artifacts(self) -> TableGateway[ArtifactRow]:
+        return self._gateway(_a, ArtifactRow)
+
+    @property
+    def _reviews(self) -> TableGateway[ArtifactReviewRow]:
+        return self._gateway(_ar, ArtifactReviewRow)
 
     def publish_artifact(
         self,
@@ -207,8 +208,7 @@ class MarketplaceRepository(Repository):
         Raises:
             NotFound: No such artifact.
         """
-        stmt = _ARTIFACT_GET.params(artifact_id=artifact_id)
-        return self._one(ArtifactRow, stmt, f"artifact {artifact_id!r} not found")
+        return self._artifacts.get(artifact_id)
 
     def search_artifacts(self, q: str, *, limit: int = ARTIFACT_SEARCH_MAX) -> list[ArtifactRow]:
         """Artifacts whose name or description contains ``q`` (LIKE, ``%``/``_`` taken literally).
@@ -239,13 +239,8 @@ class MarketplaceRepository(Repository):
         Returns:
             The artifacts, newest first.
         """
-        stmt = (
-            sa.select(_a)
-            .where(_a.c.artifact_type == artifact_type)
-            .order_by(*_ARTIFACT_ORDER)
-            .limit(clamp_limit(limit, maximum=ARTIFACT_LIST_MAX))
-        )
-        return self._all(ArtifactRow, stmt)
+        stmt = self._artifacts.select(_a.c.artifact_type == artifact_type).order_by(*_ARTIFACT_ORDER)
+        return self._all(ArtifactRow, stmt.limit(clamp_limit(limit, maximum=ARTIFACT_LIST_MAX)))
 
     def submit_review(
         self,
@@ -299,13 +294,9 @@ class MarketplaceRepository(Repository):
         Returns:
             The reviews, newest first.
         """
-        stmt = (
-            sa.select(_ar)
-            .where(_ar.c.artifact_id == artifact_id)
-            .order_by(_ar.c.id.desc())
-            .limit(clamp_limit(limit))
-        )
-        return self._all(ArtifactReviewRow, stmt)
+        return self._reviews.list(
+            _ar.c.artifact_id == artifact_id, descending=True, limit=clamp_limit(limit)
+        ).items
 
     def increment_downloads(self, artifact_id: str) -> int:
         """Count one download.
@@ -321,14 +312,17 @@ class MarketplaceRepository(Repository):
             InvalidInput: The connection is read-only.
         """
         self._writable()
-        rows = self._execute(_DOWNLOADS, {"artifact_id": artifact_id}).all()
-        if not rows:
-            raise NotFound(f"artifact {artifact_id!r} not found")
-        return int(rows[0].downloads)
+        return int(self._artifacts.update(artifact_id, {"downloads": _a.c.downloads + 1}).downloads)
 
 
 class AgentRepository(Repository):
     """Registered agent definitions."""
+
+    @property
+    def _agents(self) -> TableGateway[AgentRow]:
+        # AgentRow names ``tools`` / ``model_config`` ``tools_json`` / ``model_config_json`` and reads
+        # ``is_public`` as a bool (a Boolean-typed label).
+        return self._gateway(_ag, AgentRow, columns=_AGENT_COLUMNS)
 
     def register(
         self,
@@ -389,7 +383,7 @@ class AgentRepository(Repository):
         Raises:
             NotFound: No such agent.
         """
-        return self._one(AgentRow, _AGENT_GET.params(agent_id=agent_id), f"agent {agent_id!r} not found")
+        return self._agents.get(agent_id, missing=f"agent {agent_id!r} not found")
 
     def list(self) -> builtins.list[AgentRow]:
         """Every agent, sorted by name, then id (upstream ``list_agents``).
@@ -397,4 +391,4 @@ class AgentRepository(Repository):
         Returns:
             The agents.
         """
-        return self._all(AgentRow, sa.select(*_AGENT_COLUMNS).order_by(_ag.c.name, _ag.c.id))
+        return self._all(AgentRow, self._agents.select().order_by(_ag.c.name, _ag.c.id))

@@ -12,8 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput, NotFound
+from codex.errors import InvalidInput
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, rows_as
+from codex.repositories.gateway import TableGateway
 from codex.repositories.users_marketplace._common import upsert_statement
 from domains.users_marketplace import behavior_events, learned_patterns, user_preferences, users
 
@@ -108,16 +109,14 @@ _b = behavior_events
 _lp = learned_patterns
 
 _USER_UPSERT = upsert_statement(_u, ("id",)).returning(*_u.c)
-_USER_GET = sa.select(_u).where(_u.c.id == sa.bindparam("user_id"))
 
 _PREF_UPSERT = upsert_statement(_up, ("user_id", "key")).returning(*_up.c)
-_PREF_GET = sa.select(_up.c.value).where(
-    _up.c.user_id == sa.bindparam("user_id"), _up.c.key == sa.bindparam("key")
-)
-_PREF_LIST = sa.select(_up).where(_up.c.user_id == sa.bindparam("user_id")).order_by(_up.c.key)
 
 # Result rows are mapped by name, so the JSON columns can be relabelled at the end.
-_EVENT_COLUMNS = (*(c for c in _b.c if c.key != "metadata"), _b.c.metadata.label("metadata_json"))
+_EVENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    *(c for c in _b.c if c.key != "metadata"),
+    _b.c.metadata.label("metadata_json"),
+)
 _EVENT_INSERT = sa.insert(_b).returning(_b.c.id)
 _SUMMARY = (
     sa.select(_b.c.event_type, sa.func.count().label("n"))
@@ -142,16 +141,18 @@ _COMMAND_FREQUENCY = sa.text(
 
 _PATTERN_INSERT = sa.insert(_lp).returning(_lp.c.id)
 _PATTERN_ORDER = (_lp.c.confidence.desc(), _lp.c.id.desc())
-_PATTERN_CONFIDENCE = (
-    sa.update(_lp)
-    .where(_lp.c.id == sa.bindparam("pattern_id"))
-    .values(confidence=sa.bindparam("confidence"))
-    .returning(*_lp.c)
-)
 
 
 class UserRepository(Repository):
     """Users and their key/value preferences."""
+
+    @property
+    def _users(self) -> TableGateway[UserRow]:
+        return self._gateway(_u, UserRow)
+
+    @property
+    def _preferences(self) -> TableGateway[PreferenceRow]:
+        return self._gateway(_up, PreferenceRow)
 
     def upsert(
         self,
@@ -199,7 +200,7 @@ class UserRepository(Repository):
         Raises:
             NotFound: No such user.
         """
-        return self._one(UserRow, _USER_GET.params(user_id=user_id), f"user {user_id!r} not found")
+        return self._users.get(user_id)
 
     def set_preference(self, user_id: str, key: str, value: str) -> PreferenceRow:
         """Set one preference, replacing any previous value (upstream ``set_user_preference``).
@@ -229,8 +230,8 @@ class UserRepository(Repository):
         Returns:
             The value, or None when it is not set.
         """
-        value = self._execute(_PREF_GET, {"user_id": user_id, "key": key}).scalar_one_or_none()
-        return None if value is None else str(value)
+        row = self._preferences.find((user_id, key))
+        return None if row is None or row.value is None else str(row.value)
 
     def list_preferences(self, user_id: str) -> builtins.list[PreferenceRow]:
         """All preferences of a user (upstream ``list_user_preferences``).
@@ -241,11 +242,17 @@ class UserRepository(Repository):
         Returns:
             The preferences, sorted by key.
         """
-        return rows_as(PreferenceRow, self._execute(_PREF_LIST, {"user_id": user_id}))
+        stmt = self._preferences.select(_up.c.user_id == user_id).order_by(_up.c.key)
+        return rows_as(PreferenceRow, self._execute(stmt))
 
 
 class BehaviourRepository(Repository):
     """Behaviour analytics events (``behavior_events``) and their aggregates."""
+
+    @property
+    def _events(self) -> TableGateway[BehaviourEventRow]:
+        # BehaviourEventRow names the ``metadata`` column ``metadata_json``.
+        return self._gateway(_b, BehaviourEventRow, columns=_EVENT_COLUMNS)
 
     def record_event(
         self, user_id: str, event_type: str, *, context: str | None = None, metadata: Any = None
@@ -316,7 +323,7 @@ class BehaviourRepository(Repository):
         Returns:
             The events, newest first (highest id first).
         """
-        stmt = sa.select(*_EVENT_COLUMNS).where(_b.c.user_id == user_id)
+        stmt = self._events.select(_b.c.user_id == user_id)
         if event_type is not None:
             stmt = stmt.where(_b.c.event_type == event_type)
         return self._all(BehaviourEventRow, stmt.order_by(_b.c.id.desc()).limit(clamp_limit(limit)))
@@ -324,6 +331,10 @@ class BehaviourRepository(Repository):
 
 class LearnedPatternRepository(Repository):
     """Patterns learned about a user, each with a confidence in 0..1."""
+
+    @property
+    def _patterns(self) -> TableGateway[LearnedPatternRow]:
+        return self._gateway(_lp, LearnedPatternRow)
 
     def add(
         self,
@@ -374,8 +385,7 @@ class LearnedPatternRepository(Repository):
         Raises:
             NotFound: No such pattern.
         """
-        stmt = sa.select(_lp).where(_lp.c.id == pattern_id)
-        return self._one(LearnedPatternRow, stmt, f"learned pattern {pattern_id} not found")
+        return self._patterns.get(pattern_id)
 
     def list(self, user_id: str, *, limit: int = 100) -> builtins.list[LearnedPatternRow]:
         """A user's patterns, most confident first (upstream ``get_learned_patterns``).
@@ -387,10 +397,8 @@ class LearnedPatternRepository(Repository):
         Returns:
             The patterns by confidence descending, then id descending.
         """
-        stmt = (
-            sa.select(_lp).where(_lp.c.user_id == user_id).order_by(*_PATTERN_ORDER).limit(clamp_limit(limit))
-        )
-        return self._all(LearnedPatternRow, stmt)
+        stmt = self._patterns.select(_lp.c.user_id == user_id).order_by(*_PATTERN_ORDER)
+        return self._all(LearnedPatternRow, stmt.limit(clamp_limit(limit)))
 
     def list_by_category(
         self, user_id: str, category: str, *, limit: int = 10_000
@@ -405,13 +413,8 @@ class LearnedPatternRepository(Repository):
         Returns:
             The patterns by confidence descending, then id descending.
         """
-        stmt = (
-            sa.select(_lp)
-            .where(_lp.c.user_id == user_id, _lp.c.category == category)
-            .order_by(*_PATTERN_ORDER)
-            .limit(clamp_limit(limit))
-        )
-        return self._all(LearnedPatternRow, stmt)
+        stmt = self._patterns.select(_lp.c.user_id == user_id, _lp.c.category == category)
+        return self._all(LearnedPatternRow, stmt.order_by(*_PATTERN_ORDER).limit(clamp_limit(limit)))
 
     def update_confidence(self, pattern_id: int, confidence: float) -> LearnedPatternRow:
         """Set a pattern's confidence (upstream ``update_pattern_confidence``).
@@ -428,8 +431,4 @@ class LearnedPatternRepository(Repository):
             NotFound: No such pattern.
         """
         self._writable()
-        params = {"pattern_id": pattern_id, "confidence": _check_confidence(confidence)}
-        rows = self._execute(_PATTERN_CONFIDENCE, params).all()
-        if not rows:
-            raise NotFound(f"learned pattern {pattern_id} not found")
-        return row_as(LearnedPatternRow, rows[0])
+        return self._patterns.update(pattern_id, {"confidence": _check_confidence(confidence)})

@@ -25,7 +25,7 @@ function tableBlock(domain, t, counts) {
     ? h("ul", { class: "indexes" }, t.indexes.map((ix) => h("li", {}, h("code", {}, `${ix.name} (${ix.columns.join(", ")})`), ix.unique ? " UNIQUE" : "")))
     : h("p", { class: "muted" }, "No secondary indexes.");
   const uniques = t.unique.length ? h("p", {}, "Unique: ", t.unique.map((u, i) => [i ? "; " : "", h("code", {}, `(${u.join(", ")})`)])) : null;
-  const rows = t.row_count === null ? (counts === "shown" ? "—" : "row count needs the admin scope") : `${t.row_count} row(s)`;
+  const rows = t.row_count === null ? (counts === "shown" ? "—" : "row count needs the operator scope") : `${t.row_count} row(s)`;
   const search = [domain.name, t.name, ...t.columns.map((c) => c.name)].join(" ").toLowerCase();
   return h(
     "article",
