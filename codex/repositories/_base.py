@@ -21,7 +21,7 @@ from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._rows import row_as, rows_as
 from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
-from domains._meta import DEFAULT_TENANT, is_tenant_owned
+from domains._meta import DEFAULT_TENANT, TENANT_COLUMN, is_tenant_owned
 
 __all__ = [
     "Repository",
@@ -246,13 +246,38 @@ class Repository:
         entity_kind: str | None = None,
         entity_id: object | None = None,
         payload: Any = None,
+        *,
+        tenant: str | None = None,
     ) -> int:
-        """Append this mutation's change-log row in the caller's transaction."""
+        """Append this mutation's change-log row in the caller's transaction.
+
+        Args:
+            topic: The change's topic.
+            change_kind: ``insert`` / ``update`` / ``delete`` (or another verb).
+            entity_kind: What changed.
+            entity_id: Its id.
+            payload: Any JSON value.
+            tenant: The tenant of the row written, when the unscoped operator form wrote a row of a tenant
+                (its subscribers must see the change); a tenant-bound repository always logs its own.
+        """
         from codex.repositories.changelog import ChangeLogRepository
 
-        return ChangeLogRepository(self.conn, self.scope).append(
+        scope = Scope(tenant) if tenant is not None and self.scope.is_operator else self.scope
+        return ChangeLogRepository(self.conn, scope).append(
             topic, change_kind, entity_kind=entity_kind, entity_id=entity_id, payload=payload
         )
+
+    def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:
+        """The tenant of a (parent) row in scope: the tenant of the rows written under it.
+
+        Raises:
+            NotFound: No such row in scope (``<what> <row_id> not found``).
+        """
+        stmt = sa.select(table.c[TENANT_COLUMN]).where(table.c.id == row_id, self._in_scope(table))
+        tenant = self._execute(stmt).scalar()
+        if tenant is None:
+            raise NotFound(f"{what} {row_id} not found")
+        return str(tenant)
 
     @staticmethod
     def _check_vocab(value: str, allowed: Iterable[str], what: str) -> str:

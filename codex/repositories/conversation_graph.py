@@ -40,8 +40,8 @@ from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, translating
-from codex.repositories.changelog import ChangeLogRepository, validate_topic
-from codex.repositories.gateway import Scope, TableGateway
+from codex.repositories.changelog import validate_topic
+from codex.repositories.gateway import TableGateway
 from domains._meta import TENANT_COLUMN
 from domains.conversation_graph import (
     conversation_edges,
@@ -372,13 +372,13 @@ class ConversationGraphRepository(Repository):
             }
             row = self._execute(_VERSION_AT, values).one()
         version = row_as(ConversationVersionRow, row)
-        self._change_of(
-            tenant,
+        self._change(
             self._conversation_topic(conversation_id),
             "insert",
             "conversation_version",
             version.id,
             {"version_index": version.version_index, "label": label},
+            tenant=tenant,
         )
         return version
 
@@ -542,13 +542,13 @@ class ConversationGraphRepository(Repository):
             "tenant_id": tenant,
         }
         event = row_as(TopicEvolutionEventRow, self._execute(_EVOLUTION, params).one())
-        self._change_of(
-            tenant,
+        self._change(
             f"topics/{topic_id}",
             "insert",
             "topic_evolution_event",
             event.id,
             {"event_kind": event_kind, "prior_label": prior_label, "new_label": new_label},
+            tenant=tenant,
         )
         return event
 
@@ -558,25 +558,6 @@ class ConversationGraphRepository(Repository):
         return self._all(TopicEvolutionEventRow, stmt)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:
-        """The tenant of a parent row in scope (the tenant of the rows written under it).
-
-        Raises:
-            NotFound: No such row in scope.
-        """
-        stmt = sa.select(table.c[TENANT_COLUMN]).where(table.c.id == row_id, self._in_scope(table))
-        tenant = self._execute(stmt).scalar()
-        if tenant is None:
-            raise NotFound(f"{what} {row_id} not found")
-        return str(tenant)
-
-    def _change_of(
-        self, tenant: str, topic: str, change_kind: str, entity_kind: str, entity_id: int, payload: Any
-    ) -> None:
-        """The change-log row of a write under a parent of ``tenant`` (the unscoped form's may differ)."""
-        scope = Scope(tenant) if self.scope.is_operator else self.scope
-        ChangeLogRepository(self.conn, scope).append(topic, change_kind, entity_kind, entity_id, payload)
-
     def _emit_edge(self, tenant: str, edge: ConversationEdgeRow, change_kind: str) -> None:
         payload = {
             "from": edge.from_conversation_id,
@@ -584,8 +565,13 @@ class ConversationGraphRepository(Repository):
             "edge_kind": edge.edge_kind,
         }
         for endpoint in (edge.from_conversation_id, edge.to_conversation_id):
-            self._change_of(
-                tenant, self._conversation_topic(endpoint), change_kind, "conversation_edge", edge.id, payload
+            self._change(
+                self._conversation_topic(endpoint),
+                change_kind,
+                "conversation_edge",
+                edge.id,
+                payload,
+                tenant=tenant,
             )
 
     @staticmethod

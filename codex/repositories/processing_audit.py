@@ -52,8 +52,7 @@ from codex.repositories._base import (
     sql_timestamp,
     translating,
 )
-from codex.repositories.changelog import ChangeLogRepository
-from codex.repositories.gateway import Scope, TableGateway
+from codex.repositories.gateway import TableGateway
 from domains._meta import TENANT_COLUMN
 from domains.processing_audit import audit_log, processing_run_steps, processing_runs
 
@@ -415,13 +414,13 @@ class ProcessingRepository(Repository):
             }
             row = self._execute(_STEP_AT, values).one()
         step = row_as(StepRow, row)
-        self._change_of(
-            tenant,
+        self._change(
             _run_topic(run_id),
             "insert",
             "processing_run_step",
             step.id,
             {"step_index": step.step_index, "step_name": step_name, "status": status},
+            tenant=tenant,
         )
         return step
 
@@ -516,13 +515,13 @@ class ProcessingRepository(Repository):
                 raise NotFound(f"processing run {run_id} not found")
             _refuse("processing run", _r.name, run_id, current.status, status)
         run = row_as(RunRow, row)
-        self._change_of(
-            row._mapping[TENANT_COLUMN],
+        self._change(
             _run_topic(run_id),
             "update",
             "processing_run",
             run_id,
             {"status": status},
+            tenant=row._mapping[TENANT_COLUMN],
         )
         return run
 
@@ -539,13 +538,13 @@ class ProcessingRepository(Repository):
             current = self.get_step(step_id)
             _refuse("processing step", _s.name, step_id, current.status, status)
         step = row_as(StepRow, row)
-        self._change_of(
-            row._mapping[TENANT_COLUMN],
+        self._change(
             _run_topic(step.processing_run_id),
             "update",
             "processing_run_step",
             step_id,
             {"step_index": step.step_index, "status": status},
+            tenant=row._mapping[TENANT_COLUMN],
         )
         return step
 
@@ -560,13 +559,6 @@ class ProcessingRepository(Repository):
         if tenant is None:
             raise NotFound(f"processing run {run_id} not found")
         return str(tenant)
-
-    def _change_of(
-        self, tenant: str, topic: str, change_kind: str, entity_kind: str, entity_id: int, payload: Any
-    ) -> None:
-        """The change-log row of a write to a row of ``tenant`` (differs from ours in the unscoped form)."""
-        scope = Scope(tenant) if self.scope.is_operator else self.scope
-        ChangeLogRepository(self.conn, scope).append(topic, change_kind, entity_kind, entity_id, payload)
 
 
 def _timestamp(value: str | datetime) -> str:

@@ -31,10 +31,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from codex.errors import Conflict, InvalidInput, NotFound
+from codex.errors import Conflict, InvalidInput
 from codex.repositories._base import Repository, clamp_limit, row_as
 from codex.repositories.gateway import TableGateway
-from domains._meta import TENANT_COLUMN
 from domains.topics import conversation_message_topics, conversation_topics, topics
 from domains.user_chat import conversation_messages, conversations
 
@@ -344,18 +343,6 @@ class TopicRepository(Repository):
         return self._all(ConversationTopicRow, stmt)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:
-        """The tenant of a row in scope (the tenant of the links written under it).
-
-        Raises:
-            NotFound: No such row in scope.
-        """
-        stmt = sa.select(table.c[TENANT_COLUMN]).where(table.c.id == row_id, self._in_scope(table))
-        tenant = self._execute(stmt).scalar()
-        if tenant is None:
-            raise NotFound(f"{what} {row_id} not found")
-        return str(tenant)
-
     @staticmethod
     def _same_tenant(left: str, right: str, link: sa.Table) -> str:
         """The tenant of a link between two rows; they must share it (only the unscoped form can differ)."""

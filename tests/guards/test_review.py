@@ -143,7 +143,15 @@ def test_base_reviews_the_revisions_after_it() -> None:
         after,
     )
     assert {op.revision for op in review.operations} == set(after)
-    assert review.status == "safe" and review.exit_code == 1
+    # No error: 0007's rebuilds and side-table drops are acknowledged in the revision (info); its renames
+    # and per-tenant unique indexes stay warnings (old servers and existing duplicates would notice).
+    assert review.status == "warning" and review.exit_code == 1
+    warned = {op.revision for op in review.operations for f in op.findings if f.severity == "warning"}
+    assert warned == {"0007"}
+    acknowledged = [
+        f for op in review.operations for f in op.findings if "Acknowledged by revision" in f.message
+    ]
+    assert acknowledged and all(f.severity == "info" and f.code == "destructive" for f in acknowledged)
     base = review_schema(base="base")  # the frozen baseline is applied first, not reviewed op by op
     assert base.revisions == ("0002", *after) and base.start is None
     assert any("frozen baseline `0001`" in note for note in base.notes)

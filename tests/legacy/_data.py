@@ -19,6 +19,7 @@ from codex.engine import FOREIGN_KEYS_OFF, make_engine
 from codex.legacy import LEGACY_EXPORT_TABLES
 from codex.schema import baseline_statements
 from domains import metadata
+from domains._meta import TENANT_COLUMN
 
 __all__ = ["LARGE_TEXT", "build_legacy", "insert_rows", "snapshot", "table_rows"]
 
@@ -82,7 +83,9 @@ def _value(table: sa.Table, column: sa.Column[Any], i: int, n: int) -> Any:
 def table_rows(name: str, n: int, *, large: bool = False) -> list[dict[str, Any]]:
     """``n`` generated rows for one table (the first row of ``memories`` gets the large text)."""
     table = metadata.tables[name]
-    rows = [{c.name: _value(table, c, i, n) for c in table.columns} for i in range(n)]
+    # An upstream (legacy) database has the baseline's columns: not the tenant_id of revision 0007.
+    columns = [c for c in table.columns if c.name != TENANT_COLUMN]
+    rows = [{c.name: _value(table, c, i, n) for c in columns} for i in range(n)]
     if large and name == "memories":
         rows[0]["content"] = LARGE_TEXT
     return rows
@@ -133,7 +136,7 @@ def snapshot(
     with engine.connect() as conn:
         for name in tables:
             table = metadata.tables[name]
-            cols = [c.name for c in table.columns]
+            cols = [c.name for c in table.columns if c.name != TENANT_COLUMN]  # legacy rows have none
             order = ", ".join(c.name for c in table.primary_key.columns)
             select = ", ".join(f'"{c}", typeof("{c}")' for c in cols)
             out[name] = [

@@ -97,6 +97,8 @@ class Recorder:
         self._last: ReviewedOperation | None = None
         self._batches: dict[int, tuple[BatchOperationsImpl, list[ReviewedOperation | None], int]] = {}
         self._batch_count = 0
+        self.acknowledged: dict[str, dict[str, str]] = {}
+        """Per revision: finding code → the reason its revision gives (``review_acknowledged``)."""
 
     # --- statements ---------------------------------------------------------------------------------------
 
@@ -224,6 +226,33 @@ class Recorder:
         for owner in dict((id(o), o) for o in owners).values():
             owner.findings.append(finding)
 
+    def acknowledge(self, revision: str, module: Any) -> None:
+        """Note the findings a revision acknowledges: its module-level ``review_acknowledged``.
+
+        ``review_acknowledged = {"destructive": "the rows moved to tenant_id first"}`` turns that revision's
+        ``destructive`` findings into ``info`` findings that carry the reason (like a linter's inline
+        ``noqa`` with a justification): the reviewer still sees every operation, the gate no longer fails.
+        """
+        given = getattr(module, "review_acknowledged", None)
+        if isinstance(given, dict):
+            self.acknowledged[revision] = {str(k): str(v) for k, v in given.items()}
+
+    def apply_acknowledgements(self) -> None:
+        """Downgrade the acknowledged findings of each revision to ``info``, with its reason."""
+        for entry in self.operations:
+            reasons = self.acknowledged.get(entry.revision or "", {})
+            entry.findings = [
+                Finding(
+                    f.code,
+                    "info",
+                    f"{f.message} Acknowledged by revision {entry.revision}: {reasons[f.code]}",
+                    f.rows,
+                )
+                if f.code in reasons and f.severity != "info"
+                else f
+                for f in entry.findings
+            ]
+
     def body(self, revision: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap a revision's ``upgrade()`` so its statements are attributed to it."""
 
@@ -283,6 +312,7 @@ def recording(recorder: Recorder) -> Iterator[None]:
     def upgrade_from_script(cls: type[MigrationStep], revision_map: Any, script: Any) -> Any:
         step = step_orig.__func__(cls, revision_map, script)
         if _active is not None:
+            _active.acknowledge(script.revision, script.module)
             step.migration_fn = _active.body(script.revision, step.migration_fn)
         return step
 

@@ -238,6 +238,7 @@ def review_schema(
                 _model_changes(conn, metadata, recorder)
     finally:
         engine.dispose()
+    recorder.apply_acknowledgements()
     return SchemaReview(
         source=source or "custom metadata",
         head=head,

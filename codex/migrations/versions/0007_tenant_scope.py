@@ -39,6 +39,13 @@ depends_on: str | Sequence[str] | None = None
 # schema_version and the migration ledger are written by Codex's migration environment after this
 # revision runs (derived from the chain: see "schema_version" in the README); nothing to fill in here.
 
+review_acknowledged = {
+    "destructive": "topics and research_sessions are rebuilt (every row copied first, ids and the "
+    "AUTOINCREMENT sequence kept); codex_entity_owners and codex_change_owners are dropped only after their "
+    "rows were moved into tenant_id (the downgrade rebuilds them from it)",
+}
+"""Findings of ``codex db review`` this revision accepts, with the reason (shown as info)."""
+
 ADDED = (
     "conversations",
     "conversation_messages",
