@@ -8,11 +8,14 @@ and WebSocket come from Starlette underneath.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
+from starlette.types import Receive, Scope, Send
 
 from codex import __version__
 from codex.api.bookkeeping import Bookkeeper
@@ -30,11 +33,23 @@ from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
+from codex.api.streaming import SERVER_SEND
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
+from codex.reactive.push import tend
 from codex.store import Store, open_store
 
-__all__ = ["create_app", "default_registry"]
+__all__ = ["CodexApp", "create_app", "default_registry"]
+
+
+class CodexApp(FastAPI):
+    """The FastAPI app, keeping the server's own ``send`` in each HTTP scope (before any middleware
+    wraps it): SSE streams write to their connection directly (:mod:`codex.api.streaming`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def default_registry() -> Registry:
@@ -87,9 +102,13 @@ def create_app(
         await hub.start()
         await snapshots.start()
         await book.start()
+        tending = asyncio.create_task(tend(hub, keepalive=settings.sse_keepalive_seconds), name="codex-tend")
         try:
             yield
         finally:
+            tending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tending
             await book.stop()
             await snapshots.stop()
             await hub.stop()
@@ -98,7 +117,7 @@ def create_app(
             if owned:
                 the_store.dispose()
 
-    app = FastAPI(
+    app = CodexApp(
         title="Codex API",
         version=__version__,
         summary="Named queries and mutations, live change streams and readiness for a Codex store.",

@@ -28,16 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi import Query as QueryParam
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from codex.api.auth import Principal, authenticate_secret, bearer_scheme, require
 from codex.api.bookkeeping import StreamEntry
@@ -46,32 +43,17 @@ from codex.api.errors import ApiError, status_for
 from codex.api.logs import current_request_id, redact
 from codex.api.routes_codex import QueryResponse, parse_params, run_query
 from codex.api.state import AppState
-from codex.errors import CodexError
+from codex.api.streaming import SseResponse
+from codex.errors import CodexError, CursorExpired
 from codex.reactive import sse
 from codex.reactive.hub import Reset, Subscription
 from codex.reactive.patterns import TopicPattern
+from codex.reactive.push import PushStream, Sink
+from codex.repositories.changelog import ChangeLogRepository
 
 __all__ = ["add_stream_routes"]
 
 log = logging.getLogger("codex.api")
-
-
-class _Stream(StreamingResponse):
-    """A streaming response that runs ``on_close`` when the response ends, however it ends.
-
-    ``on_close`` is synchronous and runs in a ``finally`` of the ASGI call itself: a disconnect, a
-    cancellation or a server shutdown cannot skip it (an ``await`` in a generator's ``finally`` can be).
-    """
-
-    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kw: Any) -> None:
-        super().__init__(content, **kw)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._on_close()
 
 
 def _cursor(request: Request, after_id: int | None) -> int | None:
@@ -87,37 +69,22 @@ def _cursor(request: Request, after_id: int | None) -> int | None:
     return after_id
 
 
-async def _events(
-    request: Request, state: AppState, sub: Subscription, first: bytes | None
-) -> AsyncIterator[bytes]:
-    keepalive = state.settings.sse_keepalive_seconds
-    limit = state.settings.sse_max_seconds
-    started = time.monotonic()
-    try:
-        yield sse.retry(1000) + (first or b"")
-        idle = 0.0
-        while True:
-            if limit and time.monotonic() - started >= limit:
-                return  # the client resumes from its Last-Event-ID
-            item = await sub.next(timeout=min(1.0, limit) if limit else 1.0)
-            if item is None:
-                if await request.is_disconnected():
-                    return
-                idle += 1.0
-                if idle >= keepalive:
-                    idle = 0.0
-                    yield sse.comment("keepalive")
-                continue
-            idle = 0.0
-            if isinstance(item, Reset):
-                yield sse.event(
-                    {"cursor": item.cursor, "reason": item.reason}, event_type="reset", event_id=item.cursor
-                )
-                continue
-            if item:
-                yield b"".join(ev.sse_frame for ev in item)
-    finally:
-        sub.close()
+async def check_cursor(state: AppState, cursor: int) -> None:
+    """Refuse a cursor older than the retained change log (only a cursor behind the hub needs a read).
+
+    Raises:
+        CursorExpired: Rows after ``cursor`` were pruned (410 with ``oldest``).
+    """
+    if cursor >= state.hub.last_id:
+        return  # nothing to replay, nothing that could have been pruned
+
+    def oldest() -> int:
+        with state.store.connect() as conn:
+            return ChangeLogRepository(conn).oldest()
+
+    edge = await anyio.to_thread.run_sync(oldest)
+    if cursor < edge - 1:
+        raise CursorExpired(cursor, edge)
 
 
 def add_stream_routes(app: FastAPI) -> None:
@@ -130,6 +97,10 @@ def add_stream_routes(app: FastAPI) -> None:
         response_class=StreamingResponse,
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "An event stream."},
+            410: {
+                "description": "The cursor is older than the retained change log (`oldest` names the "
+                "oldest retained change id)."
+            },
             429: {"description": "Too many open streams for this token or tenant (see Retry-After)."},
         },
     )
@@ -141,7 +112,7 @@ def add_stream_routes(app: FastAPI) -> None:
         ),
         query: str | None = QueryParam(None, description="Send this named query's snapshot first."),
         who: Principal = Depends(require("subscribe")),
-    ) -> StreamingResponse:
+    ) -> SseResponse:
         state: AppState = request.app.state.codex
         pattern = TopicPattern.parse(topic)
         cursor = _cursor(request, after_id)
@@ -158,21 +129,27 @@ def add_stream_routes(app: FastAPI) -> None:
             if cursor is None:
                 cursor = snap.cursor
             first = sse.event(snap.model_dump(), event_type="snapshot", event_id=snap.cursor)
+        cursor = cursor or 0
+        await check_cursor(state, cursor)
         entry = state.book.open_stream("sse", who.tenant, who.token_id, pattern)
-        try:
-            sub = state.hub.subscribe(who.tenant, [pattern], cursor or 0)
-        except BaseException:
-            state.book.close_stream(entry)
-            raise
+        settings = state.settings
 
-        def closed() -> None:
-            sub.close()
-            state.book.close_stream(entry)
+        def make_stream(sink: Sink) -> PushStream:
+            return PushStream(
+                state.hub,
+                who.tenant,
+                [pattern],
+                cursor,
+                sink,
+                max_buffered=settings.client_buffer * 1024,
+                max_pending=settings.client_buffer,
+            )
 
-        return _Stream(
-            _events(request, state, sub, first),
-            on_close=closed,
-            media_type="text/event-stream",
+        return SseResponse(
+            first=sse.retry(1000) + (first or b""),
+            make_stream=make_stream,
+            on_close=lambda: state.book.close_stream(entry),
+            max_seconds=settings.sse_max_seconds,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
@@ -198,7 +175,9 @@ class _WebSocketSession:
         self.ws = ws
         self.state: AppState = ws.app.state.codex
         self.subs: dict[str, tuple[StreamEntry, Subscription, asyncio.Task[None]]] = {}
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=self.state.settings.client_buffer)
+        self.outbox: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(
+            maxsize=self.state.settings.client_buffer
+        )
 
     def _error(self, message: str, **extra: Any) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": "error", "message": redact(message), **extra}
@@ -302,8 +281,15 @@ class _WebSocketSession:
         return {"type": "subscribed", "id": sub_id, "topic": pattern.text, "after_id": after}
 
     async def _pump(self, sub_id: str, sub: Subscription) -> None:
+        prefix = '{"type":"change","subscription":' + sse.json_text(sub_id) + ',"change":'
         while True:
-            item = await sub.next(timeout=1.0)
+            try:
+                item = await sub.next(timeout=1.0)
+            except CursorExpired as exc:
+                body = {k: v for k, v in exc.to_dict().items() if k != "message"}
+                await self.outbox.put(self._error(exc.message, status=410, id=sub_id, **body))
+                self._drop(sub_id)
+                return
             if item is None:
                 continue
             if isinstance(item, Reset):
@@ -311,14 +297,21 @@ class _WebSocketSession:
                     {"type": "reset", "subscription": sub_id, "cursor": item.cursor, "reason": item.reason}
                 )
                 continue
-            for ev in item:
-                await self.outbox.put({"type": "change", "subscription": sub_id, "change": ev.as_dict()})
+            for ev in item:  # the change's JSON is encoded once, shared by every subscription
+                await self.outbox.put(prefix + ev.json + "}")
+
+    def _drop(self, sub_id: str) -> None:
+        found = self.subs.pop(sub_id, None)
+        if found is not None:
+            entry, sub, _pump = found
+            sub.close()
+            self.state.book.close_stream(entry)
 
     async def _writer(self) -> None:
         with contextlib.suppress(Exception):  # the client is gone: the receive loop notices
             while True:
                 frame = await self.outbox.get()
-                await self.ws.send_text(sse.json_text(frame))
+                await self.ws.send_text(frame if isinstance(frame, str) else sse.json_text(frame))
 
     async def _auth(self) -> Principal | None:
         ws, state = self.ws, self.state

@@ -45,11 +45,16 @@ def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
     """A change hub reading ``store`` (one read per tick; reads run in worker threads)."""
 
     def fetch(
-        after_id: int, *, limit: int, upto: int | None = None, tenant: str | None = None
+        after_id: int,
+        *,
+        limit: int,
+        upto: int | None = None,
+        tenant: str | None = None,
+        check_edge: bool = False,
     ) -> list[ChangeEvent]:
         store.sync_if_older(settings.poll_min_seconds)  # a replica sees other servers' commits after a sync
         with store.connect() as conn:
-            return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant)
+            return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant, check_edge=check_edge)
 
     def head() -> int:
         with store.connect() as conn:
