@@ -143,6 +143,7 @@ def add_stream_routes(app: FastAPI) -> None:
                 sink,
                 max_buffered=settings.client_buffer * 1024,
                 max_pending=settings.client_buffer,
+                on_close=lambda: state.book.close_stream(entry),
             )
 
         return SseResponse(

@@ -9,10 +9,10 @@ connection's transport itself: the hub writes the change's bytes, framed once as
 to every matching connection in one loop. Any other server gets :class:`AsgiSink`, the same stream
 over plain ASGI messages.
 
-The response ends when the client disconnects (the transport closes; :func:`codex.reactive.push.tend`
-notices within a second, or the next write does), after ``max_seconds`` when set (the client resumes
-with ``Last-Event-ID``), or when the stream ends itself (a pruned cursor); the final chunk goes through
-ASGI, so the server sees a complete response.
+Once the stream has the connection, uvicorn forgets it (see :func:`_take_over`): the client leaving
+closes the stream at once (``connection_lost``), and the stream ending (after ``max_seconds`` when set,
+the client resuming with ``Last-Event-ID``; or a pruned cursor) writes the last chunk and closes the
+connection, so the client sees a complete response.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -33,14 +33,23 @@ SERVER_SEND = "codex.server_send"
 """Scope key holding the server's own ``send`` (set by the app before any middleware wraps it)."""
 
 
-class TransportSink:
-    """The connection's transport (uvicorn httptools), written directly with chunk framing."""
+class TransportSink(asyncio.Protocol):
+    """A connection taken over from uvicorn: the stream writes chunks to its transport directly.
+
+    It is also the transport's protocol from the takeover on: it learns of the client leaving at once
+    (``connection_lost``) and of the socket filling up (``pause_writing``).
+    """
 
     framed = True
+    __slots__ = ("_paused", "_stream", "_transport", "_waiter")
 
-    def __init__(self, transport: asyncio.Transport, flow: Any) -> None:
-        self._transport, self._flow = transport, flow
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._stream: PushStream | None = None
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
 
+    # -- Sink ---------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         self._transport.write(data)
 
@@ -52,10 +61,44 @@ class TransportSink:
 
     async def drain(self, below: int) -> None:
         while not self._transport.is_closing() and self._transport.get_write_buffer_size() > below:
-            if self._flow.write_paused:
-                await self._flow.drain()  # woken by the protocol's resume_writing (or connection_lost)
+            if self._paused:
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter  # resolved by resume_writing or connection_lost
             else:
                 await asyncio.sleep(0.01)
+
+    def end(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(b"0\r\n\r\n")  # the last chunk: a complete response
+            self._transport.close()
+        self._wake()
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+    def attach(self, stream: PushStream) -> None:
+        self._stream = stream
+
+    def data_received(self, data: bytes) -> None:
+        """A client sends nothing more on an event stream; anything it does send is ignored."""
+
+    def eof_received(self) -> bool:
+        return False  # the client is done: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._wake()
+        if self._stream is not None:
+            self._stream.close()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        self._waiter = None
 
 
 class AsgiSink:
@@ -88,7 +131,7 @@ class AsgiSink:
             self._progress.clear()
             await self._progress.wait()
 
-    def close(self) -> None:
+    def end(self) -> None:
         self._closed = True
         for task in self._tasks:
             task.cancel()
@@ -114,17 +157,39 @@ class AsgiSink:
         self._progress.set()
 
 
-def _transport_sink(scope: Scope) -> TransportSink | None:
-    """The raw transport of uvicorn's httptools protocol, when this response is chunked on it."""
-    cycle = getattr(scope.get(SERVER_SEND), "__self__", None)
-    if cycle is None or not type(cycle).__module__.endswith("httptools_impl"):
+def _take_over(scope: Scope) -> TransportSink | None:
+    """Take the connection over from uvicorn's httptools protocol, once the response has started.
+
+    The same move uvicorn makes itself for a WebSocket upgrade (its ``handle_websocket_upgrade``):
+    the transport gets a new protocol and the server forgets the connection. Here the request is also
+    marked complete, so the ASGI call returns and its whole stack (middleware, routing, the request)
+    is freed: an idle stream costs its transport and a few small objects, not a suspended coroutine
+    chain. Anything unexpected (another server, another protocol, a pipelined request) keeps the plain
+    ASGI path. The versions are pinned; ``tests/api/test_fanout.py`` checks that the takeover happens.
+    """
+    cycle: Any = getattr(scope.get(SERVER_SEND), "__self__", None)
+    if cycle is None or type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
         return None
-    transport, flow = getattr(cycle, "transport", None), getattr(cycle, "flow", None)
-    if transport is None or flow is None or getattr(cycle, "chunked_encoding", None) is not True:
+    protocol = cast(Any, getattr(getattr(cycle, "on_response", None), "__self__", None))
+    transport = cast(Any, getattr(cycle, "transport", None))
+    if (
+        type(protocol).__name__ != "HttpToolsProtocol"
+        or transport is None
+        or protocol.transport is not transport
+        or protocol.cycle is not cycle
+        or protocol.pipeline
+        or getattr(cycle, "chunked_encoding", None) is not True
+        or getattr(cycle, "disconnected", True)
+        or transport.is_closing()
+    ):
         return None
-    if getattr(cycle, "disconnected", True) or transport.is_closing():
-        return None
-    return TransportSink(transport, flow)
+    sink = TransportSink(transport)
+    transport.set_protocol(sink)
+    protocol.connections.discard(protocol)
+    cycle.response_complete = True  # the ASGI call may return: the connection is the stream's now
+    if protocol.flow.read_paused:
+        protocol.flow.resume_reading()  # a paused reader would never see the client leave
+    return sink
 
 
 class SseResponse(Response):
@@ -132,8 +197,9 @@ class SseResponse(Response):
 
     Args:
         first: Bytes sent before the stream starts (``retry:``, a snapshot event…).
-        make_stream: Builds the push stream on the chosen sink (it is started here).
-        on_close: Runs (synchronously) when the response ends, however it ends.
+        make_stream: Builds the push stream on the chosen sink (it is started here); the stream runs
+            ``on_close`` when it ends.
+        on_close: Runs (synchronously) if the response fails before the stream exists.
         max_seconds: End the response after this long (0: never).
         headers: Extra response headers.
     """
@@ -155,25 +221,32 @@ class SseResponse(Response):
         self._first, self._make, self._on_close, self._max = first, make_stream, on_close, max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stream: PushStream | None = None
-        sink: Sink | None = None
+        opened = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await send({"type": "http.response.body", "body": self._first, "more_body": True})
-            sink = _transport_sink(scope) or AsgiSink(send, receive)
+            taken = _take_over(scope)
+            if taken is not None:
+                stream = self._make(taken)
+                taken.attach(stream)
+                opened = True
+                stream.start()
+                if self._max:
+                    asyncio.get_running_loop().call_later(self._max, stream.close)
+                return  # the stream owns the connection now
+            sink = AsgiSink(send, receive)
             stream = self._make(sink)
-            stream.start()
-            if self._max:
-                await asyncio.wait([stream.done], timeout=self._max)
-            else:
-                await stream.done
-        finally:
-            if stream is not None:
+            opened = True
+            try:
+                stream.start()
+                if self._max:
+                    await asyncio.wait([stream.done], timeout=self._max)
+                else:
+                    await stream.done
+            finally:
                 stream.close()
-            if isinstance(sink, AsgiSink):
-                sink.close()
-            self._on_close()
-        if sink is not None and not isinstance(sink, AsgiSink) and sink.closing():
-            return
+        finally:
+            if not opened:
+                self._on_close()
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})

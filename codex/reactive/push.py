@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from codex.errors import CursorExpired
@@ -60,6 +60,9 @@ class Sink(Protocol):
     async def drain(self, below: int) -> None:
         """Wait until at most ``below`` bytes are buffered (or the connection closed)."""
 
+    def end(self) -> None:
+        """Finish the response and let go of the connection (idempotent)."""
+
 
 class PushStream:
     """One SSE stream as a hub member (see the module docstring).
@@ -72,6 +75,7 @@ class PushStream:
         sink: Where the bytes go.
         max_buffered: Bytes allowed to wait in user space before the stream falls back (a reset).
         max_pending: Events kept while catching up before the stream falls back (a reset).
+        on_close: Runs once when the stream ends, however it ends (synchronously).
     """
 
     def __init__(
@@ -84,8 +88,10 @@ class PushStream:
         *,
         max_buffered: int,
         max_pending: int,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.hub, self.tenant, self.patterns = hub, tenant, tuple(patterns)
+        self.on_close = on_close
         self.cursor, self.sink = cursor, sink
         self.max_buffered, self.max_pending = max_buffered, max_pending
         self.live = False
@@ -96,6 +102,7 @@ class PushStream:
         self.last_write = time.monotonic()
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,20 +115,28 @@ class PushStream:
             self._catch_up_soon()
 
     def close(self) -> None:
-        """Leave the hub and stop writing (idempotent; safe in any ``finally``)."""
+        """Leave the hub, end the response and run ``on_close`` (idempotent; safe in any ``finally``)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.done.done():
+            self.done.set_result(None)
         self.hub.leave(self)
         self.live = False
         self.pending = []
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
         self._task = None
-        if not self.done.done():
-            self.done.set_result(None)
+        try:
+            self.sink.end()
+        finally:
+            if self.on_close is not None:
+                self.on_close()
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran."""
-        return self.done.done()
+        return self._closed
 
     # -- what the hub calls -------------------------------------------------------------------------
     def offer(self, batch: Batch) -> None:
