@@ -22,6 +22,7 @@ from codex.api.bookkeeping import Bookkeeper
 from codex.api.boundary import InputBoundary
 from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
+from codex.api.live import LiveQueries
 from codex.api.logs import RequestIds, install_log_hygiene
 from codex.api.named import register_builtins
 from codex.api.registry import Registry
@@ -33,7 +34,7 @@ from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
-from codex.api.streaming import SERVER_SEND
+from codex.api.streaming import SERVER_SEND, end_streams
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
 from codex.reactive.push import tend
@@ -94,21 +95,32 @@ def create_app(
         hub = make_hub(the_store, settings)
         snapshots = SnapshotRecorder(the_store)
         book = Bookkeeper(the_store, settings)
-        app.state.codex = AppState(
-            store=the_store, settings=settings, registry=registry, hub=hub, snapshots=snapshots, book=book
+        live = LiveQueries(hub, the_store, debounce=settings.live_debounce_seconds)
+        app.state.codex = state = AppState(
+            store=the_store,
+            settings=settings,
+            registry=registry,
+            hub=hub,
+            snapshots=snapshots,
+            book=book,
+            live=live,
         )
+        live.limiter = state.readers()
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
         await hub.start()
         await snapshots.start()
         await book.start()
-        tending = asyncio.create_task(tend(hub, keepalive=settings.sse_keepalive_seconds), name="codex-tend")
+        tending = asyncio.create_task(
+            tend(hub, keepalive=settings.sse_keepalive_seconds, more=live.streams), name="codex-tend"
+        )
         try:
             yield
         finally:
             tending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tending
+            end_streams(hub, live)
             await book.stop()
             await snapshots.stop()
             await hub.stop()

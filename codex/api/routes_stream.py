@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -40,6 +40,7 @@ from codex.api.auth import Principal, authenticate_secret, bearer_scheme, requir
 from codex.api.bookkeeping import StreamEntry
 from codex.api.boundary import INT64_MAX, JsonProblem, parse_json
 from codex.api.errors import ApiError, status_for
+from codex.api.live import LiveFrames, LiveQuery, LiveStream
 from codex.api.logs import current_request_id, redact
 from codex.api.routes_codex import QueryResponse, parse_params, run_query
 from codex.api.state import AppState
@@ -154,6 +155,54 @@ def add_stream_routes(app: FastAPI) -> None:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    @router.get(
+        "/api/codex/live/{query}",
+        summary="A named query's result as Server-Sent Events, pushed again whenever a change alters it.",
+        description="The query's own parameters go in the query string, as for `/api/codex/query/{name}`. "
+        "Sends `event: result` `{result, digest, cursor}` at once, then after each committed change of the "
+        "tenant on a topic the query depends on, when the result differs.",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "A stream of result events."},
+            404: {
+                "description": "Unknown query, or an object of the query's parameters that the tenant "
+                "does not have."
+            },
+            429: {"description": "Too many open streams for this token or tenant (see Retry-After)."},
+        },
+    )
+    async def live(
+        request: Request, query: str, who: Principal = Depends(require("subscribe"))
+    ) -> SseResponse:
+        state: AppState = request.app.state.codex
+        named = state.registry.queries.get(query)
+        if named is None:
+            raise ApiError(404, "NotFound", f"unknown query {query!r}", known=sorted(state.registry.queries))
+        if not who.allows(named.scope):
+            raise ApiError(403, "Forbidden", f"this token lacks the {named.scope!r} scope")
+        params = parse_params(named, dict(request.query_params))
+        live_query = state.live.get(who, named, params)
+        entry = state.book.open_stream(
+            "sse", who.tenant, who.token_id, live_query.patterns[0], f"live {named.name}"
+        )
+        stream = LiveStream(
+            live_query,
+            max_buffered=state.settings.client_buffer * 1024,
+            on_close=lambda: state.book.close_stream(entry),
+        )
+        try:
+            await live_query.add(stream)
+        except BaseException:
+            stream.close()
+            raise
+        return SseResponse(
+            first=sse.retry(1000),
+            make_stream=stream.bind,
+            on_close=stream.close,
+            max_seconds=state.settings.sse_max_seconds,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
     @router.websocket("/api/codex/ws")
     async def websocket(ws: WebSocket) -> None:
         await _WebSocketSession(ws).run()
@@ -175,7 +224,7 @@ class _WebSocketSession:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.state: AppState = ws.app.state.codex
-        self.subs: dict[str, tuple[StreamEntry, Subscription, asyncio.Task[None]]] = {}
+        self.subs: dict[str, tuple[StreamEntry, _Closable, asyncio.Task[None]]] = {}
         self.outbox: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(
             maxsize=self.state.settings.client_buffer
         )
@@ -248,6 +297,8 @@ class _WebSocketSession:
         kind = msg.get("type")
         if kind == "subscribe":
             return self._subscribe(who, msg)
+        if kind == "live":
+            return self._live(who, msg)
         if kind == "unsubscribe":
             sub_id = _client_id(msg.get("id"), required=True)
             found = self.subs.pop(sub_id, None)
@@ -258,7 +309,43 @@ class _WebSocketSession:
             sub.close()
             self.state.book.close_stream(entry)
             return {"type": "unsubscribed", "id": sub_id}
-        raise _Refusal("type must be subscribe or unsubscribe", field=["type"])
+        raise _Refusal("type must be subscribe, live or unsubscribe", field=["type"])
+
+    def _live(self, who: Principal, msg: dict[str, Any]) -> dict[str, Any]:
+        sub_id = _client_id(msg.get("id"), required=False)
+        name = msg.get("query")
+        named = self.state.registry.queries.get(name) if isinstance(name, str) else None
+        if named is None:
+            raise _Refusal(f"unknown query {_shown(name)}", field=["query"], status=404)
+        if not who.allows(named.scope):
+            raise _Refusal(f"this token lacks the {named.scope!r} scope", field=["query"], status=403)
+        raw_params = msg.get("params") or {}
+        if not isinstance(raw_params, dict):
+            raise _Refusal("params must be an object", field=["params"], status=422)
+        if sub_id in self.subs:
+            raise _Refusal(f"subscription {sub_id!r} exists; unsubscribe first", field=["id"])
+        params = parse_params(named, raw_params)
+        live = self.state.live.get(who, named, params)
+        entry = self.state.book.open_stream(
+            "websocket", who.tenant, who.token_id, live.patterns[0], f"{sub_id} (live {named.name})"
+        )
+        frames = LiveFrames(self.outbox, sub_id)
+        handle = _LiveHandle(live, frames)
+        self.subs[sub_id] = (entry, handle, asyncio.create_task(self._live_start(sub_id, handle)))
+        return {
+            "type": "subscribed",
+            "id": sub_id,
+            "query": named.name,
+            "params": params.model_dump(mode="json"),
+        }
+
+    async def _live_start(self, sub_id: str, handle: _LiveHandle) -> None:
+        try:
+            await handle.live.add(handle.frames)
+        except CodexError as exc:
+            body = {k: v for k, v in exc.to_dict().items() if k != "message"}
+            await self.outbox.put(self._error(exc.message, status=status_for(exc), id=sub_id, **body))
+            self._drop(sub_id)
 
     def _subscribe(self, who: Principal, msg: dict[str, Any]) -> dict[str, Any]:
         sub_id = _client_id(msg.get("id"), required=False)
@@ -345,6 +432,26 @@ class _WebSocketSession:
         state.book.token_used(who.token_id)
         await ws.send_json({"type": "ready", "tenant": who.tenant})
         return who
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class _LiveHandle:
+    """A WebSocket's live-query subscription: leaving it leaves the query."""
+
+    def __init__(self, live: LiveQuery, frames: LiveFrames) -> None:
+        self.live, self.frames = live, frames
+
+    def close(self) -> None:
+        self.frames.close()
+        self.live.remove(self.frames)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _client_id(value: Any, *, required: bool) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from codex.api.bookkeeping import Bookkeeper
+from codex.api.live import LiveQueries
 from codex.api.registry import Registry
 from codex.api.snapshots import SnapshotRecorder
 from codex.config import CodexSettings
@@ -30,6 +31,8 @@ class AppState:
     snapshots: SnapshotRecorder
     book: Bookkeeper
     """Open streams (in memory, mirrored in the background), stream caps and token use."""
+    live: LiveQueries
+    """Live queries (one evaluation per change and key, shared by its subscribers)."""
     extras: dict[str, Any] = field(default_factory=dict)
     read_limiter: anyio.CapacityLimiter | None = None
     """Bounds the worker threads running named queries (``read_threads``)."""

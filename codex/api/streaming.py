@@ -20,14 +20,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from codex.api.live import LiveQueries
+from codex.reactive.hub import ChangeHub
 from codex.reactive.push import PushStream, Sink
 
-__all__ = ["SERVER_SEND", "AsgiSink", "SseResponse", "TransportSink"]
+__all__ = ["SERVER_SEND", "AsgiSink", "SseResponse", "Stream", "TransportSink", "end_streams"]
+
+
+class Stream(Protocol):
+    """What an :class:`SseResponse` drives: a push stream of changes or a live query's stream."""
+
+    @property
+    def done(self) -> asyncio.Future[None]:
+        """Resolved when the stream has ended."""
+
+    def start(self) -> None:
+        """Begin writing (the sink is ready)."""
+
+    def close(self) -> None:
+        """End the stream (idempotent)."""
+
 
 SERVER_SEND = "codex.server_send"
 """Scope key holding the server's own ``send`` (set by the app before any middleware wraps it)."""
@@ -45,7 +62,7 @@ class TransportSink(asyncio.Protocol):
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._stream: PushStream | None = None
+        self._stream: Stream | None = None
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -74,7 +91,7 @@ class TransportSink(asyncio.Protocol):
         self._wake()
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
-    def attach(self, stream: PushStream) -> None:
+    def attach(self, stream: Stream) -> None:
         self._stream = stream
 
     def data_received(self, data: bytes) -> None:
@@ -210,7 +227,7 @@ class SseResponse(Response):
         self,
         *,
         first: bytes,
-        make_stream: Callable[[Sink], PushStream],
+        make_stream: Callable[[Sink], Stream],
         on_close: Callable[[], None],
         max_seconds: float = 0.0,
         headers: Mapping[str, str] | None = None,
@@ -250,3 +267,16 @@ class SseResponse(Response):
                 self._on_close()
         with contextlib.suppress(Exception):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def end_streams(hub: ChangeHub, live: LiveQueries) -> None:
+    """Shutdown: end every stream (the last chunk, then close), so clients reconnect elsewhere.
+
+    Streams taken over from the server are no longer the server's to close.
+    """
+    for member in hub.members():
+        if isinstance(member, PushStream):
+            member.close()
+    for stream in live.streams():
+        stream.close()
+    live.stop()

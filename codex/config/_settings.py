@@ -36,7 +36,18 @@ class CodexSettings(BaseSettings):
     wake_on_commit: bool = Field(
         True, description="Wake streams at once on a local commit (off = poll only, the upstream baseline)."
     )
-    client_buffer: int = Field(1000, ge=1, description="Events buffered per stream before a reset.")
+    client_buffer: int = Field(
+        1000,
+        ge=1,
+        description="Events buffered per stream before a reset (an SSE stream also allows about 1 KiB "
+        "an event, so 1000 ≈ 1 MiB, waiting in memory for a slow client).",
+    )
+    live_debounce_seconds: float = Field(
+        0.02,
+        ge=0,
+        description="A change waits this long for the rest of its burst before live queries are "
+        "evaluated again (a burst costs one evaluation).",
+    )
     busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout on local files.")
     read_threads: int = Field(
         2,

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from codex.errors import CursorExpired
@@ -37,7 +37,7 @@ from codex.reactive.feed import Batch, ChangeEvent
 from codex.reactive.hub import ChangeHub
 from codex.reactive.patterns import TopicPattern
 
-__all__ = ["PushStream", "Sink", "tend"]
+__all__ = ["Pingable", "PushStream", "Sink", "tend"]
 
 log = logging.getLogger("codex.reactive")
 
@@ -249,16 +249,48 @@ class PushStream:
             return
 
 
-async def tend(hub: ChangeHub, *, keepalive: float, every: float = 1.0) -> None:
-    """Forever: end push streams whose connection closed, keep idle ones alive (one task for all)."""
+class Pingable(Protocol):
+    """A stream :func:`tend` looks after."""
+
+    @property
+    def sink(self) -> Sink | None:
+        """Where it writes (None before it has one)."""
+
+    @property
+    def last_write(self) -> float:
+        """``time.monotonic()`` of its last write."""
+
+    def ping(self) -> None:
+        """Write a keep-alive comment."""
+
+    def close(self) -> None:
+        """End the stream."""
+
+
+async def tend(
+    hub: ChangeHub,
+    *,
+    keepalive: float,
+    every: float = 1.0,
+    more: Callable[[], Iterable[Pingable]] | None = None,
+) -> None:
+    """Forever: end streams whose connection closed, keep idle ones alive (one task for all).
+
+    Args:
+        hub: Its :class:`PushStream` members are looked after.
+        keepalive: Seconds of silence before a keep-alive comment.
+        every: Seconds between rounds.
+        more: Other streams to look after (live-query streams).
+    """
     while True:
         await asyncio.sleep(every)
         now = time.monotonic()
-        for member in hub.members():
-            if not isinstance(member, PushStream):
-                continue
+        streams: list[Pingable] = [m for m in hub.members() if isinstance(m, PushStream)]
+        if more is not None:
+            streams.extend(more())
+        for stream in streams:
             with contextlib.suppress(Exception):
-                if member.sink.closing():
-                    member.close()
-                elif now - member.last_write >= keepalive:
-                    member.ping()
+                if stream.sink is not None and stream.sink.closing():
+                    stream.close()
+                elif now - stream.last_write >= keepalive:
+                    stream.ping()
