@@ -38,6 +38,7 @@ from codex.api.streaming import SERVER_SEND, end_streams
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
 from codex.reactive.push import tend
+from codex.reactive.retention import RetentionPolicy, run_retention
 from codex.store import Store, open_store
 
 __all__ = ["CodexApp", "create_app", "default_registry"]
@@ -114,12 +115,22 @@ def create_app(
         tending = asyncio.create_task(
             tend(hub, keepalive=settings.sse_keepalive_seconds, more=live.streams), name="codex-tend"
         )
+        policy = RetentionPolicy(settings.retention_keep_last, settings.retention_max_age_seconds)
+        background = [tending]
+        if policy.active:
+            background.append(
+                asyncio.create_task(
+                    run_retention(the_store, policy, every=settings.retention_interval_seconds),
+                    name="codex-retention",
+                )
+            )
         try:
             yield
         finally:
-            tending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await tending
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             end_streams(hub, live)
             await book.stop()
             await snapshots.stop()

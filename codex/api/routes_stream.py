@@ -70,14 +70,26 @@ def _cursor(request: Request, after_id: int | None) -> int | None:
     return after_id
 
 
-async def check_cursor(state: AppState, cursor: int) -> None:
+async def retained_start(state: AppState) -> int:
+    """The cursor of a stream that gives none: just before the oldest retained change."""
+
+    def oldest() -> int:
+        with state.store.connect() as conn:
+            return ChangeLogRepository(conn).oldest()
+
+    return max(0, await anyio.to_thread.run_sync(oldest) - 1)
+
+
+async def check_cursor(state: AppState, cursor: int, *, joined: int = 0) -> None:
     """Refuse a cursor older than the retained change log (only a cursor behind the hub needs a read).
+
+    ``joined``: members the caller itself already added to the hub (they do not make it "running").
 
     Raises:
         CursorExpired: Rows after ``cursor`` were pruned (410 with ``oldest``).
     """
-    if cursor >= state.hub.last_id:
-        return  # nothing to replay, nothing that could have been pruned
+    if cursor >= state.hub.last_id and state.hub.subscriber_count > joined:
+        return  # a running hub knows the head: nothing to replay, nothing that could have been pruned
 
     def oldest() -> int:
         with state.store.connect() as conn:
@@ -130,8 +142,10 @@ def add_stream_routes(app: FastAPI) -> None:
             if cursor is None:
                 cursor = snap.cursor
             first = sse.event(snap.model_dump(), event_type="snapshot", event_id=snap.cursor)
-        cursor = cursor or 0
-        await check_cursor(state, cursor)
+        if cursor is None:  # no cursor: from the start of the retained log (upstream: after_id=0)
+            cursor = await retained_start(state)
+        else:
+            await check_cursor(state, cursor)
         entry = state.book.open_stream("sse", who.tenant, who.token_id, pattern)
         settings = state.settings
 
@@ -356,22 +370,28 @@ class _WebSocketSession:
             pattern = TopicPattern.parse(topic)
         except CodexError as exc:
             raise _Refusal(exc.message, field=["topic"], status=422) from None
-        after = msg.get("after_id", 0)
-        if after is None:
-            after = 0
+        given = msg.get("after_id") is not None
+        after = msg.get("after_id") or 0
         if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= INT64_MAX:
             raise _Refusal("after_id must be an integer change-log id >= 0", field=["after_id"], status=422)
         if sub_id in self.subs:
             raise _Refusal(f"subscription {sub_id!r} exists; unsubscribe first", field=["id"])
         entry = self.state.book.open_stream("websocket", who.tenant, who.token_id, pattern, sub_id)
         sub = self.state.hub.subscribe(who.tenant, [pattern], after)
-        self.subs[sub_id] = (entry, sub, asyncio.create_task(self._pump(sub_id, sub)))
+        self.subs[sub_id] = (entry, sub, asyncio.create_task(self._pump(sub_id, sub, given)))
         return {"type": "subscribed", "id": sub_id, "topic": pattern.text, "after_id": after}
 
-    async def _pump(self, sub_id: str, sub: Subscription) -> None:
+    async def _pump(self, sub_id: str, sub: Subscription, given: bool = True) -> None:
         prefix = '{"type":"change","subscription":' + sse.json_text(sub_id) + ',"change":'
+        first = True
         while True:
             try:
+                if first:  # no after_id: from the start of the retained log
+                    first = False
+                    if given:
+                        await check_cursor(self.state, sub.cursor, joined=1)
+                    else:
+                        sub.cursor = await retained_start(self.state)
                 item = await sub.next(timeout=1.0)
             except CursorExpired as exc:
                 body = {k: v for k, v in exc.to_dict().items() if k != "message"}

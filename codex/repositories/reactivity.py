@@ -89,6 +89,11 @@ _BUMP = (
     "SELECT ?, COALESCE(MAX(version), 0) + 1 FROM codex_projection_versions WHERE projection_name = ? "
     "RETURNING version"
 )
+_PRUNE_SNAPSHOTS = (
+    "DELETE FROM codex_query_snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, created_at, "
+    "ROW_NUMBER() OVER (PARTITION BY query_name ORDER BY created_at DESC, rowid DESC) AS rn "
+    "FROM codex_query_snapshots)"
+)
 _CURRENT = "SELECT COALESCE(MAX(version), 0) FROM codex_projection_versions WHERE projection_name = ?"
 
 
@@ -496,6 +501,29 @@ class QuerySnapshotRepository(Repository):
             .limit(clamp_limit(limit))
         )
         return self._all(QuerySnapshotRow, stmt)
+
+    def prune(self, *, keep_last: int | None = None, older_than_seconds: float | None = None) -> int:
+        """Delete old snapshots; the newest snapshot of every query is always kept.
+
+        Args:
+            keep_last: Keep this many newest snapshots per query (at least 1).
+            older_than_seconds: Delete snapshots created more than this many seconds ago (the
+                database's clock).
+
+        With both, a snapshot goes only when both allow it. With neither, nothing is deleted.
+
+        Returns:
+            How many snapshots were deleted.
+        """
+        self._writable()
+        if keep_last is None and older_than_seconds is None:
+            return 0
+        sql = _PRUNE_SNAPSHOTS + " WHERE rn > ?"
+        params: list[Any] = [max(1, keep_last if keep_last is not None else 1)]
+        if older_than_seconds is not None:
+            sql += " AND created_at < datetime('now', ?)"
+            params.append(f"-{max(0.0, older_than_seconds):.3f} seconds")
+        return int(self._raw(sql + ")", tuple(params)).rowcount or 0)
 
     def record_result(self, query_name: str, result: Any, *, projection: str | None = None) -> RecordedResult:
         """Save a query result and bump its projection version, but only when the result changed.
