@@ -11,9 +11,10 @@ in one of two states:
   falls back to catching up: nothing more piles up in memory for it.
 * **catching up** (on join, and after an overflow): a short-lived task replays the log from the
   cursor to the hub's position with one read per page (waiting for the client to drain between
-  pages), then drains the events the hub offered meanwhile (bounded by ``max_pending``) and goes
-  live. An overflow first sends a ``reset`` event (``{cursor, reason}``), as documented: the client
-  keeps its connection and loses nothing.
+  pages), then writes the events the hub offered meanwhile and goes live. Those are kept up to
+  ``max_pending``; past that they are dropped and the replay simply reads further. An overflow
+  first sends a ``reset`` event (``{cursor, reason}``), as documented, once the client has read what
+  was already written: the client keeps its connection and loses nothing.
 
 If the rows a stream still has to replay were pruned by retention, it sends an ``error`` event
 ``{"error": "CursorExpired", "oldest": …}`` and ends; the client's reconnect then gets the 410.
@@ -74,7 +75,7 @@ class PushStream:
         cursor: The last change id the client has (replay starts after it).
         sink: Where the bytes go.
         max_buffered: Bytes allowed to wait in user space before the stream falls back (a reset).
-        max_pending: Events kept while catching up before the stream falls back (a reset).
+        max_pending: Events kept while catching up (past that the replay reads them from the log).
         on_close: Runs once when the stream ends, however it ends (synchronously).
     """
 
@@ -161,7 +162,10 @@ class PushStream:
             return
         self.pending.extend(batch.events)
         if len(self.pending) > self.max_pending:
-            self._overflow()
+            # still replaying: read these from the log too instead of keeping them (no reset needed,
+            # the client is not behind, the replay is)
+            self.pending = []
+            self.floor = max(self.floor, batch.last_id)
 
     def ping(self) -> None:
         """Write a keep-alive comment (live streams only)."""
@@ -225,11 +229,12 @@ class PushStream:
                 )
                 continue
             if self.cursor < self.floor:
-                rows = await self.hub.backlog(self.tenant, self.patterns, self.cursor, self.floor)
+                upto = self.floor  # the floor may move on while the page is read
+                rows = await self.hub.backlog(self.tenant, self.patterns, self.cursor, upto)
                 if self.closed or self.overflowed:
                     continue
                 if not rows:
-                    self.cursor = self.floor
+                    self.cursor = max(self.cursor, upto)
                     continue
                 frames = [r.sse_frame for r in rows if any(p.matches(r.topic) for p in self.patterns)]
                 self._write(b"".join(frames))
