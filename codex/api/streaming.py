@@ -58,10 +58,12 @@ class TransportSink(asyncio.Protocol):
     """
 
     framed = True
-    __slots__ = ("_paused", "_stream", "_transport", "_waiter")
+    __slots__ = ("_paused", "_stream", "_transport", "_waiter", "raw_buffered", "raw_write")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self.raw_write = transport.write  # what a push stream calls per change
+        self.raw_buffered = transport.get_write_buffer_size
         self._stream: Stream | None = None
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None

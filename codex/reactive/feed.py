@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +54,11 @@ class Batch:
     framing) are built at most once per tick and group, whatever the number of streams.
     """
 
-    __slots__ = ("_chunk", "_sse", "events", "first_id", "last_id")
+    __slots__ = ("_chunk", "_sse", "events", "first_id", "last_id", "made")
 
     def __init__(self, events: Sequence[ChangeEvent]) -> None:
+        self.made = time.monotonic()
+        """When the batch was made (streams note it as their last write: one clock read per batch)."""
         self.events = tuple(events)
         self.first_id = self.events[0].id
         self.last_id = self.events[-1].id

@@ -94,6 +94,10 @@ class PushStream:
         self.hub, self.tenant, self.patterns = hub, tenant, tuple(patterns)
         self.on_close = on_close
         self.cursor, self.sink = cursor, sink
+        # the sink's raw methods when it has them (the transport's own: no Python frame per write)
+        self._send: Callable[[bytes], object] = getattr(sink, "raw_write", sink.write)
+        self._buffered: Callable[[], int] = getattr(sink, "raw_buffered", sink.buffered)
+        self._framed = sink.framed
         self.max_buffered, self.max_pending = max_buffered, max_pending
         self.live = False
         self.overflowed = False
@@ -142,20 +146,17 @@ class PushStream:
     # -- what the hub calls -------------------------------------------------------------------------
     def offer(self, batch: Batch) -> None:
         """Write a batch of matching events (live), or keep it for after the replay (catching up)."""
-        if self.live:
-            if batch.last_id <= self.cursor:
+        if self.live:  # the hot path: one call per stream and change, kept lean
+            cursor = self.cursor
+            if batch.last_id <= cursor:
                 return
-            sink = self.sink
-            if sink.closing():
-                self.close()
-                return
-            if batch.first_id > self.cursor:  # the usual case: the group's shared bytes
-                sink.write(batch.chunk if sink.framed else batch.sse)
+            if batch.first_id > cursor:  # the usual case: the group's shared bytes
+                self._send(batch.chunk if self._framed else batch.sse)
             else:
-                self._write(b"".join(e.sse_frame for e in batch.after(self.cursor)))
+                self._write(b"".join(e.sse_frame for e in batch.after(cursor)))
             self.cursor = batch.last_id
-            self.last_write = time.monotonic()
-            if sink.buffered() > self.max_buffered:
+            self.last_write = batch.made
+            if self._buffered() > self.max_buffered:
                 self._overflow()
             return
         if self.overflowed or self.closed:
