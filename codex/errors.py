@@ -13,6 +13,7 @@ __all__ = [
     "CodexError",
     "ConfigError",
     "Conflict",
+    "CursorExpired",
     "DatabaseBusy",
     "DatabaseUnavailable",
     "InvalidInput",
@@ -97,3 +98,21 @@ class TenantScopeError(CodexError):
     """Code bound to one tenant reached outside it: a tenant scope on a shared table, or a repository of
     one tenant on another tenant's transaction. A programming error, never the caller's input (HTTP 500).
     """
+
+
+class CursorExpired(CodexError):
+    """A change-log cursor is older than the oldest retained change: rows after it were pruned.
+
+    ``details["oldest"]`` is the oldest retained change id. A stream resumed from ``oldest - 1`` (the
+    retained edge) continues without a gap from there; anything older must reload its state (a
+    query) first. The HTTP layer answers 410.
+    """
+
+    def __init__(self, cursor: int, oldest: int) -> None:
+        super().__init__(
+            f"cursor {cursor} is older than the retained change log (oldest retained change: {oldest}); "
+            f"reload, then resume from {max(0, oldest - 1)} or later",
+            oldest=oldest,
+            cursor=cursor,
+        )
+        self.cursor, self.oldest = cursor, oldest

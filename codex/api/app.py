@@ -8,17 +8,21 @@ and WebSocket come from Starlette underneath.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
+from starlette.types import Receive, Scope, Send
 
 from codex import __version__
 from codex.api.bookkeeping import Bookkeeper
 from codex.api.boundary import InputBoundary
 from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
+from codex.api.live import LiveQueries
 from codex.api.logs import RequestIds, install_log_hygiene
 from codex.api.named import register_builtins
 from codex.api.registry import Registry
@@ -30,11 +34,24 @@ from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
+from codex.api.streaming import SERVER_SEND, end_streams
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
+from codex.reactive.push import tend
+from codex.reactive.retention import RetentionPolicy, run_retention
 from codex.store import Store, open_store
 
-__all__ = ["create_app", "default_registry"]
+__all__ = ["CodexApp", "create_app", "default_registry"]
+
+
+class CodexApp(FastAPI):
+    """The FastAPI app, keeping the server's own ``send`` in each HTTP scope (before any middleware
+    wraps it): SSE streams write to their connection directly (:mod:`codex.api.streaming`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def default_registry() -> Registry:
@@ -79,17 +96,42 @@ def create_app(
         hub = make_hub(the_store, settings)
         snapshots = SnapshotRecorder(the_store)
         book = Bookkeeper(the_store, settings)
-        app.state.codex = AppState(
-            store=the_store, settings=settings, registry=registry, hub=hub, snapshots=snapshots, book=book
+        live = LiveQueries(hub, the_store, debounce=settings.live_debounce_seconds)
+        app.state.codex = state = AppState(
+            store=the_store,
+            settings=settings,
+            registry=registry,
+            hub=hub,
+            snapshots=snapshots,
+            book=book,
+            live=live,
         )
+        live.limiter = state.readers()
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
         await hub.start()
         await snapshots.start()
         await book.start()
+        tending = asyncio.create_task(
+            tend(hub, keepalive=settings.sse_keepalive_seconds, more=live.streams), name="codex-tend"
+        )
+        policy = RetentionPolicy(settings.retention_keep_last, settings.retention_max_age_seconds)
+        background = [tending]
+        if policy.active:
+            background.append(
+                asyncio.create_task(
+                    run_retention(the_store, policy, every=settings.retention_interval_seconds),
+                    name="codex-retention",
+                )
+            )
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            end_streams(hub, live)
             await book.stop()
             await snapshots.stop()
             await hub.stop()
@@ -98,7 +140,7 @@ def create_app(
             if owned:
                 the_store.dispose()
 
-    app = FastAPI(
+    app = CodexApp(
         title="Codex API",
         version=__version__,
         summary="Named queries and mutations, live change streams and readiness for a Codex store.",

@@ -46,13 +46,32 @@ class Mutation:
 
 @dataclass(frozen=True)
 class Query:
-    """A named query (``run(conn, principal, params) -> JSON-able result``)."""
+    """A named query (``run(conn, principal, params) -> JSON-able result``).
+
+    Attributes:
+        name: URL name, e.g. ``chat.messages``.
+        model: The pydantic model of the query-string parameters.
+        run: ``run(conn, principal, params) -> JSON-able result`` (inside one read transaction).
+        summary: One line for the OpenAPI contract.
+        scope: The scope the caller needs.
+        topics: The change-log topic patterns the result depends on: a live query
+            (``/api/codex/live/{query}``) is evaluated again only after a change of the tenant on one
+            of them. ``{param}`` is replaced by the parameter's value, e.g.
+            ``("conversations/{conversation_id}",)``; empty means every topic of the tenant (correct,
+            but evaluated on every change).
+    """
 
     name: str
     model: type[BaseModel]
     run: Handler
     summary: str
     scope: str = "read"
+    topics: tuple[str, ...] = ()
+
+    def topic_patterns(self, params: BaseModel) -> tuple[str, ...]:
+        """The declared topics with ``params`` filled in (``("*",)`` when none are declared)."""
+        values = params.model_dump()
+        return tuple(t.format(**values) for t in self.topics) or ("*",)
 
 
 @dataclass

@@ -51,6 +51,7 @@ from codex.engine import make_engine
 from codex.errors import CodexError, InvalidInput
 from codex.migrate import LEDGER_TABLE, user_tables, verify_database
 from codex.reactive.patterns import TopicPattern
+from codex.reactive.push import PushStream
 from codex.repositories._base import sql_timestamp
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
@@ -518,4 +519,10 @@ def add_admin_routes(app: FastAPI) -> None:
         ) -> dict[str, int]:
             started = time.monotonic()
             count = request.app.state.codex_stream_drops.drop()
-            return {"dropped": count, "ms": int((time.monotonic() - started) * 1000)}
+            state: AppState = request.app.state.codex
+            # streams that took their connection over (codex.api.streaming) end themselves: the last
+            # chunk, then the connection closes, as when a server goes away
+            streams = [m for m in state.hub.members() if isinstance(m, PushStream)] + state.live.streams()
+            for stream in streams:
+                stream.close()
+            return {"dropped": count + len(streams), "ms": int((time.monotonic() - started) * 1000)}

@@ -28,50 +28,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi import Query as QueryParam
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from codex.api.auth import Principal, authenticate_secret, bearer_scheme, require
 from codex.api.bookkeeping import StreamEntry
 from codex.api.boundary import INT64_MAX, JsonProblem, parse_json
 from codex.api.errors import ApiError, status_for
+from codex.api.live import LiveFrames, LiveQuery, LiveStream
 from codex.api.logs import current_request_id, redact
 from codex.api.routes_codex import QueryResponse, parse_params, run_query
 from codex.api.state import AppState
-from codex.errors import CodexError
+from codex.api.streaming import SseResponse
+from codex.errors import CodexError, CursorExpired
 from codex.reactive import sse
 from codex.reactive.hub import Reset, Subscription
 from codex.reactive.patterns import TopicPattern
+from codex.reactive.push import PushStream, Sink
+from codex.repositories.changelog import ChangeLogRepository
 
 __all__ = ["add_stream_routes"]
 
 log = logging.getLogger("codex.api")
-
-
-class _Stream(StreamingResponse):
-    """A streaming response that runs ``on_close`` when the response ends, however it ends.
-
-    ``on_close`` is synchronous and runs in a ``finally`` of the ASGI call itself: a disconnect, a
-    cancellation or a server shutdown cannot skip it (an ``await`` in a generator's ``finally`` can be).
-    """
-
-    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None], **kw: Any) -> None:
-        super().__init__(content, **kw)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._on_close()
 
 
 def _cursor(request: Request, after_id: int | None) -> int | None:
@@ -87,37 +70,34 @@ def _cursor(request: Request, after_id: int | None) -> int | None:
     return after_id
 
 
-async def _events(
-    request: Request, state: AppState, sub: Subscription, first: bytes | None
-) -> AsyncIterator[bytes]:
-    keepalive = state.settings.sse_keepalive_seconds
-    limit = state.settings.sse_max_seconds
-    started = time.monotonic()
-    try:
-        yield sse.retry(1000) + (first or b"")
-        idle = 0.0
-        while True:
-            if limit and time.monotonic() - started >= limit:
-                return  # the client resumes from its Last-Event-ID
-            item = await sub.next(timeout=min(1.0, limit) if limit else 1.0)
-            if item is None:
-                if await request.is_disconnected():
-                    return
-                idle += 1.0
-                if idle >= keepalive:
-                    idle = 0.0
-                    yield sse.comment("keepalive")
-                continue
-            idle = 0.0
-            if isinstance(item, Reset):
-                yield sse.event(
-                    {"cursor": item.cursor, "reason": item.reason}, event_type="reset", event_id=item.cursor
-                )
-                continue
-            if item:
-                yield b"".join(ev.sse_frame for ev in item)
-    finally:
-        sub.close()
+async def retained_start(state: AppState) -> int:
+    """The cursor of a stream that gives none: just before the oldest retained change."""
+
+    def oldest() -> int:
+        with state.store.connect() as conn:
+            return ChangeLogRepository(conn).oldest()
+
+    return max(0, await anyio.to_thread.run_sync(oldest) - 1)
+
+
+async def check_cursor(state: AppState, cursor: int, *, joined: int = 0) -> None:
+    """Refuse a cursor older than the retained change log (only a cursor behind the hub needs a read).
+
+    ``joined``: members the caller itself already added to the hub (they do not make it "running").
+
+    Raises:
+        CursorExpired: Rows after ``cursor`` were pruned (410 with ``oldest``).
+    """
+    if cursor >= state.hub.last_id and state.hub.subscriber_count > joined:
+        return  # a running hub knows the head: nothing to replay, nothing that could have been pruned
+
+    def oldest() -> int:
+        with state.store.connect() as conn:
+            return ChangeLogRepository(conn).oldest()
+
+    edge = await anyio.to_thread.run_sync(oldest)
+    if cursor < edge - 1:
+        raise CursorExpired(cursor, edge)
 
 
 def add_stream_routes(app: FastAPI) -> None:
@@ -130,6 +110,10 @@ def add_stream_routes(app: FastAPI) -> None:
         response_class=StreamingResponse,
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "An event stream."},
+            410: {
+                "description": "The cursor is older than the retained change log (`oldest` names the "
+                "oldest retained change id)."
+            },
             429: {"description": "Too many open streams for this token or tenant (see Retry-After)."},
         },
     )
@@ -141,7 +125,7 @@ def add_stream_routes(app: FastAPI) -> None:
         ),
         query: str | None = QueryParam(None, description="Send this named query's snapshot first."),
         who: Principal = Depends(require("subscribe")),
-    ) -> StreamingResponse:
+    ) -> SseResponse:
         state: AppState = request.app.state.codex
         pattern = TopicPattern.parse(topic)
         cursor = _cursor(request, after_id)
@@ -158,21 +142,78 @@ def add_stream_routes(app: FastAPI) -> None:
             if cursor is None:
                 cursor = snap.cursor
             first = sse.event(snap.model_dump(), event_type="snapshot", event_id=snap.cursor)
+        if cursor is None:  # no cursor: from the start of the retained log (upstream: after_id=0)
+            cursor = await retained_start(state)
+        else:
+            await check_cursor(state, cursor)
         entry = state.book.open_stream("sse", who.tenant, who.token_id, pattern)
+        settings = state.settings
+
+        def make_stream(sink: Sink) -> PushStream:
+            return PushStream(
+                state.hub,
+                who.tenant,
+                [pattern],
+                cursor,
+                sink,
+                max_buffered=settings.client_buffer * 1024,
+                max_pending=settings.client_buffer,
+                on_close=lambda: state.book.close_stream(entry),
+            )
+
+        return SseResponse(
+            first=sse.retry(1000) + (first or b""),
+            make_stream=make_stream,
+            on_close=lambda: state.book.close_stream(entry),
+            max_seconds=settings.sse_max_seconds,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get(
+        "/api/codex/live/{query}",
+        summary="A named query's result as Server-Sent Events, pushed again whenever a change alters it.",
+        description="The query's own parameters go in the query string, as for `/api/codex/query/{name}`. "
+        "Sends `event: result` `{result, digest, cursor}` at once, then after each committed change of the "
+        "tenant on a topic the query depends on, when the result differs.",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "A stream of result events."},
+            404: {
+                "description": "Unknown query, or an object of the query's parameters that the tenant "
+                "does not have."
+            },
+            429: {"description": "Too many open streams for this token or tenant (see Retry-After)."},
+        },
+    )
+    async def live(
+        request: Request, query: str, who: Principal = Depends(require("subscribe"))
+    ) -> SseResponse:
+        state: AppState = request.app.state.codex
+        named = state.registry.queries.get(query)
+        if named is None:
+            raise ApiError(404, "NotFound", f"unknown query {query!r}", known=sorted(state.registry.queries))
+        if not who.allows(named.scope):
+            raise ApiError(403, "Forbidden", f"this token lacks the {named.scope!r} scope")
+        params = parse_params(named, dict(request.query_params))
+        live_query = state.live.get(who, named, params)
+        entry = state.book.open_stream(
+            "sse", who.tenant, who.token_id, live_query.patterns[0], f"live {named.name}"
+        )
+        stream = LiveStream(
+            live_query,
+            max_buffered=state.settings.client_buffer * 1024,
+            on_close=lambda: state.book.close_stream(entry),
+        )
         try:
-            sub = state.hub.subscribe(who.tenant, [pattern], cursor or 0)
+            await live_query.add(stream)
         except BaseException:
-            state.book.close_stream(entry)
+            stream.close()
             raise
-
-        def closed() -> None:
-            sub.close()
-            state.book.close_stream(entry)
-
-        return _Stream(
-            _events(request, state, sub, first),
-            on_close=closed,
-            media_type="text/event-stream",
+        return SseResponse(
+            first=sse.retry(1000),
+            make_stream=stream.bind,
+            on_close=stream.close,
+            max_seconds=state.settings.sse_max_seconds,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
@@ -197,8 +238,10 @@ class _WebSocketSession:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.state: AppState = ws.app.state.codex
-        self.subs: dict[str, tuple[StreamEntry, Subscription, asyncio.Task[None]]] = {}
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=self.state.settings.client_buffer)
+        self.subs: dict[str, tuple[StreamEntry, _Closable, asyncio.Task[None]]] = {}
+        self.outbox: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(
+            maxsize=self.state.settings.client_buffer
+        )
 
     def _error(self, message: str, **extra: Any) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": "error", "message": redact(message), **extra}
@@ -268,6 +311,8 @@ class _WebSocketSession:
         kind = msg.get("type")
         if kind == "subscribe":
             return self._subscribe(who, msg)
+        if kind == "live":
+            return self._live(who, msg)
         if kind == "unsubscribe":
             sub_id = _client_id(msg.get("id"), required=True)
             found = self.subs.pop(sub_id, None)
@@ -278,7 +323,43 @@ class _WebSocketSession:
             sub.close()
             self.state.book.close_stream(entry)
             return {"type": "unsubscribed", "id": sub_id}
-        raise _Refusal("type must be subscribe or unsubscribe", field=["type"])
+        raise _Refusal("type must be subscribe, live or unsubscribe", field=["type"])
+
+    def _live(self, who: Principal, msg: dict[str, Any]) -> dict[str, Any]:
+        sub_id = _client_id(msg.get("id"), required=False)
+        name = msg.get("query")
+        named = self.state.registry.queries.get(name) if isinstance(name, str) else None
+        if named is None:
+            raise _Refusal(f"unknown query {_shown(name)}", field=["query"], status=404)
+        if not who.allows(named.scope):
+            raise _Refusal(f"this token lacks the {named.scope!r} scope", field=["query"], status=403)
+        raw_params = msg.get("params") or {}
+        if not isinstance(raw_params, dict):
+            raise _Refusal("params must be an object", field=["params"], status=422)
+        if sub_id in self.subs:
+            raise _Refusal(f"subscription {sub_id!r} exists; unsubscribe first", field=["id"])
+        params = parse_params(named, raw_params)
+        live = self.state.live.get(who, named, params)
+        entry = self.state.book.open_stream(
+            "websocket", who.tenant, who.token_id, live.patterns[0], f"{sub_id} (live {named.name})"
+        )
+        frames = LiveFrames(self.outbox, sub_id)
+        handle = _LiveHandle(live, frames)
+        self.subs[sub_id] = (entry, handle, asyncio.create_task(self._live_start(sub_id, handle)))
+        return {
+            "type": "subscribed",
+            "id": sub_id,
+            "query": named.name,
+            "params": params.model_dump(mode="json"),
+        }
+
+    async def _live_start(self, sub_id: str, handle: _LiveHandle) -> None:
+        try:
+            await handle.live.add(handle.frames)
+        except CodexError as exc:
+            body = {k: v for k, v in exc.to_dict().items() if k != "message"}
+            await self.outbox.put(self._error(exc.message, status=status_for(exc), id=sub_id, **body))
+            self._drop(sub_id)
 
     def _subscribe(self, who: Principal, msg: dict[str, Any]) -> dict[str, Any]:
         sub_id = _client_id(msg.get("id"), required=False)
@@ -289,21 +370,34 @@ class _WebSocketSession:
             pattern = TopicPattern.parse(topic)
         except CodexError as exc:
             raise _Refusal(exc.message, field=["topic"], status=422) from None
-        after = msg.get("after_id", 0)
-        if after is None:
-            after = 0
+        given = msg.get("after_id") is not None
+        after = msg.get("after_id") or 0
         if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= INT64_MAX:
             raise _Refusal("after_id must be an integer change-log id >= 0", field=["after_id"], status=422)
         if sub_id in self.subs:
             raise _Refusal(f"subscription {sub_id!r} exists; unsubscribe first", field=["id"])
         entry = self.state.book.open_stream("websocket", who.tenant, who.token_id, pattern, sub_id)
         sub = self.state.hub.subscribe(who.tenant, [pattern], after)
-        self.subs[sub_id] = (entry, sub, asyncio.create_task(self._pump(sub_id, sub)))
+        self.subs[sub_id] = (entry, sub, asyncio.create_task(self._pump(sub_id, sub, given)))
         return {"type": "subscribed", "id": sub_id, "topic": pattern.text, "after_id": after}
 
-    async def _pump(self, sub_id: str, sub: Subscription) -> None:
+    async def _pump(self, sub_id: str, sub: Subscription, given: bool = True) -> None:
+        prefix = '{"type":"change","subscription":' + sse.json_text(sub_id) + ',"change":'
+        first = True
         while True:
-            item = await sub.next(timeout=1.0)
+            try:
+                if first:  # no after_id: from the start of the retained log
+                    first = False
+                    if given:
+                        await check_cursor(self.state, sub.cursor, joined=1)
+                    else:
+                        sub.cursor = await retained_start(self.state)
+                item = await sub.next(timeout=1.0)
+            except CursorExpired as exc:
+                body = {k: v for k, v in exc.to_dict().items() if k != "message"}
+                await self.outbox.put(self._error(exc.message, status=410, id=sub_id, **body))
+                self._drop(sub_id)
+                return
             if item is None:
                 continue
             if isinstance(item, Reset):
@@ -311,14 +405,21 @@ class _WebSocketSession:
                     {"type": "reset", "subscription": sub_id, "cursor": item.cursor, "reason": item.reason}
                 )
                 continue
-            for ev in item:
-                await self.outbox.put({"type": "change", "subscription": sub_id, "change": ev.as_dict()})
+            for ev in item:  # the change's JSON is encoded once, shared by every subscription
+                await self.outbox.put(prefix + ev.json + "}")
+
+    def _drop(self, sub_id: str) -> None:
+        found = self.subs.pop(sub_id, None)
+        if found is not None:
+            entry, sub, _pump = found
+            sub.close()
+            self.state.book.close_stream(entry)
 
     async def _writer(self) -> None:
         with contextlib.suppress(Exception):  # the client is gone: the receive loop notices
             while True:
                 frame = await self.outbox.get()
-                await self.ws.send_text(sse.json_text(frame))
+                await self.ws.send_text(frame if isinstance(frame, str) else sse.json_text(frame))
 
     async def _auth(self) -> Principal | None:
         ws, state = self.ws, self.state
@@ -351,6 +452,26 @@ class _WebSocketSession:
         state.book.token_used(who.token_id)
         await ws.send_json({"type": "ready", "tenant": who.tenant})
         return who
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class _LiveHandle:
+    """A WebSocket's live-query subscription: leaving it leaves the query."""
+
+    def __init__(self, live: LiveQuery, frames: LiveFrames) -> None:
+        self.live, self.frames = live, frames
+
+    def close(self) -> None:
+        self.frames.close()
+        self.live.remove(self.frames)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _client_id(value: Any, *, required: bool) -> str:

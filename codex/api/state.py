@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from codex.api.bookkeeping import Bookkeeper
+from codex.api.live import LiveQueries
 from codex.api.registry import Registry
 from codex.api.snapshots import SnapshotRecorder
 from codex.config import CodexSettings
@@ -30,6 +31,8 @@ class AppState:
     snapshots: SnapshotRecorder
     book: Bookkeeper
     """Open streams (in memory, mirrored in the background), stream caps and token use."""
+    live: LiveQueries
+    """Live queries (one evaluation per change and key, shared by its subscribers)."""
     extras: dict[str, Any] = field(default_factory=dict)
     read_limiter: anyio.CapacityLimiter | None = None
     """Bounds the worker threads running named queries (``read_threads``)."""
@@ -45,11 +48,16 @@ def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
     """A change hub reading ``store`` (one read per tick; reads run in worker threads)."""
 
     def fetch(
-        after_id: int, *, limit: int, upto: int | None = None, tenant: str | None = None
+        after_id: int,
+        *,
+        limit: int,
+        upto: int | None = None,
+        tenant: str | None = None,
+        check_edge: bool = False,
     ) -> list[ChangeEvent]:
         store.sync_if_older(settings.poll_min_seconds)  # a replica sees other servers' commits after a sync
         with store.connect() as conn:
-            return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant)
+            return read_changes(conn, after_id, limit=limit, upto=upto, tenant=tenant, check_edge=check_edge)
 
     def head() -> int:
         with store.connect() as conn:

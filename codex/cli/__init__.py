@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from codex.cli import ci, db, legacy, search, serve, tokens, vault
+from codex.cli import changes, ci, db, legacy, search, serve, tokens, vault
 
 __all__ = ["app", "main"]
 
@@ -14,6 +14,7 @@ app = typer.Typer(
 app.add_typer(ci.app, name="ci")
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(changes.app, name="changes")
 app.add_typer(search.app, name="search")
 app.add_typer(legacy.app, name="legacy")
 app.add_typer(vault.app, name="vault")

@@ -36,7 +36,18 @@ class CodexSettings(BaseSettings):
     wake_on_commit: bool = Field(
         True, description="Wake streams at once on a local commit (off = poll only, the upstream baseline)."
     )
-    client_buffer: int = Field(1000, ge=1, description="Events buffered per stream before a reset.")
+    client_buffer: int = Field(
+        1000,
+        ge=1,
+        description="Events buffered per stream before a reset (an SSE stream also allows about 1 KiB "
+        "an event, so 1000 ≈ 1 MiB, waiting in memory for a slow client).",
+    )
+    live_debounce_seconds: float = Field(
+        0.02,
+        ge=0,
+        description="A change waits this long for the rest of its burst before live queries are "
+        "evaluated again (a burst costs one evaluation).",
+    )
     busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout on local files.")
     read_threads: int = Field(
         2,
@@ -74,6 +85,22 @@ class CodexSettings(BaseSettings):
     )
     token_touch_seconds: float = Field(
         60.0, ge=0, description="A token's last_used_at is written at most once per this many seconds."
+    )
+    retention_keep_last: int | None = Field(
+        None,
+        ge=0,
+        description="Background retention: keep this many newest change-log rows (and per query as many "
+        "snapshots, at least the newest); unset: no count limit. Older cursors get 410 CursorExpired.",
+    )
+    retention_max_age_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="Background retention: prune change-log rows and query snapshots older than this "
+        "(seconds; each query keeps its newest snapshot); unset: no age limit. With both limits a row "
+        "goes only when both let it go.",
+    )
+    retention_interval_seconds: float = Field(
+        300.0, gt=0, description="How often `codex serve` applies the retention policy (when one is set)."
     )
     server_ttl_seconds: float = Field(
         30.0,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from codex.errors import CursorExpired
 from codex.reactive import sse
-from codex.repositories.changelog import ChangeRow
+from codex.repositories.changelog import ChangeLogRepository, ChangeRow
 from domains._meta import DEFAULT_TENANT as _DEFAULT_TENANT
 
-__all__ = ["DEFAULT_TENANT", "ChangeEvent", "read_changes"]
+__all__ = ["DEFAULT_TENANT", "Batch", "ChangeEvent", "read_changes"]
 
 DEFAULT_TENANT = _DEFAULT_TENANT
 """The tenant of rows written without one (CLI, library use)."""
@@ -30,13 +33,55 @@ class ChangeEvent(ChangeRow):
     tenant: str
 
     @functools.cached_property
+    def json(self) -> str:
+        """The event body as compact JSON text, encoded once (WebSocket frames embed it as it is)."""
+        return sse.json_text(self.as_dict())
+
+    @functools.cached_property
     def sse_frame(self) -> bytes:
         """The event as one SSE frame, encoded once and shared by every stream that sends it."""
-        return sse.event(self.as_dict(), event_id=self.id)
+        return sse.event(self.json, event_id=self.id)
 
     def as_dict(self) -> dict[str, Any]:
         """The event body streamed to clients (the upstream shape plus the parsed ``payload``)."""
         return {**super().as_dict(), "payload": self.payload}
+
+
+class Batch:
+    """Events of one hub tick that match one (tenant, patterns) group, with encodings made once.
+
+    Every stream of the group is handed the same object, so the SSE bytes (and their HTTP chunk
+    framing) are built at most once per tick and group, whatever the number of streams.
+    """
+
+    __slots__ = ("_chunk", "_sse", "events", "first_id", "last_id", "made")
+
+    def __init__(self, events: Sequence[ChangeEvent]) -> None:
+        self.made = time.monotonic()
+        """When the batch was made (streams note it as their last write: one clock read per batch)."""
+        self.events = tuple(events)
+        self.first_id = self.events[0].id
+        self.last_id = self.events[-1].id
+        self._sse: bytes | None = None
+        self._chunk: bytes | None = None
+
+    @property
+    def sse(self) -> bytes:
+        """The events as consecutive SSE frames."""
+        if self._sse is None:
+            self._sse = b"".join(e.sse_frame for e in self.events)
+        return self._sse
+
+    @property
+    def chunk(self) -> bytes:
+        """:attr:`sse` framed as one HTTP/1.1 chunk (for writers on the raw transport)."""
+        if self._chunk is None:
+            self._chunk = sse.chunk(self.sse)
+        return self._chunk
+
+    def after(self, cursor: int) -> list[ChangeEvent]:
+        """The events with ``id > cursor``."""
+        return [e for e in self.events if e.id > cursor]
 
 
 def read_changes(
@@ -46,8 +91,18 @@ def read_changes(
     limit: int = 500,
     upto: int | None = None,
     tenant: str | None = None,
+    check_edge: bool = False,
 ) -> list[ChangeEvent]:
-    """Rows with ``after_id < id (<= upto)``, oldest first, optionally of one tenant only."""
+    """Rows with ``after_id < id (<= upto)``, oldest first, optionally of one tenant only.
+
+    Raises:
+        CursorExpired: ``check_edge`` is set and rows after ``after_id`` were pruned (checked in the
+            same read transaction as the rows, so a prune can never open an unnoticed gap).
+    """
+    if check_edge:
+        oldest = ChangeLogRepository(conn).oldest()
+        if after_id < oldest - 1:
+            raise CursorExpired(after_id, oldest)
     sql, params = _SQL, list[object]([after_id])
     if upto is not None:
         sql += " AND c.id <= ?"

@@ -4,7 +4,14 @@
   store after commit); commits made by other processes or replicas are picked up by an adaptive poll
   of the log (``poll_min`` right after activity, doubling to ``poll_max`` when idle). Each tick is ONE
   database read for all subscribers; nothing polls while no one is subscribed.
-* Each subscription has a bounded buffer. A client that falls too far behind gets a
+* **Fan-out costs almost nothing per stream.** Members are grouped by tenant and by their patterns:
+  a tick's rows are split by tenant, matched once per group, and the group's matching rows become one
+  :class:`~codex.reactive.feed.Batch` handed to every member of the group, so a change is encoded once
+  per (tenant, pattern) whatever the number of streams, and another tenant's change never reaches a
+  member (it is not even matched against its patterns).
+* Members decide how to deliver: a pull :class:`Subscription` (WebSocket) queues the events for its
+  pump; a push stream (:mod:`codex.reactive.push`, SSE) writes the batch's shared bytes straight to
+  its connection. Either way each has a bounded buffer: a client that falls too far behind gets a
   :class:`Reset` (streamed as the documented ``reset`` event) and then resumes from its cursor by
   reading the log: nothing is lost, memory stays bounded.
 * A new subscription first replays the log from its ``after_id`` up to the hub's position at the
@@ -19,15 +26,17 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
-from codex.reactive.feed import ChangeEvent
+from codex.reactive.feed import Batch, ChangeEvent
 from codex.reactive.patterns import TopicPattern
 
-__all__ = ["ChangeHub", "Reset", "Subscription"]
+__all__ = ["ChangeHub", "Member", "Reset", "Subscription"]
 
 log = logging.getLogger("codex.reactive")
 
@@ -42,8 +51,31 @@ class Reset:
     reason: str = "client fell behind; resuming from the cursor"
 
 
+class Member(Protocol):
+    """Anything the hub fans out to: a tenant, its patterns, and what to do with a matching batch."""
+
+    tenant: str
+    patterns: tuple[TopicPattern, ...]
+
+    def offer(self, batch: Batch) -> None:
+        """Take a batch of matching events (called on the event loop; must not block)."""
+
+
+class _Group:
+    """The members of one tenant that share the same patterns (matched once per tick)."""
+
+    __slots__ = ("members", "patterns")
+
+    def __init__(self, patterns: tuple[TopicPattern, ...]) -> None:
+        self.patterns = patterns
+        self.members: dict[Member, None] = {}  # an insertion-ordered set
+
+    def matches(self, topic: str) -> bool:
+        return any(p.matches(topic) for p in self.patterns)
+
+
 class Subscription:
-    """One stream's view of the hub: its tenant, patterns, cursor and bounded buffer."""
+    """A pull member (the WebSocket's): its tenant, patterns, cursor and bounded queue of events."""
 
     def __init__(
         self, hub: ChangeHub, tenant: str, patterns: Sequence[TopicPattern], cursor: int, buffer: int
@@ -61,16 +93,23 @@ class Subscription:
         """Same tenant and a matching topic pattern."""
         return event.tenant == self.tenant and any(p.matches(event.topic) for p in self.patterns)
 
-    def _offer(self, event: ChangeEvent) -> None:
-        if self.overflowed or not self.matches(event):
+    def offer(self, batch: Batch) -> None:
+        """Queue the batch's events (an overflow turns into a :class:`Reset` on the next read)."""
+        if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
+        for event in batch.events:
+            try:
+                self.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.overflowed = True
+                return
 
     async def next(self, timeout: float) -> list[ChangeEvent] | Reset | None:
-        """The next batch of events, a :class:`Reset`, or None when ``timeout`` passed quietly."""
+        """The next batch of events, a :class:`Reset`, or None when ``timeout`` passed quietly.
+
+        Raises:
+            CursorExpired: The rows the subscription still had to replay were pruned.
+        """
         if self.overflowed:
             while not self.queue.empty():
                 self.queue.get_nowait()
@@ -78,12 +117,12 @@ class Subscription:
             self.live_floor = self.hub.last_id
             return Reset(self.cursor)
         if self.cursor < self.live_floor:
-            rows = await self.hub.backlog(self, self.cursor, self.live_floor)
+            rows = await self.hub.backlog(self.tenant, self.patterns, self.cursor, self.live_floor)
             if not rows:
                 self.cursor = self.live_floor
                 return await self.next(timeout)
             self.cursor = max(self.cursor, rows[-1].id)
-            return self._mark(rows)
+            return self._mark([r for r in rows if self.matches(r)])
         try:
             async with asyncio.timeout(timeout):  # no extra task per wait, unlike wait_for on 3.11
                 first = await self.queue.get()
@@ -103,14 +142,16 @@ class Subscription:
 
     def close(self) -> None:
         """Leave the hub."""
-        self.hub.unsubscribe(self)
+        self.hub.leave(self)
 
 
 class ChangeHub:
-    """Fan-out of committed change-log rows to in-process subscriptions.
+    """Fan-out of committed change-log rows to in-process members.
 
     Args:
-        fetch: ``fetch(after_id, limit=…, upto=…, tenant=…) -> list[ChangeEvent]`` (runs in a thread).
+        fetch: ``fetch(after_id, limit=…, upto=…, tenant=…, check_edge=…) -> list[ChangeEvent]`` (runs
+            in a thread; with ``check_edge`` it raises :class:`~codex.errors.CursorExpired` when rows
+            after ``after_id`` were pruned).
         head: ``head() -> int``, the newest change id (runs in a thread).
         poll_min: Poll interval right after activity (other writers), seconds.
         poll_max: Poll interval when idle, seconds.
@@ -131,16 +172,22 @@ class ChangeHub:
         self._fetch, self._head = fetch, head
         self.poll_min, self.poll_max, self.buffer, self.batch = poll_min, poll_max, buffer, batch
         self.last_id = 0
-        self._subs: set[Subscription] = set()
+        self._groups: dict[str, dict[tuple[str, ...], _Group]] = {}
+        self._count = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ticks = 0
+        self.delivered_batches = 0
 
     @property
     def subscriber_count(self) -> int:
-        """Open subscriptions."""
-        return len(self._subs)
+        """Open members (streams, WebSocket subscriptions, live queries)."""
+        return self._count
+
+    def members(self) -> list[Member]:
+        """Every member, in no particular order (a copy)."""
+        return [m for groups in self._groups.values() for g in groups.values() for m in g.members]
 
     async def start(self) -> None:
         """Read the log head and start the reader task."""
@@ -170,41 +217,98 @@ class ChangeHub:
         loop.call_soon_threadsafe(self._wake.set)
 
     def subscribe(self, tenant: str, patterns: Sequence[TopicPattern], after_id: int) -> Subscription:
-        """Join the hub; the subscription replays from ``after_id`` then streams live rows."""
+        """Join with a pull :class:`Subscription` that replays from ``after_id`` then streams live rows."""
         sub = Subscription(self, tenant, patterns, cursor=after_id, buffer=self.buffer)
-        self._subs.add(sub)
-        self._wake.set()
+        self.join(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
-        """Leave the hub (idempotent)."""
-        self._subs.discard(sub)
+    def join(self, member: Member) -> None:
+        """Add a member: from now on it is offered every new row of its tenant matching its patterns."""
+        key = tuple(p.text for p in member.patterns)
+        group = self._groups.setdefault(member.tenant, {}).get(key)
+        if group is None:
+            group = self._groups[member.tenant][key] = _Group(tuple(member.patterns))
+        if member not in group.members:
+            group.members[member] = None
+            self._count += 1
+        self._wake.set()
 
-    async def backlog(self, sub: Subscription, after_id: int, upto: int) -> list[ChangeEvent]:
-        """Read a subscription's missed rows ``(after_id, upto]`` of its tenant, filtered by its patterns."""
+    def leave(self, member: Member) -> None:
+        """Remove a member (idempotent)."""
+        groups = self._groups.get(member.tenant)
+        key = tuple(p.text for p in member.patterns)
+        group = groups.get(key) if groups is not None else None
+        if group is None or group.members.pop(member, 0) is not None:
+            return
+        self._count -= 1
+        if not group.members:
+            del groups[key]  # type: ignore[union-attr]
+            if not groups:
+                del self._groups[member.tenant]
+
+    def unsubscribe(self, member: Member) -> None:
+        """Alias of :meth:`leave`."""
+        self.leave(member)
+
+    async def backlog(
+        self, tenant: str, patterns: Sequence[TopicPattern], after_id: int, upto: int
+    ) -> list[ChangeEvent]:
+        """Read missed rows ``(after_id, upto]`` of ``tenant``: the first non-empty page that holds rows
+        matching ``patterns`` (it may hold others too; the last row is the new cursor), or ``[]``.
+
+        Raises:
+            CursorExpired: Rows after ``after_id`` were pruned (``fetch`` checks the retained edge in
+                the same read transaction, so rows pruned under a replaying stream end it loudly
+                instead of leaving a silent gap).
+        """
         cursor = after_id
         while cursor < upto:
             rows = await anyio.to_thread.run_sync(
-                functools.partial(self._fetch, cursor, limit=self.batch, upto=upto, tenant=sub.tenant)
+                functools.partial(
+                    self._fetch, cursor, limit=self.batch, upto=upto, tenant=tenant, check_edge=True
+                )
             )
             if not rows:
                 return []
-            matched = [r for r in rows if sub.matches(r)]
-            if matched:
-                return matched
+            if any(p.matches(r.topic) for r in rows for p in patterns):
+                return rows
             cursor = rows[-1].id
-            sub.cursor = cursor
         return []
+
+    def fan_out(self, rows: Sequence[ChangeEvent]) -> None:
+        """Offer committed rows (oldest first, all newer than :attr:`last_id`) to the members."""
+        by_tenant: defaultdict[str, list[ChangeEvent]] = defaultdict(list)
+        for event in rows:
+            by_tenant[event.tenant].append(event)
+        for tenant, events in by_tenant.items():
+            groups = self._groups.get(tenant)
+            if not groups:
+                continue
+            for group in tuple(groups.values()):
+                matched = [e for e in events if group.matches(e.topic)]
+                if not matched:
+                    continue
+                batch = Batch(matched)
+                self.delivered_batches += 1
+                for member in tuple(group.members):
+                    try:
+                        member.offer(batch)
+                    except Exception:  # one broken member never stops the others
+                        log.exception("change hub: a member failed to take a batch; removing it")
+                        self.leave(member)
+        if rows:
+            self.last_id = max(self.last_id, rows[-1].id)
 
     async def _run(self) -> None:
         interval = self.poll_min
         while True:
-            if not self._subs:
+            if not self._count:
                 self._wake.clear()
                 await self._wake.wait()
                 interval = self.poll_min
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 rows = await anyio.to_thread.run_sync(lambda: self._fetch(self.last_id, limit=self.batch))
@@ -213,11 +317,9 @@ class ChangeHub:
                 interval = min(max(interval * 2, self.poll_min), self.poll_max)
                 continue
             self.ticks += 1
+            rows = [r for r in rows if r.id > self.last_id]
             if rows:
-                for event in rows:
-                    for sub in tuple(self._subs):
-                        sub._offer(event)
-                self.last_id = rows[-1].id
+                self.fan_out(rows)
                 interval = self.poll_min
                 if len(rows) >= self.batch:
                     self._wake.set()

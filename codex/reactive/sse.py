@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["comment", "event", "json_text", "retry"]
+__all__ = ["chunk", "comment", "event", "json_text", "retry"]
 
 
 def event(data: Any, *, event_type: str | None = None, event_id: int | str | None = None) -> bytes:
@@ -47,6 +47,22 @@ def comment(text: str = "keepalive") -> bytes:
 def retry(milliseconds: int) -> bytes:
     """The ``retry:`` field: how long a browser waits before reconnecting."""
     return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` framed as one HTTP/1.1 chunk (``Transfer-Encoding: chunked``).
+
+    For writers that put bytes on a connection's transport themselves, bypassing the ASGI server: one
+    framing per change, shared by every stream that sends it. Empty data frames as nothing (an empty
+    chunk would end the response).
+
+    Example:
+        >>> chunk(b": keepalive\\n\\n")
+        b'd\\r\\n: keepalive\\n\\n\\r\\n'
+    """
+    if not data:
+        return b""
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 def json_text(data: Any) -> str:

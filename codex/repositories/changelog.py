@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from codex.errors import InvalidInput
+from codex.errors import InvalidInput, TenantScopeError
 from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, rows_as
 from domains.codex_reactivity import codex_change_log
 
@@ -51,6 +51,21 @@ _INSERT = (
     "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json, tenant_id) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+_HEAD = (
+    "SELECT COALESCE((SELECT MAX(id) FROM codex_change_log), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log'), 0)"
+)
+_OLDEST = (
+    "SELECT COALESCE((SELECT MIN(id) FROM codex_change_log), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log') + 1, 1)"
+)
+_NTH_NEWEST = "SELECT id FROM codex_change_log ORDER BY id DESC LIMIT 1 OFFSET ?"
+_FIRST_SINCE = (
+    "SELECT id FROM codex_change_log WHERE created_at >= datetime('now', ?) ORDER BY created_at, id LIMIT 1"
+)
+_PRUNE = "DELETE FROM codex_change_log WHERE id BETWEEN ? AND ?"
 
 
 def validate_topic(topic: str) -> str:
@@ -260,8 +275,59 @@ class ChangeLogRepository(Repository):
         return rows_as(ChangeRow, self._execute(stmt))
 
     def head(self) -> int:
-        """The newest change id (0 when the log is empty)."""
-        return int(self._sql("SELECT COALESCE(MAX(id), 0) FROM codex_change_log").scalar() or 0)
+        """The newest change id: the largest id ever assigned, even when retention pruned every row
+        (0 for a log that never held one)."""
+        return int(self._sql(_HEAD).scalar() or 0)
+
+    def oldest(self) -> int:
+        """The oldest retained change id; for an empty log, the id the next change will get.
+
+        A cursor ``c`` is complete (no row after it was pruned) exactly when ``c >= oldest() - 1``:
+        ids are assigned in order and only retention removes rows, always the oldest first.
+        """
+        return int(self._sql(_OLDEST).scalar() or 1)
+
+    def prune_through(self, last_id: int, *, batch: int = 5000) -> int:
+        """Delete the rows with ``id <= last_id`` (every tenant's: the cursor is global), at most ``batch``.
+
+        Retention (:mod:`codex.reactive.retention`) calls it in short write transactions until it
+        returns 0, so the write lock is never held for long. Operators only (:meth:`unscoped`).
+
+        Returns:
+            How many change rows were deleted.
+
+        Raises:
+            TenantScopeError: Called on a tenant-bound repository.
+        """
+        self._writable()
+        if self.scope.tenant is not None:
+            raise TenantScopeError(
+                "pruning the change log is an operator's job: use ChangeLogRepository.unscoped"
+            )
+        first = self.oldest()
+        upto = min(last_id, first + max(1, batch) - 1)
+        if upto < first:
+            return 0
+        return int(self._raw(_PRUNE, (first, upto)).rowcount or 0)
+
+    def cutoff(self, *, keep_last: int | None = None, older_than_seconds: float | None = None) -> int:
+        """The newest id a retention policy would prune (0: nothing to prune).
+
+        Args:
+            keep_last: Keep this many newest rows.
+            older_than_seconds: Keep the rows created within this many seconds (the database's clock),
+                and every row after the first of them.
+
+        With both, a row goes only when both allow it (the smaller cutoff).
+        """
+        cut: list[int] = []
+        if keep_last is not None:
+            cut.append(int(self._sql(_NTH_NEWEST, (max(0, keep_last),)).scalar() or 0))
+        if older_than_seconds is not None:
+            window = f"-{max(0.0, older_than_seconds):.3f} seconds"
+            first_kept = self._sql(_FIRST_SINCE, (window,)).scalar()
+            cut.append(self.head() if first_kept is None else int(first_kept) - 1)
+        return max(0, min(cut)) if cut else 0
 
     def count(self, topic: str | None = None) -> int:
         """Number of rows in scope (optionally for one topic)."""

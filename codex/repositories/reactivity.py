@@ -147,6 +147,12 @@ _CURRENT = {
     + (_IN_TENANT if scoped else "")
     for scoped in (True, False)
 }
+_PRUNE_SNAPSHOTS = (
+    "DELETE FROM codex_query_snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, created_at, "
+    "ROW_NUMBER() OVER (PARTITION BY tenant_id, query_name ORDER BY created_at DESC, rowid DESC) AS rn "
+    "FROM codex_query_snapshots{scope})"
+)
+"""Retention (every tenant's snapshots): rank each key's snapshots, newest first."""
 
 
 def canonical_json(value: Any) -> str:
@@ -683,6 +689,31 @@ class QuerySnapshotRepository(Repository):
             self._in_scope(t), t.c.query_name == query_name, _ROWID.not_in(newest.scalar_subquery())
         )
         return int(self._execute(stmt).rowcount or 0)
+
+    def prune_retained(self, *, keep_last: int | None = None, older_than_seconds: float | None = None) -> int:
+        """Retention: delete old snapshots of every key in scope; the newest of each key is always kept.
+
+        Args:
+            keep_last: Keep this many newest snapshots per query (at least 1).
+            older_than_seconds: Delete snapshots created more than this many seconds ago (the
+                database's clock).
+
+        With both, a snapshot goes only when both allow it. With neither, nothing is deleted.
+
+        Returns:
+            How many snapshots were deleted.
+        """
+        self._writable()
+        if keep_last is None and older_than_seconds is None:
+            return 0
+        scoped = self.scope.tenant is not None
+        sql = _PRUNE_SNAPSHOTS.format(scope=" WHERE tenant_id = ?" if scoped else "") + " WHERE rn > ?"
+        params: list[Any] = [self.scope.tenant] if scoped else []
+        params.append(max(1, keep_last if keep_last is not None else 1))
+        if older_than_seconds is not None:
+            sql += " AND created_at < datetime('now', ?)"
+            params.append(f"-{max(0.0, older_than_seconds):.3f} seconds")
+        return int(self._raw(sql + ")", tuple(params)).rowcount or 0)
 
     def record_result(
         self, query_name: str, result: Any, *, projection: str | None = None, keep: int = KEEP_VERSIONS

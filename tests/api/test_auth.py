@@ -9,7 +9,8 @@ import pytest
 from codex.api import create_app
 from tests.api.conftest import Server
 
-SAMPLE = {"{name}": "changes.since", "{topic}": "t/1", "{document_id}": "1"}
+SAMPLE = {"{name}": "changes.since", "{topic}": "t/1", "{document_id}": "1", "{query}": "changes.since"}
+STREAMS = ("/subscribe/", "/live/")
 
 
 def all_routes() -> list[tuple[str, str, str]]:
@@ -26,7 +27,11 @@ def all_routes() -> list[tuple[str, str, str]]:
             concrete = concrete.replace(key, value)
         for method in ops:
             scope = scopes.get(path) or (
-                "subscribe" if "/subscribe/" in path else "write" if method in ("post", "delete") else "read"
+                "subscribe"
+                if any(s in path for s in STREAMS)
+                else "write"
+                if method in ("post", "delete")
+                else "read"
             )
             out.append((method.upper(), concrete, scope))
     return out
@@ -45,7 +50,7 @@ def _call(
     server: Server, token: str | None, method: str, path: str, headers: dict[str, str] | None = None
 ) -> int:
     with server.client(token, headers=headers or {}) as c:
-        if "/subscribe/" in path:
+        if any(s in path for s in STREAMS):
             with c.stream(method, path) as r:
                 return r.status_code
         return c.request(method, path, json={} if method == "POST" else None).status_code

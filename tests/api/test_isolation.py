@@ -110,6 +110,7 @@ def _seed_sequences(store: Store) -> None:
         for t in metadata.sorted_tables
         if t.dialect_options["sqlite"].get("autoincrement")
         and (is_tenant_owned(t) or t.name.startswith(("search_", "usage_")))
+        and t.name != "codex_change_log"  # change ids are the global cursor, not A's rows (see _a_ids)
     ]
     with store.begin() as conn:
         for n, table in enumerate(sorted(tables, key=lambda t: t.name), start=11):
@@ -263,6 +264,7 @@ def _a_ids(store: Store) -> frozenset[int]:
                 is_tenant_owned(table)
                 and "id" in table.c
                 and table.dialect_options["sqlite"].get("autoincrement")
+                and table.name != "codex_change_log"  # a change id is a position in the global log
             ):
                 ids.update(
                     int(i)
@@ -666,6 +668,21 @@ ROUTE_CASES: dict[str, Case] = {
                 404,
                 403,  # the named query needs read: a subscribe-only token is refused before it runs
                 params={"query": "chat.messages", "conversation_id": w.a["conv"]},
+                stream=True,
+            ),
+        ],
+    ),
+    "GET /api/codex/live/{query}": Case(
+        "subscribe",
+        lambda w: [
+            # b's own (empty) list; a token without both subscribe and read is refused
+            probe("GET", "/api/codex/live/chat.conversations", 200, 403, stream=True),
+            probe(
+                "GET",
+                "/api/codex/live/chat.messages",
+                404,
+                403,
+                params={"conversation_id": w.a["conv"]},
                 stream=True,
             ),
         ],

@@ -249,3 +249,61 @@ def test_graph_routes_and_tenancy(server: Server) -> None:
         assert [(s["session_key"], s["title"]) for s in sessions] == [("k1", "T")]
         b_sessions = b.get("/api/codex/query/graph.research_sessions").json()["result"]
         assert [(s["id"], s["title"]) for s in b_sessions] == [(rs_b.json()["id"], "")]
+
+
+def test_expired_cursor_is_410_and_the_retained_edge_resumes_without_a_gap(server: Server) -> None:
+    from codex.reactive.retention import RetentionPolicy, prune
+
+    ids = append_many(server, "kept/x", 30)
+    report = prune(server.store, RetentionPolicy(keep_last=10))
+    assert report.oldest == ids[20]
+    with server.client("default_all") as c:
+        for headers, params in (({"Last-Event-ID": str(ids[18])}, {}), ({}, {"after_id": 0})):
+            with c.stream("GET", "/api/codex/subscribe/kept/*", headers=headers, params=params) as r:
+                assert r.status_code == 410
+                body = json.loads(r.read())
+                assert body["error"] == "CursorExpired" and body["oldest"] == ids[20]
+        for edge in ({"Last-Event-ID": str(report.oldest - 1)}, {}):  # no cursor: the retained start
+            got: list[int] = []
+            with c.stream("GET", "/api/codex/subscribe/kept/*", headers=edge) as r:
+                assert r.status_code == 200
+                for ev in events(r):
+                    got.append(int(ev.id or 0))
+                    if len(got) == 10:
+                        break
+            assert got == ids[20:]
+    url = server.url.replace("http://", "ws://") + "/api/codex/ws"
+    with ws_connect(
+        url, additional_headers={"Authorization": f"Bearer {server.tokens['default_all']}"}
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        ws.send(json.dumps({"type": "subscribe", "id": "old", "topic": "kept/*", "after_id": ids[5]}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+        refused = json.loads(ws.recv(timeout=10))
+        assert refused["type"] == "error" and refused["status"] == 410
+        assert refused["error"] == "CursorExpired" and refused["oldest"] == ids[20] and refused["id"] == "old"
+        ws.send(json.dumps({"type": "subscribe", "id": "edge", "topic": "kept/*", "after_id": ids[19]}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+        replay = [json.loads(ws.recv(timeout=10))["change"]["id"] for _ in range(10)]
+        assert replay == ids[20:]
+
+
+def test_background_retention_policy(db_config: DbConfig, tmp_path: Path) -> None:
+    srv = start_server(
+        db_config,
+        tmp_path,
+        {"VOX_CODEX_RETENTION_KEEP_LAST": "5", "VOX_CODEX_RETENTION_INTERVAL_SECONDS": "0.2"},
+    )
+    try:
+        ids = append_many(srv, "policy/x", 25)
+        deadline = time.monotonic() + 15
+        while True:
+            with srv.store.connect() as conn:
+                oldest = ChangeLogRepository(conn).oldest()
+            if oldest == ids[-5]:
+                break
+            assert time.monotonic() < deadline, f"oldest retained is {oldest}, want {ids[-5]}"
+            time.sleep(0.1)
+    finally:
+        srv.stop()
+        srv.store.dispose()

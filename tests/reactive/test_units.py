@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from codex.errors import InvalidInput
-from codex.reactive import Plan, TopicPattern, sse
+from codex.reactive import ChangeEvent, ChangeHub, Plan, TopicPattern, sse
+from codex.reactive.feed import Batch
 from codex.repositories import ChangeLogRepository, ChatRepository
 from codex.store import Store
 
@@ -72,3 +73,46 @@ def test_live_plan_does_not_duplicate_an_emitted_topic(store: Store) -> None:
     Plan.write(ChatRepository, "touch", conv.id).live(f"conversations/{conv.id}").run(store)
     with store.connect() as conn:
         assert ChangeLogRepository(conn).count(topic=f"conversations/{conv.id}") == 2
+
+
+class _Recorder:
+    def __init__(self, tenant: str, *patterns: str) -> None:
+        self.tenant = tenant
+        self.patterns = tuple(TopicPattern.parse(p) for p in patterns)
+        self.batches: list[Batch] = []
+
+    def offer(self, batch: Batch) -> None:
+        self.batches.append(batch)
+
+
+def _event(change_id: int, topic: str, tenant: str) -> ChangeEvent:
+    return ChangeEvent(change_id, topic, None, None, "insert", "{}", "2026-01-01 00:00:00", tenant)
+
+
+def test_fan_out_encodes_once_per_group_and_never_crosses_tenants() -> None:
+    hub = ChangeHub(lambda *a, **k: [], lambda: 0)
+    same = [_Recorder("a", "notes/*") for _ in range(3)]
+    narrow = _Recorder("a", "notes/1")
+    other_tenant = _Recorder("b", "notes/*")
+    for member in (*same, narrow, other_tenant):
+        hub.join(member)
+    assert hub.subscriber_count == 5
+    hub.fan_out([_event(1, "notes/1", "a"), _event(2, "notes/2", "a"), _event(3, "notes/1", "b")])
+    batches = {id(m.batches[0]) for m in same}
+    assert len(batches) == 1  # one Batch object, so one encoding, for the whole group
+    assert [e.id for e in same[0].batches[0].events] == [1, 2]
+    assert same[0].batches[0].chunk is same[1].batches[0].chunk
+    assert [e.id for e in narrow.batches[0].events] == [1]
+    assert [[e.id for e in b.events] for b in other_tenant.batches] == [[3]]  # only its own
+    assert hub.delivered_batches == 3 and hub.last_id == 3
+    hub.leave(narrow)
+    hub.leave(narrow)  # idempotent
+    assert hub.subscriber_count == 4
+
+
+def test_batch_chunk_is_the_sse_frames_as_one_http_chunk() -> None:
+    batch = Batch([_event(7, "x/1", "a"), _event(8, "x/2", "a")])
+    frames = batch.sse
+    assert frames.count(b"\n\n") == 2 and frames.startswith(b"id: 7\n")
+    assert batch.chunk == b"%x\r\n" % len(frames) + frames + b"\r\n"
+    assert [e.id for e in batch.after(7)] == [8]

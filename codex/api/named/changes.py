@@ -66,4 +66,12 @@ MUTATIONS = [
         topic="<topic>",
     ),
 ]
-QUERIES = [Query("changes.since", ChangesParams, _changes, "The tenant's change-log rows after a cursor.")]
+QUERIES = [
+    Query(
+        "changes.since",
+        ChangesParams,
+        _changes,
+        "The tenant's change-log rows after a cursor.",
+        topics=("{topic}",),
+    )
+]

@@ -175,7 +175,25 @@ MUTATIONS = [
     ),
 ]
 QUERIES = [
-    Query("chat.conversations", ConversationsParams, _conversations, "The tenant's conversations."),
-    Query("chat.messages", MessagesParams, _messages, "Messages of one of the tenant's conversations."),
-    Query("tool_calls.list", ToolCallsParams, _tool_calls, "Tool calls of one of the tenant's messages."),
+    Query(
+        "chat.conversations",
+        ConversationsParams,
+        _conversations,
+        "The tenant's conversations.",
+        topics=("conversations/*",),
+    ),
+    Query(
+        "chat.messages",
+        MessagesParams,
+        _messages,
+        "Messages of one of the tenant's conversations.",
+        topics=("conversations/{conversation_id}",),
+    ),
+    Query(
+        "tool_calls.list",
+        ToolCallsParams,
+        _tool_calls,
+        "Tool calls of one of the tenant's messages.",
+        topics=("conversations/*",),
+    ),
 ]

@@ -139,4 +139,12 @@ MUTATIONS = [
         "graph.topic_evolution", EvolutionBody, _evolution, "Record how a topic evolved.", topic="topics/<id>"
     ),
 ]
-QUERIES = [Query("graph.research_sessions", SessionsParams, _sessions, "The tenant's research sessions.")]
+QUERIES = [
+    Query(
+        "graph.research_sessions",
+        SessionsParams,
+        _sessions,
+        "The tenant's research sessions.",
+        topics=("research/sessions/*",),
+    )
+]

@@ -179,7 +179,17 @@ MUTATIONS = [
 ]
 QUERIES = [
     Query(
-        "processing.runs", RunsParams, _runs, "The tenant's processing runs with their steps, newest first."
+        "processing.runs",
+        RunsParams,
+        _runs,
+        "The tenant's processing runs with their steps, newest first.",
+        topics=("processing/runs/*",),
     ),
-    Query("audit.log", AuditParams, _audit_log, "The tenant's audit log, newest first, filterable by time."),
+    Query(
+        "audit.log",
+        AuditParams,
+        _audit_log,
+        "The tenant's audit log, newest first, filterable by time.",
+        topics=("audit",),
+    ),
 ]

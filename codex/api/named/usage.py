@@ -75,11 +75,12 @@ MUTATIONS = [
     ),
 ]
 QUERIES = [
-    Query("usage.limits", UsageParams, _limits, "The tenant's usage limits."),
+    Query("usage.limits", UsageParams, _limits, "The tenant's usage limits.", topics=("usage/*",)),
     Query(
         "usage.counters",
         UsageParams,
         _counters,
         "The tenant's usage counters, each with its governing limit.",
+        topics=("usage/*",),
     ),
 ]
