@@ -75,6 +75,7 @@ search_documents = sa.Table(
     sa.Column("mime_type", sa.Text, nullable=False, server_default=sa.text("''")),
     sa.Column("content_hash", sa.Text, nullable=False, server_default=sa.text("''")),
     now_column("ingested_at"),
+    sa.Column("metadata_json", sa.Text),  # revision 0007: the document's JSON metadata, as given
     # source_uri is unique through this named index, not through a column constraint.
     sa.Index("idx_search_documents_uri", "source_uri", unique=True),
     sa.Index("idx_search_documents_hash", "content_hash"),

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.state import AppState
@@ -80,6 +80,7 @@ class DocumentBody(BaseModel):
         "text/plain", max_length=100, description="text/plain, text/markdown, text/html (or another text/*)."
     )
     title: str = Field("", max_length=1000, description="Display title (default: from the content).")
+    metadata: JsonValue = Field(None, description="Any JSON value kept with the document.")
 
 
 class DocumentResponse(BaseModel):
@@ -171,7 +172,7 @@ def _ingest(
     state: AppState, who: Principal, bodies: list[DocumentBody], texts: list[str]
 ) -> list[IngestResult]:
     docs = [
-        DocumentInput(_scoped(who.tenant, b.source_uri), text, b.mime_type, b.title)
+        DocumentInput(_scoped(who.tenant, b.source_uri), text, b.mime_type, b.title, b.metadata)
         for b, text in zip(bodies, texts, strict=True)
     ]
 

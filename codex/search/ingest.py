@@ -27,11 +27,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
+from codex.repositories._base import dump_json
 from codex.search._chunking import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, DEFAULT_OVERLAP, chunk_text
 from codex.search._embedders import Embedder, default_embedder, embed_matrix, is_normalised
 from codex.search._extract import decode_content, extract_text, mime_type_for
@@ -67,12 +68,14 @@ class DocumentInput:
         content: Text, or UTF-8 bytes.
         mime_type: ``text/plain``, ``text/markdown``, ``text/html`` (or another ``text/*``).
         title: Display title; when empty, the HTML ``<title>`` or first markdown heading is used.
+        metadata: Any JSON value kept with the document (``metadata_json``); None for none.
     """
 
     source_uri: str
     content: str | bytes
     mime_type: str = "text/plain"
     title: str = ""
+    metadata: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class _Prepared:
     title: str
     digest: str
     chunks: list[str]
+    metadata_json: str | None
 
 
 def content_hash(content: str | bytes) -> str:
@@ -133,7 +137,14 @@ def _prepare(doc: DocumentInput, max_chars: int, overlap: int, min_chars: int) -
         )
     extracted = extract_text(text, doc.mime_type)
     chunks = chunk_text(extracted.text, max_chars=max_chars, overlap=overlap, min_chars=min_chars)
-    return _Prepared(doc.source_uri, doc.mime_type, doc.title or extracted.title, content_hash(text), chunks)
+    return _Prepared(
+        doc.source_uri,
+        doc.mime_type,
+        doc.title or extracted.title,
+        content_hash(text),
+        chunks,
+        dump_json(doc.metadata),
+    )
 
 
 def ingest_many(
@@ -187,10 +198,10 @@ def ingest_many(
         found = existing.get(p.source_uri)
         if found is not None and found.content_hash == p.digest and found.mime_type == p.mime_type:
             chunks = len(repo.list_chunks(found.id))
-            if p.title == found.title:
+            if p.title == found.title and p.metadata_json == found.metadata_json:
                 results[p.source_uri] = IngestResult(p.source_uri, found.id, p.digest, "unchanged", chunks)
             else:
-                repo.update(found.id, title=p.title)
+                repo.update(found.id, title=p.title, metadata_json=p.metadata_json)
                 results[p.source_uri] = IngestResult(p.source_uri, found.id, p.digest, "updated", chunks)
             continue
         to_write.append(p)
@@ -201,7 +212,15 @@ def ingest_many(
         for p in to_write:
             stop = start + len(p.chunks)
             writes.append(
-                DocumentWrite(p.source_uri, p.title, p.mime_type, p.digest, p.chunks, vectors[start:stop])
+                DocumentWrite(
+                    p.source_uri,
+                    p.title,
+                    p.mime_type,
+                    p.digest,
+                    p.chunks,
+                    vectors[start:stop],
+                    p.metadata_json,
+                )
             )
             start = stop
         written = repo.write_documents(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 import numpy as np
@@ -55,11 +56,12 @@ _CHUNK_INSERT = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _DOC_INSERT = (
-    "INSERT INTO search_documents (id, source_uri, title, mime_type, content_hash) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO search_documents (id, source_uri, title, mime_type, content_hash, metadata_json) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _DOC_UPDATE = (
-    "UPDATE search_documents SET title = ?, mime_type = ?, content_hash = ?, ingested_at = datetime('now') "
-    "WHERE id = ?"
+    "UPDATE search_documents SET title = ?, mime_type = ?, content_hash = ?, metadata_json = ?, "
+    "ingested_at = datetime('now') WHERE id = ?"
 )
 _NEXT_ID = (
     "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
@@ -80,6 +82,7 @@ class DocumentWrite:
         content_hash: SHA-256 hex of the content (the unchanged-skip key).
         chunks: The chunk texts, in order.
         vectors: One row per chunk (``(len(chunks), dim)``, float32).
+        metadata_json: The document's JSON metadata (text), or None.
     """
 
     source_uri: str
@@ -88,6 +91,7 @@ class DocumentWrite:
     content_hash: str
     chunks: Sequence[str]
     vectors: npt.NDArray[np.float32]
+    metadata_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class DocumentRow:
     mime_type: str
     content_hash: str
     ingested_at: str
+    metadata_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +466,7 @@ class SearchRepository(Repository):
             self._raw_many(
                 _DOC_UPDATE,
                 [
-                    (d.title, d.mime_type, d.content_hash, existing[d.source_uri].id)
+                    (d.title, d.mime_type, d.content_hash, d.metadata_json, existing[d.source_uri].id)
                     for d in docs
                     if d.source_uri in existing
                 ],
@@ -473,7 +478,9 @@ class SearchRepository(Repository):
             found = existing.get(d.source_uri)
             if found is None:
                 ids[d.source_uri] = next_doc
-                new_rows.append((next_doc, d.source_uri, d.title, d.mime_type, d.content_hash))
+                new_rows.append(
+                    (next_doc, d.source_uri, d.title, d.mime_type, d.content_hash, d.metadata_json)
+                )
                 next_doc += 1
             else:
                 ids[d.source_uri] = found.id
@@ -512,9 +519,14 @@ class SearchRepository(Repository):
         return [(after[u], u not in existing) for u in uris]
 
     def update(
-        self, document_id: int, *, title: str | None = None, mime_type: str | None = None
+        self,
+        document_id: int,
+        *,
+        title: str | None = None,
+        mime_type: str | None = None,
+        metadata_json: str | EllipsisType | None = ...,
     ) -> DocumentRow:
-        """Change a document's title or MIME type (its chunks stay).
+        """Change a document's title, MIME type or metadata (``...``: keep it; its chunks stay).
 
         Raises:
             NotFound: No such document.
@@ -526,6 +538,8 @@ class SearchRepository(Repository):
             values["title"] = title
         if mime_type is not None:
             values["mime_type"] = mime_type
+        if not isinstance(metadata_json, EllipsisType) and metadata_json != current.metadata_json:
+            values["metadata_json"] = metadata_json
         if values:
             t = search_documents
             self._execute(sa.update(t).where(t.c.id == document_id).values(**values))

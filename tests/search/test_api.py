@@ -175,10 +175,11 @@ def test_other_encodings_huge_bodies_long_queries_and_k(client: tuple[httpx.Clie
 
 
 def test_text_without_uri_is_keyed_by_content_and_deleted_by_id(
-    client: tuple[httpx.Client, dict[str, str]],
+    client: tuple[httpx.Client, dict[str, str]], store: Store
 ) -> None:
     http, tokens = client
-    body = {"title": "Rye", "text": "Rye loaves want a wetter dough and a longer rest than wheat. " * 3}
+    text = "Rye loaves want a wetter dough and a longer rest than wheat. " * 3
+    body = {"title": "Rye", "text": text, "metadata": {"lang": "en", "tags": ["bread"]}}
     first = http.post("/api/search/documents", json=body, headers=_auth(tokens, "a"))
     assert first.status_code == 201, first.text
     doc = first.json()
@@ -186,6 +187,23 @@ def test_text_without_uri_is_keyed_by_content_and_deleted_by_id(
     again = http.post("/api/search/documents", json=body, headers=_auth(tokens, "a"))
     assert again.status_code == 200 and again.json()["document_id"] == doc["document_id"]
     assert again.json()["outcome"] == "unchanged"
+    with store.connect() as conn:
+        row = SearchRepository(conn).get(doc["document_id"])
+    assert json.loads(row.metadata_json or "null") == {"lang": "en", "tags": ["bread"]}
+    retagged = http.post(
+        "/api/search/documents", json={**body, "metadata": {"lang": "de"}}, headers=_auth(tokens, "a")
+    )
+    assert retagged.status_code == 200 and retagged.json()["outcome"] == "updated"
+    with store.connect() as conn:
+        assert json.loads(SearchRepository(conn).get(doc["document_id"]).metadata_json or "null") == {
+            "lang": "de"
+        }
+    nan = http.post(
+        "/api/search/documents",
+        content=b'{"text": "x y z", "metadata": {"v": NaN}}',
+        headers=_auth(tokens, "a"),
+    )
+    assert nan.status_code == 422
     # Another tenant's id is not there for b: the same 404 as a missing one, and nothing is removed.
     path = f"/api/search/documents/{doc['document_id']}"
     assert http.delete(path, headers=_auth(tokens, "b")).status_code == 404

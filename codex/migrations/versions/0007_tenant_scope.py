@@ -9,6 +9,7 @@
 * ``topics.slug`` and ``research_sessions.session_key`` become unique per tenant
   (``uq_topics_tenant_slug``, ``uq_research_sessions_tenant_key``): both tables are rebuilt with literal
   SQL (so ``--sql`` renders it), keeping ids, rows, indexes and the AUTOINCREMENT sequence.
+* ``search_documents.metadata_json``: a document's JSON metadata (``POST /api/search/documents``).
 * Backfill from the side tables of revision 0004 — ``codex_entity_owners`` (conversations, topics,
   research sessions) and ``codex_change_owners`` (change rows) — then children from their parents
   (messages, tool calls, links, versions, edges, evolution events, metrics), processing runs and audit
@@ -218,6 +219,7 @@ def upgrade() -> None:
         op.add_column(table, _tenant_column())
         name, columns = ORDERED.get(table, (f"idx_{table}_tenant", ["tenant_id"]))
         op.create_index(name, table, columns, unique=False)
+    op.add_column("search_documents", sa.Column("metadata_json", sa.Text(), nullable=True))
     _rebuild("topics", TOPICS_NEW, TOPICS_COLUMNS, TOPICS_INDEXES_NEW)
     _rebuild("research_sessions", SESSIONS_NEW, SESSIONS_COLUMNS, SESSIONS_INDEXES_NEW)
     for statement in BACKFILL:
@@ -233,6 +235,7 @@ def downgrade() -> None:
         op.execute(statement)
     _rebuild("research_sessions", SESSIONS_OLD, SESSIONS_COLUMNS, _SESSIONS_INDEXES)
     _rebuild("topics", TOPICS_OLD, TOPICS_COLUMNS, TOPICS_INDEXES_OLD)
+    op.drop_column("search_documents", "metadata_json")
     for table in reversed(ADDED):
         op.drop_index(ORDERED.get(table, (f"idx_{table}_tenant",))[0], table_name=table)
         op.drop_column(table, "tenant_id")  # ALTER TABLE DROP COLUMN (SQLite >= 3.35)
