@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
@@ -20,12 +21,16 @@ from codex.api.boundary import InputBoundary
 from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
 from codex.api.logs import RequestIds, install_log_hygiene
+from codex.api.metrics import Metrics
 from codex.api.named import register_builtins
+from codex.api.observe import RequestObserver
 from codex.api.registry import Registry
+from codex.api.replica import ReplicaTracker
 from codex.api.routes_admin import add_admin_routes
 from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
 from codex.api.routes_graph import add_graph_routes
+from codex.api.routes_metrics import add_metrics_routes
 from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
@@ -66,6 +71,8 @@ def create_app(
     """
     settings = settings or load_settings()
     registry = registry or default_registry()
+    metrics = Metrics()
+    replica = ReplicaTracker()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,7 +83,7 @@ def create_app(
             else open_store(migrate="none", busy_timeout_ms=settings.busy_timeout_ms)
         )
         install_log_hygiene()
-        hub = make_hub(the_store, settings)
+        hub = make_hub(the_store, settings, on_deliver=metrics.delivered)
         snapshots = SnapshotRecorder(the_store)
         book = Bookkeeper(the_store, settings)
         app.state.codex = AppState(
@@ -84,6 +91,8 @@ def create_app(
         )
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
+        metrics.watch_store(the_store, hub, lambda: replica.state(app.state.codex).lag_changes)
+        exporter = serve_metrics(metrics, settings)
         await hub.start()
         await snapshots.start()
         await book.start()
@@ -95,6 +104,11 @@ def create_app(
             await hub.stop()
             if hub.notify in the_store.commit_listeners:
                 the_store.commit_listeners.remove(hub.notify)
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
+            metrics.close()
+            replica.dispose()
             if owned:
                 the_store.dispose()
 
@@ -106,10 +120,13 @@ def create_app(
         # outermost first: a request id for everything, then the size limit, then the input rules
         middleware=[
             Middleware(RequestIds),
+            Middleware(RequestObserver, metrics=metrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(InputBoundary),
         ],
     )
+    app.state.codex_metrics = metrics
+    app.state.codex_replica = replica
     install_error_handlers(app)
     app.include_router(core_router)
     add_codex_routes(app, registry)
@@ -117,5 +134,20 @@ def create_app(
     add_graph_routes(app)
     add_admin_routes(app)
     add_search_routes(app)
+    add_metrics_routes(app)
     mount_console(app)
     return app
+
+
+def serve_metrics(metrics: Metrics, settings: CodexSettings) -> WSGIServer | None:
+    """Serve ``metrics`` without auth on ``settings.metrics_port`` (None: not configured).
+
+    The exporter binds the service's host (loopback by default): a port that needs no token must be
+    reachable only by the scraper.
+    """
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.host, registry=metrics.registry)
+    return server

@@ -29,7 +29,6 @@ response as a dropped connection would, so that clients' resume can be tested ag
 from __future__ import annotations
 
 import os
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,15 +43,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.errors import ApiError
 from codex.api.named._common import plain
+from codex.api.replica import ReplicaState, ReplicaTracker
 from codex.api.schema_view import Drift, SchemaResponse, describe_schema, row_counts, schema_drift
 from codex.api.state import AppState
-from codex.config import DbConfig
-from codex.engine import make_engine
-from codex.errors import CodexError, InvalidInput
+from codex.errors import InvalidInput
 from codex.migrate import LEDGER_TABLE, user_tables, verify_database
 from codex.reactive.patterns import TopicPattern
 from codex.repositories._base import sql_timestamp
-from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
 from codex.repositories.tenancy import DEFAULT_TENANT
 from codex.search import SearchHit
@@ -87,17 +84,6 @@ class LedgerRow(BaseModel):
     finished_at: str | None
     duration_ms: int
     error_text: str | None
-
-
-class ReplicaState(BaseModel):
-    """An embedded replica's freshness."""
-
-    local_head: int | None = Field(description="Newest change-log id in the replica.")
-    primary_head: int | None = Field(description="Newest change-log id on the primary (None: unreachable).")
-    lag_changes: int | None = Field(description="Change-log rows the replica has not pulled yet.")
-    last_sync_at: str | None = Field(description="When this server last synced the replica (UTC).")
-    seconds_since_sync: float | None
-    error: str | None = None
 
 
 class DatabaseInfo(BaseModel):
@@ -185,44 +171,6 @@ def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
         (limit,),
     ).all()
     return [LedgerRow.model_validate(dict(r._mapping)) for r in rows]
-
-
-# -- replicas -------------------------------------------------------------------------------------------
-class ReplicaTracker:
-    """When this server last synced its embedded replica, and a lazily opened primary engine."""
-
-    def __init__(self) -> None:
-        self.last_sync: datetime | None = None
-        self._primary: sa.Engine | None = None
-        self._lock = threading.Lock()
-
-    def primary(self, config: DbConfig) -> sa.Engine:
-        with self._lock:
-            if self._primary is None:
-                remote = DbConfig("remote", url=config.url, token=config.token, source=config.source)
-                self._primary = make_engine(remote, pool_size=1, max_overflow=0)
-            return self._primary
-
-    def state(self, app_state: AppState) -> ReplicaState:
-        store = app_state.store
-        with store.connect() as conn:
-            local = ChangeLogRepository(conn).head()
-        primary: int | None = None
-        error: str | None = None
-        try:
-            with self.primary(store.config).connect() as conn:
-                primary = ChangeLogRepository(conn).head()
-        except (CodexError, sa.exc.SQLAlchemyError) as exc:
-            error = f"the primary did not answer: {getattr(exc, 'message', None) or type(exc).__name__}"
-        since = None if self.last_sync is None else (datetime.now(UTC) - self.last_sync).total_seconds()
-        return ReplicaState(
-            local_head=local,
-            primary_head=primary,
-            lag_changes=None if primary is None else max(0, primary - local),
-            last_sync_at=None if self.last_sync is None else sql_timestamp(self.last_sync),
-            seconds_since_sync=None if since is None else round(since, 3),
-            error=error,
-        )
 
 
 def _tracker(request: Request) -> ReplicaTracker:
@@ -388,7 +336,8 @@ def test_hooks_enabled() -> bool:
 # -- routes ---------------------------------------------------------------------------------------------
 def add_admin_routes(app: FastAPI) -> None:
     """Mount ``/api/admin/*`` and ``/api/search`` (and the test hook when enabled)."""
-    app.state.codex_replica = ReplicaTracker()
+    if not hasattr(app.state, "codex_replica"):
+        app.state.codex_replica = ReplicaTracker()
     router = APIRouter(tags=["admin"], dependencies=[Depends(bearer_scheme)])
 
     @router.get(

@@ -297,7 +297,7 @@ class _WebSocketSession:
         if sub_id in self.subs:
             raise _Refusal(f"subscription {sub_id!r} exists; unsubscribe first", field=["id"])
         entry = self.state.book.open_stream("websocket", who.tenant, who.token_id, pattern, sub_id)
-        sub = self.state.hub.subscribe(who.tenant, [pattern], after)
+        sub = self.state.hub.subscribe(who.tenant, [pattern], after, transport="websocket")
         self.subs[sub_id] = (entry, sub, asyncio.create_task(self._pump(sub_id, sub)))
         return {"type": "subscribed", "id": sub_id, "topic": pattern.text, "after_id": after}
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,11 +28,14 @@ import anyio
 from codex.reactive.feed import ChangeEvent
 from codex.reactive.patterns import TopicPattern
 
-__all__ = ["ChangeHub", "Reset", "Subscription"]
+__all__ = ["ChangeHub", "OnDeliver", "Reset", "Subscription"]
 
 log = logging.getLogger("codex.reactive")
 
 Fetch = Callable[..., list[ChangeEvent]]
+OnDeliver = Callable[[str, list[float | None]], None]
+"""``on_deliver(transport, latencies)``: rows handed to a stream; a latency (seconds from the hub seeing the
+commit) per row, None for replayed history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +50,21 @@ class Subscription:
     """One stream's view of the hub: its tenant, patterns, cursor and bounded buffer."""
 
     def __init__(
-        self, hub: ChangeHub, tenant: str, patterns: Sequence[TopicPattern], cursor: int, buffer: int
+        self,
+        hub: ChangeHub,
+        tenant: str,
+        patterns: Sequence[TopicPattern],
+        cursor: int,
+        buffer: int,
+        transport: str = "sse",
     ) -> None:
         self.hub = hub
         self.tenant = tenant
+        self.transport = transport
         self.patterns = tuple(patterns)
         self.cursor = cursor
         self.live_floor = hub.last_id
-        self.queue: asyncio.Queue[ChangeEvent] = asyncio.Queue(maxsize=buffer)
+        self.queue: asyncio.Queue[tuple[ChangeEvent, float]] = asyncio.Queue(maxsize=buffer)
         self.overflowed = False
         self.delivered = 0
 
@@ -61,11 +72,11 @@ class Subscription:
         """Same tenant and a matching topic pattern."""
         return event.tenant == self.tenant and any(p.matches(event.topic) for p in self.patterns)
 
-    def _offer(self, event: ChangeEvent) -> None:
+    def _offer(self, event: ChangeEvent, seen: float) -> None:
         if self.overflowed or not self.matches(event):
             return
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait((event, seen))
         except asyncio.QueueFull:
             self.overflowed = True
 
@@ -83,7 +94,7 @@ class Subscription:
                 self.cursor = self.live_floor
                 return await self.next(timeout)
             self.cursor = max(self.cursor, rows[-1].id)
-            return self._mark(rows)
+            return self._mark(rows, [None] * len(rows))
         try:
             async with asyncio.timeout(timeout):  # no extra task per wait, unlike wait_for on 3.11
                 first = await self.queue.get()
@@ -92,13 +103,16 @@ class Subscription:
         batch = [first]
         while not self.queue.empty() and len(batch) < 500:
             batch.append(self.queue.get_nowait())
-        fresh = [e for e in batch if e.id > self.cursor]
+        fresh = [(e, seen) for e, seen in batch if e.id > self.cursor]
         if fresh:
-            self.cursor = fresh[-1].id
-        return self._mark(fresh)
+            self.cursor = fresh[-1][0].id
+        now = time.monotonic()
+        return self._mark([e for e, _ in fresh], [now - seen for _, seen in fresh])
 
-    def _mark(self, rows: list[ChangeEvent]) -> list[ChangeEvent]:
+    def _mark(self, rows: list[ChangeEvent], latencies: list[float | None]) -> list[ChangeEvent]:
         self.delivered += len(rows)
+        if rows and self.hub.on_deliver is not None:
+            self.hub.on_deliver(self.transport, latencies)
         return rows
 
     def close(self) -> None:
@@ -116,6 +130,7 @@ class ChangeHub:
         poll_max: Poll interval when idle, seconds.
         buffer: Events buffered per subscription before a :class:`Reset`.
         batch: Rows read per tick.
+        on_deliver: Told about every batch handed to a stream (metrics); see :data:`OnDeliver`.
     """
 
     def __init__(
@@ -127,6 +142,7 @@ class ChangeHub:
         poll_max: float = 0.5,
         buffer: int = 1000,
         batch: int = 500,
+        on_deliver: OnDeliver | None = None,
     ) -> None:
         self._fetch, self._head = fetch, head
         self.poll_min, self.poll_max, self.buffer, self.batch = poll_min, poll_max, buffer, batch
@@ -136,11 +152,17 @@ class ChangeHub:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ticks = 0
+        self.on_deliver = on_deliver
+        self._woken_at: float | None = None
 
     @property
     def subscriber_count(self) -> int:
         """Open subscriptions."""
         return len(self._subs)
+
+    def transports(self) -> list[str]:
+        """The transport of every open subscription (``sse``, ``websocket``)."""
+        return [sub.transport for sub in tuple(self._subs)]
 
     async def start(self) -> None:
         """Read the log head and start the reader task."""
@@ -158,6 +180,8 @@ class ChangeHub:
 
     def notify(self) -> None:
         """Wake the reader now (thread-safe: called after a commit in any thread)."""
+        if self._woken_at is None:
+            self._woken_at = time.monotonic()  # when the earliest unread commit was announced
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -169,9 +193,11 @@ class ChangeHub:
             pass
         loop.call_soon_threadsafe(self._wake.set)
 
-    def subscribe(self, tenant: str, patterns: Sequence[TopicPattern], after_id: int) -> Subscription:
+    def subscribe(
+        self, tenant: str, patterns: Sequence[TopicPattern], after_id: int, *, transport: str = "sse"
+    ) -> Subscription:
         """Join the hub; the subscription replays from ``after_id`` then streams live rows."""
-        sub = Subscription(self, tenant, patterns, cursor=after_id, buffer=self.buffer)
+        sub = Subscription(self, tenant, patterns, cursor=after_id, buffer=self.buffer, transport=transport)
         self._subs.add(sub)
         self._wake.set()
         return sub
@@ -206,6 +232,7 @@ class ChangeHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             self._wake.clear()
+            seen, self._woken_at = self._woken_at, None
             try:
                 rows = await anyio.to_thread.run_sync(lambda: self._fetch(self.last_id, limit=self.batch))
             except Exception as exc:
@@ -214,9 +241,10 @@ class ChangeHub:
                 continue
             self.ticks += 1
             if rows:
+                seen = seen if seen is not None else time.monotonic()
                 for event in rows:
                     for sub in tuple(self._subs):
-                        sub._offer(event)
+                        sub._offer(event, seen)
                 self.last_id = rows[-1].id
                 interval = self.poll_min
                 if len(rows) >= self.batch:
