@@ -77,7 +77,10 @@ def start_server(config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | N
         env["VOX_DB_PATH"] = str(config.path)
     else:
         env.update(VOX_DB_URL=str(config.url), VOX_DB_ALLOW_NO_TOKEN="1")
-    env.update(VOX_CODEX_SSE_KEEPALIVE_SECONDS="2", VOX_CODEX_LOG_LEVEL="warning")
+    # text logs: tests read the access lines; tests/api/test_logs.py starts a JSON one itself
+    env.update(
+        VOX_CODEX_SSE_KEEPALIVE_SECONDS="2", VOX_CODEX_LOG_LEVEL="warning", VOX_CODEX_LOG_FORMAT="text"
+    )
     env.update(env_extra or {})
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as out:
