@@ -21,15 +21,12 @@ caller's tenant:
 * ``GET /api/search`` (read): search the tenant's documents (``uri_prefix = "<tenant>/"``) with
   :func:`codex.search.search`; 503 when the search package cannot be imported.
 
-Test hook: with ``VOX_CODEX_TEST_HOOKS=1`` in the environment (never in production) the app also has
-``POST /api/admin/test/drop-streams`` (admin, not in the OpenAPI document), which ends every open SSE
-response as a dropped connection would, so that clients' resume can be tested against a live server.
+The console's browser tests add a stream-drop route of their own (``tests/console/hooked_serve.py``):
+nothing test-only ships here.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -38,7 +35,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from pydantic import BaseModel, Field, JsonValue
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.errors import ApiError
@@ -56,10 +52,7 @@ from codex.search import SearchHit
 from codex.search import search as search_corpus
 from domains.processing_audit import processing_runs
 
-__all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
-
-TEST_HOOKS_ENV = "VOX_CODEX_TEST_HOOKS"
-"""Set to ``1`` to mount the test-only stream-drop route (the console's browser tests do)."""
+__all__ = ["add_admin_routes"]
 
 _TAIL_SQL = (
     "SELECT c.id, c.topic FROM codex_change_log AS c LEFT JOIN codex_change_owners AS o "
@@ -276,66 +269,9 @@ def _tail(state: AppState, tenant: str, pattern: TopicPattern, limit: int) -> Ta
     return TailResponse(topic=pattern.text, after_id=max(0, after), replayed=len(matched), head=head)
 
 
-# -- the test hook --------------------------------------------------------------------------------------
-class StreamDrops:
-    """The open SSE responses, so that the test hook can end them all at once."""
-
-    def __init__(self) -> None:
-        self.scopes: set[anyio.CancelScope] = set()
-        self.dropped = 0
-
-    def drop(self) -> int:
-        """End every open stream; returns how many."""
-        scopes = list(self.scopes)
-        for scope in scopes:
-            scope.cancel()
-        self.dropped += len(scopes)
-        return len(scopes)
-
-
-class StreamDropper:
-    """ASGI middleware (test hooks only): run each SSE response in a cancel scope the hook can cancel.
-
-    A cancelled stream is closed properly (the last chunk is sent), so the client sees the stream end
-    exactly as when a server goes away, and reconnects with ``Last-Event-ID``.
-    """
-
-    def __init__(self, app: ASGIApp, drops: StreamDrops) -> None:
-        self.app = app
-        self.drops = drops
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/codex/subscribe/"):
-            await self.app(scope, receive, send)
-            return
-        started = finished = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started, finished
-            if message["type"] == "http.response.start":
-                started = True
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                finished = True
-            await send(message)
-
-        with anyio.CancelScope() as cancel:
-            self.drops.scopes.add(cancel)
-            try:
-                await self.app(scope, receive, tracking)
-            finally:
-                self.drops.scopes.discard(cancel)
-        if cancel.cancelled_caught and started and not finished:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def test_hooks_enabled() -> bool:
-    """True when ``VOX_CODEX_TEST_HOOKS=1`` (the test-only routes are mounted)."""
-    return os.environ.get(TEST_HOOKS_ENV, "").strip() == "1"
-
-
 # -- routes ---------------------------------------------------------------------------------------------
 def add_admin_routes(app: FastAPI) -> None:
-    """Mount ``/api/admin/*`` and ``/api/search`` (and the test hook when enabled)."""
+    """Mount ``/api/admin/*`` and ``/api/search``."""
     if not hasattr(app.state, "codex_replica"):
         app.state.codex_replica = ReplicaTracker()
     router = APIRouter(tags=["admin"], dependencies=[Depends(bearer_scheme)])
@@ -476,16 +412,3 @@ def add_admin_routes(app: FastAPI) -> None:
         return SearchResponse(query=q, mode=mode, k=k, hits=list(hits))
 
     app.include_router(router)
-
-    if test_hooks_enabled():
-        drops = StreamDrops()
-        app.state.codex_stream_drops = drops
-        app.add_middleware(StreamDropper, drops=drops)
-
-        @app.post("/api/admin/test/drop-streams", include_in_schema=False)
-        async def drop_streams(
-            request: Request, who: Principal = Depends(require("admin"))
-        ) -> dict[str, int]:
-            started = time.monotonic()
-            count = request.app.state.codex_stream_drops.drop()
-            return {"dropped": count, "ms": int((time.monotonic() - started) * 1000)}

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
+from codex.repositories._topics import append_change
 
 __all__ = [
     "Repository",
@@ -236,11 +237,9 @@ class Repository:
         entity_id: object | None = None,
         payload: Any = None,
     ) -> int:
-        """Append this mutation's change-log row in the caller's transaction."""
-        from codex.repositories.changelog import ChangeLogRepository
-
-        return ChangeLogRepository(self.conn).append(
-            topic, change_kind, entity_kind=entity_kind, entity_id=entity_id, payload=payload
+        """Append this mutation's change-log row in the caller's transaction (see :mod:`._topics`)."""
+        return append_change(
+            self.conn, self._raw, topic, change_kind, entity_kind, entity_id, dump_json(payload)
         )
 
     @staticmethod

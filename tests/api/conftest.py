@@ -67,7 +67,10 @@ def make_tokens(store: Store) -> dict[str, str]:
     return tokens
 
 
-def start_server(config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | None = None) -> Server:
+def start_server(
+    config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | None = None, *, module: str = "codex.cli"
+) -> Server:
+    """Start ``python -m <module> serve`` over ``config`` (``module``: a test wrapper may add test routes)."""
     store = open_store(config)  # migrates to head
     tokens = make_tokens(store)
     port = free_port()
@@ -85,7 +88,7 @@ def start_server(config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | N
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "codex.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=out,
