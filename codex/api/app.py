@@ -35,6 +35,7 @@ from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
+from codex.api.tracing import install_tracing
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
 from codex.store import Store, open_store
@@ -136,6 +137,7 @@ def create_app(
     add_search_routes(app)
     add_metrics_routes(app)
     mount_console(app)
+    install_tracing(app, settings)  # a no-op unless VOX_CODEX_OTEL=1 and OpenTelemetry is installed
     return app
 
 

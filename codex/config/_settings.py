@@ -49,6 +49,10 @@ class CodexSettings(BaseSettings):
         "auto",
         description="Log lines as JSON objects or text; `auto`: JSON when stdout is not a terminal.",
     )
+    otel: bool = Field(
+        False,
+        description="Trace requests with OpenTelemetry (needs the `codex[otel]` extra); off by default.",
+    )
     metrics_port: int | None = Field(
         None,
         ge=1,
