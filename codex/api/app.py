@@ -8,6 +8,7 @@ and WebSocket come from Starlette underneath.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from wsgiref.simple_server import WSGIServer
@@ -145,11 +146,23 @@ def serve_metrics(metrics: Metrics, settings: CodexSettings) -> WSGIServer | Non
     """Serve ``metrics`` without auth on ``settings.metrics_port`` (None: not configured).
 
     The exporter binds the service's host (loopback by default): a port that needs no token must be
-    reachable only by the scraper.
+    reachable only by the scraper. Under ``codex serve --workers N`` only the first worker gets the port
+    (the others log a warning): scrape ``GET /metrics`` per worker instead, or run one worker.
     """
     if settings.metrics_port is None:
         return None
     from prometheus_client import start_http_server
 
-    server, _thread = start_http_server(settings.metrics_port, addr=settings.host, registry=metrics.registry)
+    try:
+        server, _thread = start_http_server(
+            settings.metrics_port, addr=settings.host, registry=metrics.registry
+        )
+    except OSError as exc:  # e.g. the port is taken (with --workers N, the first worker holds it)
+        logging.getLogger("codex.api").warning(
+            "metrics: cannot serve on %s:%s (%s); GET /metrics still answers",
+            settings.host,
+            settings.metrics_port,
+            exc,
+        )
+        return None
     return server

@@ -175,3 +175,17 @@ def test_busy_errors_count_twice() -> None:
     samples = _parse(m.render().decode())
     assert _value(samples, "codex_db_busy_total") == 1
     assert _value(samples, "codex_db_errors_total", kind="busy") == 1
+
+
+def test_a_taken_metrics_port_is_a_warning_not_a_crash() -> None:
+    import socket
+
+    from codex.api.app import serve_metrics
+    from codex.config import load_settings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = load_settings({"VOX_CODEX_METRICS_PORT": str(port)})
+        assert serve_metrics(Metrics(), settings) is None
