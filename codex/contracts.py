@@ -20,6 +20,9 @@ from pathlib import Path
 
 import yaml
 
+# This module sits above the API in the layer contract (pyproject.toml, `lint-imports`): it renders the
+# API's OpenAPI document, so it imports the API like any other dependency, never lazily behind a function.
+from codex.api.openapi import openapi_yaml
 from codex.schema import (
     BASELINE_VERSION,
     DIGEST_ALGORITHM,
@@ -60,8 +63,6 @@ def _policy_yaml() -> str:
 
 
 def _openapi_yaml() -> str:
-    from codex.api.openapi import openapi_yaml  # the API layer sits above this module: import lazily
-
     return openapi_yaml()
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "CodexError",
     "ConfigError",
     "Conflict",
@@ -116,3 +117,21 @@ class CursorExpired(CodexError):
             cursor=cursor,
         )
         self.cursor, self.oldest = cursor, oldest
+
+
+class ApiError(CodexError):
+    """A refusal at a service's edge (auth, scope, size) that names its HTTP status and error kind.
+
+    It lives here, not in :mod:`codex.api`, so that every adapter (the API, the console) raises the same
+    error without importing another adapter. :mod:`codex.api.errors` maps it to its response.
+    """
+
+    def __init__(self, status: int, kind: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.kind = kind
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["error"] = self.kind
+        return body

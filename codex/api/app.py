@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
@@ -24,17 +26,22 @@ from codex.api.errors import install_error_handlers
 from codex.api.limits import BodySizeLimit
 from codex.api.live import LiveQueries
 from codex.api.logs import RequestIds, install_log_hygiene
+from codex.api.metrics import Metrics
 from codex.api.named import register_builtins
+from codex.api.observe import RequestObserver
 from codex.api.registry import Registry
+from codex.api.replica import ReplicaTracker
 from codex.api.routes_admin import add_admin_routes
 from codex.api.routes_codex import add_codex_routes
 from codex.api.routes_core import router as core_router
 from codex.api.routes_graph import add_graph_routes
+from codex.api.routes_metrics import add_metrics_routes
 from codex.api.routes_search import add_search_routes
 from codex.api.routes_stream import add_stream_routes
 from codex.api.snapshots import SnapshotRecorder
 from codex.api.state import AppState, make_hub
 from codex.api.streaming import SERVER_SEND, end_streams
+from codex.api.tracing import install_tracing
 from codex.config import CodexSettings, load_settings
 from codex.console import mount_console
 from codex.reactive.push import tend
@@ -83,6 +90,8 @@ def create_app(
     """
     settings = settings or load_settings()
     registry = registry or default_registry()
+    metrics = Metrics()
+    replica = ReplicaTracker()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,10 +102,10 @@ def create_app(
             else open_store(migrate="none", busy_timeout_ms=settings.busy_timeout_ms)
         )
         install_log_hygiene()
-        hub = make_hub(the_store, settings)
+        hub = make_hub(the_store, settings, on_deliver=metrics.delivered)
         snapshots = SnapshotRecorder(the_store)
         book = Bookkeeper(the_store, settings)
-        live = LiveQueries(hub, the_store, debounce=settings.live_debounce_seconds)
+        live = LiveQueries(hub, the_store, debounce=settings.live_debounce_seconds, app_state=app.state)
         app.state.codex = state = AppState(
             store=the_store,
             settings=settings,
@@ -109,6 +118,8 @@ def create_app(
         live.limiter = state.readers()
         if settings.wake_on_commit:
             the_store.commit_listeners.append(hub.notify)
+        metrics.watch_store(the_store, hub, lambda: replica.state(app.state.codex).lag_changes, live)
+        exporter = serve_metrics(metrics, settings)
         await hub.start()
         await snapshots.start()
         await book.start()
@@ -137,6 +148,11 @@ def create_app(
             await hub.stop()
             if hub.notify in the_store.commit_listeners:
                 the_store.commit_listeners.remove(hub.notify)
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
+            metrics.close()
+            replica.dispose()
             if owned:
                 the_store.dispose()
 
@@ -148,10 +164,13 @@ def create_app(
         # outermost first: a request id for everything, then the size limit, then the input rules
         middleware=[
             Middleware(RequestIds),
+            Middleware(RequestObserver, metrics=metrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(InputBoundary),
         ],
     )
+    app.state.codex_metrics = metrics
+    app.state.codex_replica = replica
     install_error_handlers(app)
     app.include_router(core_router)
     add_codex_routes(app, registry)
@@ -159,5 +178,33 @@ def create_app(
     add_graph_routes(app)
     add_admin_routes(app)
     add_search_routes(app)
+    add_metrics_routes(app)
     mount_console(app)
+    install_tracing(app, settings)  # a no-op unless VOX_CODEX_OTEL=1 and OpenTelemetry is installed
     return app
+
+
+def serve_metrics(metrics: Metrics, settings: CodexSettings) -> WSGIServer | None:
+    """Serve ``metrics`` without auth on ``settings.metrics_port`` (None: not configured).
+
+    The exporter binds the service's host (loopback by default): a port that needs no token must be
+    reachable only by the scraper. Under ``codex serve --workers N`` only the first worker gets the port
+    (the others log a warning): scrape ``GET /metrics`` per worker instead, or run one worker.
+    """
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(
+            settings.metrics_port, addr=settings.host, registry=metrics.registry
+        )
+    except OSError as exc:  # e.g. the port is taken (with --workers N, the first worker holds it)
+        logging.getLogger("codex.api").warning(
+            "metrics: cannot serve on %s:%s (%s); GET /metrics still answers",
+            settings.host,
+            settings.metrics_port,
+            exc,
+        )
+        return None
+    return server

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from codex.api.logs import current_request_id, redact
 from codex.engine import translate_db_error
 from codex.errors import (
+    ApiError,
     CodexError,
     ConfigError,
     Conflict,
@@ -53,20 +54,6 @@ STATUS: dict[type[CodexError], int] = {
     ConfigError: 500,
 }
 """Codex error → HTTP status (first matching class in MRO order)."""
-
-
-class ApiError(CodexError):
-    """An HTTP-level refusal (auth, scope, size) with its status."""
-
-    def __init__(self, status: int, kind: str, message: str, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.status = status
-        self.kind = kind
-
-    def to_dict(self) -> dict[str, Any]:
-        body = super().to_dict()
-        body["error"] = self.kind
-        return body
 
 
 def status_for(exc: CodexError) -> int:

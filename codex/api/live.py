@@ -37,6 +37,7 @@ from pydantic import BaseModel
 
 from codex.api.auth import Principal
 from codex.api.errors import ApiError, status_for
+from codex.api.metrics import record_live_query_evaluation
 from codex.api.registry import Query
 from codex.errors import CodexError
 from codex.reactive import sse
@@ -116,6 +117,8 @@ Evaluate = Callable[[Principal, Query, BaseModel], LiveResult]
 class LiveQuery:
     """One (tenant, query, canonical parameters): its hub membership, subscribers and latest result."""
 
+    transport = "live"
+
     def __init__(
         self,
         owner: LiveQueries,
@@ -184,6 +187,7 @@ class LiveQuery:
                 self.dirty = False
                 self.evaluations += 1
                 self.owner.evaluations += 1
+                record_live_query_evaluation(self.owner.app_state)
                 try:
                     result = await anyio.to_thread.run_sync(
                         self.owner.evaluate, self.who, self.query, self.params, limiter=self.owner.limiter
@@ -222,17 +226,31 @@ class LiveQueries:
         store: The store they read.
         debounce: Seconds a change waits for the rest of its burst before the evaluation.
         limiter: Bounds the threads evaluating queries (shared with the query route).
+        app_state: The app's ``app.state``: its metrics count the evaluations
+            (:func:`codex.api.metrics.record_live_query_evaluation`; None: not counted).
     """
 
     def __init__(
-        self, hub: ChangeHub, store: Store, *, debounce: float, limiter: anyio.CapacityLimiter | None = None
+        self,
+        hub: ChangeHub,
+        store: Store,
+        *,
+        debounce: float,
+        limiter: anyio.CapacityLimiter | None = None,
+        app_state: Any = None,
     ) -> None:
         self.hub, self.store, self.debounce, self.limiter = hub, store, debounce, limiter
+        self.app_state = app_state
         self._queries: dict[tuple[str, str, str], LiveQuery] = {}
         self.evaluations = 0
 
     def __len__(self) -> int:
         return len(self._queries)
+
+    @property
+    def subscriber_count(self) -> int:
+        """Subscribers of every live query (SSE streams and WebSocket subscriptions)."""
+        return sum(len(q.subscribers) for q in tuple(self._queries.values()))
 
     def get(self, who: Principal, query: Query, params: BaseModel) -> LiveQuery:
         """The live query of this key, created (and joined to the hub) on first use.

@@ -11,30 +11,43 @@
   token (``codex_`` + 43 characters), in messages, arguments (the access log's request line) and
   tracebacks. Codex never accepts a token in the URL; the redaction is for the clients that send one
   anyway (the access log would otherwise keep it).
+* Two formats (:func:`log_config`): ``text`` (uvicorn's lines with ``[request id]``) and ``json``
+  (:class:`JsonFormatter`: one object per line with ``time``, ``level``, ``logger``, ``message``,
+  ``request_id`` and, on the access records of :mod:`codex.api.observe`, ``tenant``, ``route``,
+  ``method``, ``status`` and ``duration_ms``). ``codex serve`` picks JSON when stdout is not a terminal
+  (:func:`resolve_log_format`).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
+import sys
 import traceback
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "REDACTED",
     "REQUEST_ID_HEADER",
+    "JsonFormatter",
+    "LogFormat",
     "RedactSecrets",
     "RequestIds",
     "current_request_id",
     "install_log_hygiene",
     "log_config",
     "redact",
+    "resolve_log_format",
 ]
+
+LogFormat = Literal["json", "text"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REDACTED = "[REDACTED]"
@@ -148,6 +161,62 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+_FIELDS = ("tenant", "route", "method", "status", "duration_ms")
+"""Extra record attributes a JSON line carries when a record has them (see :mod:`codex.api.observe`)."""
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, ``request_id``.
+
+    Records that carry ``tenant``, ``route``, ``method``, ``status`` or ``duration_ms`` (the access
+    records) add them; a traceback goes in ``exc``. Run :class:`RedactSecrets` on the handler first: the
+    formatter redacts the strings it adds itself, not the message.
+
+    Example:
+        >>> record = logging.makeLogRecord({"msg": "hi", "levelname": "INFO", "name": "codex", "status": 200})
+        >>> record.created = 0.0
+        >>> JsonFormatter().format(record)
+        '{"time": "1970-01-01T00:00:00.000Z", "level": "INFO", "logger": "codex", "message": "hi", "request_id": "-", "status": 200}'
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        doc: dict[str, Any] = {
+            "time": stamp.replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or current_request_id() or "-",
+        }
+        for name in _FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                doc[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            doc["exc"] = record.exc_text
+        if record.stack_info:
+            doc["stack"] = redact(record.stack_info)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def resolve_log_format(choice: str | None, stream: TextIO | None = None) -> LogFormat:
+    """``json`` or ``text`` for a choice of ``json``, ``text`` or ``auto``/None (JSON unless a terminal).
+
+    Example:
+        >>> import io
+        >>> resolve_log_format("auto", io.StringIO()), resolve_log_format("text")
+        ('json', 'text')
+    """
+    if choice == "json":
+        return "json"
+    if choice == "text":
+        return "text"
+    out = sys.stdout if stream is None else stream
+    return "text" if out.isatty() else "json"
+
+
 _LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "codex")
 
 
@@ -168,11 +237,14 @@ def install_log_hygiene() -> None:
             target.addFilter(RedactSecrets())
 
 
-def log_config(level: str = "info") -> dict[str, Any]:
+def log_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
     """uvicorn's logging configuration with request ids in every line and secrets redacted.
 
     Args:
         level: The level of the ``codex`` loggers (uvicorn's own follow its ``log_level``).
+        fmt: ``text``: uvicorn's lines (its access log included); ``json``: one :class:`JsonFormatter`
+            object per line on stdout, the access records written by ``codex.access`` (route template,
+            tenant, status, duration) instead of uvicorn's.
 
     Returns:
         A ``logging.config.dictConfig`` mapping for ``uvicorn.run(log_config=…)``.
@@ -181,6 +253,16 @@ def log_config(level: str = "info") -> dict[str, Any]:
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": RedactSecrets}}
+    if fmt == "json":
+        config["formatters"] = {"json": {"()": JsonFormatter}}
+        config["handlers"] = {
+            "default": {"formatter": "json", "class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+        }
+        for handler in config["handlers"].values():
+            handler["filters"] = ["redact"]
+        config["loggers"]["uvicorn.access"] = {"handlers": [], "level": "WARNING", "propagate": False}
+        config["loggers"]["codex"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+        return config
     formatters = config["formatters"]
     formatters["default"]["fmt"] = "%(levelprefix)s [%(request_id)s] %(message)s"
     formatters["access"]["fmt"] = (
@@ -189,4 +271,6 @@ def log_config(level: str = "info") -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
     config["loggers"]["codex"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    # uvicorn's access line is the access log in text: codex.access would say the same twice
+    config["loggers"]["codex.access"] = {"handlers": [], "level": "WARNING", "propagate": False}
     return config

@@ -21,16 +21,12 @@ caller's tenant:
 * ``GET /api/search`` (read): search the tenant's documents (``uri_prefix = "<tenant>/"``) with
   :func:`codex.search.search`; 503 when the search package cannot be imported.
 
-Test hook: with ``VOX_CODEX_TEST_HOOKS=1`` in the environment (never in production) the app also has
-``POST /api/admin/test/drop-streams`` (admin, not in the OpenAPI document), which ends every open SSE
-response as a dropped connection would, so that clients' resume can be tested against a live server.
+The console's browser tests add a stream-drop route of their own (``tests/console/hooked_serve.py``):
+nothing test-only ships here.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -39,29 +35,22 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from pydantic import BaseModel, Field, JsonValue
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codex.api.auth import Principal, bearer_scheme, require
 from codex.api.errors import ApiError
 from codex.api.named._common import plain
+from codex.api.replica import ReplicaState, ReplicaTracker
 from codex.api.schema_view import Drift, SchemaResponse, describe_schema, row_counts, schema_drift
 from codex.api.state import AppState
-from codex.config import DbConfig
-from codex.engine import make_engine
-from codex.errors import CodexError, InvalidInput
+from codex.errors import InvalidInput
 from codex.migrate import LEDGER_TABLE, user_tables, verify_database
 from codex.reactive.patterns import TopicPattern
-from codex.reactive.push import PushStream
 from codex.repositories._base import sql_timestamp
-from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
 from codex.search import SearchHit
 from codex.search import search as search_corpus
 
-__all__ = ["TEST_HOOKS_ENV", "StreamDrops", "add_admin_routes"]
-
-TEST_HOOKS_ENV = "VOX_CODEX_TEST_HOOKS"
-"""Set to ``1`` to mount the test-only stream-drop route (the console's browser tests do)."""
+__all__ = ["add_admin_routes"]
 
 _TAIL_SQL = (
     "SELECT c.id, c.topic FROM codex_change_log AS c WHERE c.id < ? AND c.tenant_id = ? "
@@ -86,17 +75,6 @@ class LedgerRow(BaseModel):
     finished_at: str | None
     duration_ms: int
     error_text: str | None
-
-
-class ReplicaState(BaseModel):
-    """An embedded replica's freshness."""
-
-    local_head: int | None = Field(description="Newest change-log id in the replica.")
-    primary_head: int | None = Field(description="Newest change-log id on the primary (None: unreachable).")
-    lag_changes: int | None = Field(description="Change-log rows the replica has not pulled yet.")
-    last_sync_at: str | None = Field(description="When this server last synced the replica (UTC).")
-    seconds_since_sync: float | None
-    error: str | None = None
 
 
 class DatabaseInfo(BaseModel):
@@ -186,44 +164,6 @@ def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
     return [LedgerRow.model_validate(dict(r._mapping)) for r in rows]
 
 
-# -- replicas -------------------------------------------------------------------------------------------
-class ReplicaTracker:
-    """When this server last synced its embedded replica, and a lazily opened primary engine."""
-
-    def __init__(self) -> None:
-        self.last_sync: datetime | None = None
-        self._primary: sa.Engine | None = None
-        self._lock = threading.Lock()
-
-    def primary(self, config: DbConfig) -> sa.Engine:
-        with self._lock:
-            if self._primary is None:
-                remote = DbConfig("remote", url=config.url, token=config.token, source=config.source)
-                self._primary = make_engine(remote, pool_size=1, max_overflow=0)
-            return self._primary
-
-    def state(self, app_state: AppState) -> ReplicaState:
-        store = app_state.store
-        with store.connect() as conn:
-            local = ChangeLogRepository(conn).head()
-        primary: int | None = None
-        error: str | None = None
-        try:
-            with self.primary(store.config).connect() as conn:
-                primary = ChangeLogRepository(conn).head()
-        except (CodexError, sa.exc.SQLAlchemyError) as exc:
-            error = f"the primary did not answer: {getattr(exc, 'message', None) or type(exc).__name__}"
-        since = None if self.last_sync is None else (datetime.now(UTC) - self.last_sync).total_seconds()
-        return ReplicaState(
-            local_head=local,
-            primary_head=primary,
-            lag_changes=None if primary is None else max(0, primary - local),
-            last_sync_at=None if self.last_sync is None else sql_timestamp(self.last_sync),
-            seconds_since_sync=None if since is None else round(since, 3),
-            error=error,
-        )
-
-
 def _tracker(request: Request) -> ReplicaTracker:
     tracker: ReplicaTracker = request.app.state.codex_replica
     return tracker
@@ -308,67 +248,11 @@ def _tail(state: AppState, tenant: str, pattern: TopicPattern, limit: int) -> Ta
     return TailResponse(topic=pattern.text, after_id=max(0, after), replayed=len(matched), head=head)
 
 
-# -- the test hook --------------------------------------------------------------------------------------
-class StreamDrops:
-    """The open SSE responses, so that the test hook can end them all at once."""
-
-    def __init__(self) -> None:
-        self.scopes: set[anyio.CancelScope] = set()
-        self.dropped = 0
-
-    def drop(self) -> int:
-        """End every open stream; returns how many."""
-        scopes = list(self.scopes)
-        for scope in scopes:
-            scope.cancel()
-        self.dropped += len(scopes)
-        return len(scopes)
-
-
-class StreamDropper:
-    """ASGI middleware (test hooks only): run each SSE response in a cancel scope the hook can cancel.
-
-    A cancelled stream is closed properly (the last chunk is sent), so the client sees the stream end
-    exactly as when a server goes away, and reconnects with ``Last-Event-ID``.
-    """
-
-    def __init__(self, app: ASGIApp, drops: StreamDrops) -> None:
-        self.app = app
-        self.drops = drops
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/codex/subscribe/"):
-            await self.app(scope, receive, send)
-            return
-        started = finished = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started, finished
-            if message["type"] == "http.response.start":
-                started = True
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                finished = True
-            await send(message)
-
-        with anyio.CancelScope() as cancel:
-            self.drops.scopes.add(cancel)
-            try:
-                await self.app(scope, receive, tracking)
-            finally:
-                self.drops.scopes.discard(cancel)
-        if cancel.cancelled_caught and started and not finished:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def test_hooks_enabled() -> bool:
-    """True when ``VOX_CODEX_TEST_HOOKS=1`` (the test-only routes are mounted)."""
-    return os.environ.get(TEST_HOOKS_ENV, "").strip() == "1"
-
-
 # -- routes ---------------------------------------------------------------------------------------------
 def add_admin_routes(app: FastAPI) -> None:
-    """Mount ``/api/admin/*`` and ``/api/search`` (and the test hook when enabled)."""
-    app.state.codex_replica = ReplicaTracker()
+    """Mount ``/api/admin/*`` and ``/api/search``."""
+    if not hasattr(app.state, "codex_replica"):
+        app.state.codex_replica = ReplicaTracker()
     router = APIRouter(tags=["admin"], dependencies=[Depends(bearer_scheme)])
 
     @router.get(
@@ -507,22 +391,3 @@ def add_admin_routes(app: FastAPI) -> None:
         return SearchResponse(query=q, mode=mode, k=k, hits=list(hits))
 
     app.include_router(router)
-
-    if test_hooks_enabled():
-        drops = StreamDrops()
-        app.state.codex_stream_drops = drops
-        app.add_middleware(StreamDropper, drops=drops)
-
-        @app.post("/api/admin/test/drop-streams", include_in_schema=False)
-        async def drop_streams(
-            request: Request, who: Principal = Depends(require("admin"))
-        ) -> dict[str, int]:
-            started = time.monotonic()
-            count = request.app.state.codex_stream_drops.drop()
-            state: AppState = request.app.state.codex
-            # streams that took their connection over (codex.api.streaming) end themselves: the last
-            # chunk, then the connection closes, as when a server goes away
-            streams = [m for m in state.hub.members() if isinstance(m, PushStream)] + state.live.streams()
-            for stream in streams:
-                stream.close()
-            return {"dropped": count + len(streams), "ms": int((time.monotonic() - started) * 1000)}

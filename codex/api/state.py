@@ -13,7 +13,7 @@ from codex.api.registry import Registry
 from codex.api.snapshots import SnapshotRecorder
 from codex.config import CodexSettings
 from codex.reactive.feed import ChangeEvent, read_changes
-from codex.reactive.hub import ChangeHub
+from codex.reactive.hub import ChangeHub, OnDeliver
 from codex.repositories.changelog import ChangeLogRepository
 from codex.store import Store
 
@@ -44,8 +44,14 @@ class AppState:
         return self.read_limiter
 
 
-def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
-    """A change hub reading ``store`` (one read per tick; reads run in worker threads)."""
+def make_hub(store: Store, settings: CodexSettings, *, on_deliver: OnDeliver | None = None) -> ChangeHub:
+    """A change hub reading ``store`` (one read per tick; reads run in worker threads).
+
+    Args:
+        store: The store whose change log the hub reads.
+        settings: Poll intervals and the per-stream buffer.
+        on_deliver: Told what each tick handed to the members (the app's metrics); see :data:`OnDeliver`.
+    """
 
     def fetch(
         after_id: int,
@@ -69,4 +75,5 @@ def make_hub(store: Store, settings: CodexSettings) -> ChangeHub:
         poll_min=settings.poll_min_seconds,
         poll_max=settings.poll_max_seconds,
         buffer=settings.client_buffer,
+        on_deliver=on_deliver,
     )

@@ -14,6 +14,11 @@ def serve(
     host: str | None = typer.Option(None, help="Bind address (default: settings, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default: settings, 8787)."),
     log_level: str | None = typer.Option(None, help="uvicorn log level."),
+    log_format: str | None = typer.Option(
+        None,
+        help="json (one object per line: time, level, request id, tenant, route, status, duration) or text; "
+        "default: settings (VOX_CODEX_LOG_FORMAT), auto = json when stdout is not a terminal.",
+    ),
     workers: int = typer.Option(
         1,
         min=1,
@@ -23,25 +28,42 @@ def serve(
     ),
 ) -> None:
     """Serve the Codex HTTP API, live streams and console on HOST:PORT (loopback by default)."""
+    import logging
+    import logging.config
+
     import uvicorn
 
     from codex.api import create_app
-    from codex.api.logs import log_config
+    from codex.api.logs import log_config, resolve_log_format
     from codex.config import load_settings
 
-    settings = load_settings(host=host, port=port, log_level=log_level)
+    if log_format not in (None, "json", "text", "auto"):
+        raise typer.BadParameter("--log-format must be json, text or auto")
+    settings = load_settings(host=host, port=port, log_level=log_level, log_format=log_format)
+    fmt = resolve_log_format(settings.log_format)
+    logging_config = log_config(settings.log_level, fmt)  # request ids in every line, secrets redacted
+    logging.config.dictConfig(logging_config)
     config = db_config()
     app = create_app(settings=settings)
     where = config.path if config.mode in ("local", "replica") else config.url
     base = f"http://{settings.host}:{settings.port}"
-    typer.echo(f"codex: serving the {config.mode} database {where}")
-    typer.echo(f"codex: API      {base}/api/codex/...  (health: {base}/health, ready: {base}/ready)")
-    typer.echo(f"codex: console  {base}/console")
-    typer.echo(
-        "codex: create a token with: codex tokens create --tenant default --scopes read,write,subscribe"
-    )
+    lines = [
+        f"codex: serving the {config.mode} database {where}",
+        f"codex: API      {base}/api/codex/...  (health: {base}/health, ready: {base}/ready)",
+        f"codex: console  {base}/console",
+        "codex: create a token with: codex tokens create --tenant default --scopes read,write,subscribe",
+    ]
+    if settings.metrics_port is not None:
+        lines.append(f"codex: metrics  http://{settings.host}:{settings.metrics_port}/metrics (no token)")
+    if workers > 1:
+        lines.append(f"codex: {workers} worker processes")
+    say = logging.getLogger("codex.serve")
+    for line in lines:  # in JSON mode every stdout line is a JSON object
+        if fmt == "json":
+            say.info(line)
+        else:
+            typer.echo(line)
     if workers > 1:  # each worker process builds its own app (and store, hub, write gate)
-        typer.echo(f"codex: {workers} worker processes")
         uvicorn.run(
             "codex.api:create_app",
             factory=True,
@@ -49,7 +71,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            log_config=log_config(settings.log_level),
+            log_config=logging_config,
             ws_max_size=settings.ws_max_message_bytes,
             timeout_graceful_shutdown=2,
             lifespan="on",
@@ -60,7 +82,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        log_config=log_config(settings.log_level),  # request ids in every line, secrets redacted
+        log_config=logging_config,
         ws_max_size=settings.ws_max_message_bytes,
         timeout_graceful_shutdown=2,
         lifespan="on",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,20 @@ class CodexSettings(BaseSettings):
         "the one thread holding the write slot: writes are serialised, reads are CPU-bound under the GIL).",
     )
     log_level: str = Field("info", description="Log level of the service.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Log lines as JSON objects or text; `auto`: JSON when stdout is not a terminal.",
+    )
+    otel: bool = Field(
+        False,
+        description="Trace requests with OpenTelemetry (needs the `codex[otel]` extra); off by default.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Also serve /metrics without a token on this port (bound to `host`); unset: off.",
+    )
     max_streams_per_token: int = Field(
         256,
         ge=1,

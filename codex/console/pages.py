@@ -17,8 +17,6 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from codex.api.auth import Principal, authenticate_secret
-from codex.api.errors import ApiError
 from codex.console.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -27,6 +25,8 @@ from codex.console.sessions import (
     SessionStore,
     origin_ok,
 )
+from codex.errors import ApiError
+from codex.principals import Principal, authenticate_secret
 
 __all__ = ["PAGES", "STATIC_DIR", "Page", "router"]
 

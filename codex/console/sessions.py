@@ -34,9 +34,8 @@ from dataclasses import dataclass, replace
 
 from starlette.requests import HTTPConnection
 
-from codex.api.auth import Principal
-from codex.api.errors import ApiError
-from codex.errors import NotFound
+from codex.errors import ApiError, NotFound
+from codex.principals import Principal
 from codex.repositories.tenancy import TokenRepository
 from codex.store import Store
 

@@ -1,6 +1,6 @@
 """The engine factory: the only place that knows libSQL's driver, URL forms and defects.
 
-Fixes applied once, here (see ``libsql-runtime.md`` §4):
+Fixes applied once, here (see ``docs/reference/libsql-runtime.md`` §4):
 
 * errors arrive as bare ``ValueError`` → a ``handle_error`` hook maps them to ``IntegrityError`` /
   ``OperationalError`` / ``DatabaseError``;

@@ -1,7 +1,7 @@
 """The write gate: a bounded number of write transactions in flight per process.
 
 libSQL's driver holds the GIL while it waits for a lock or for the network
-(``libsql-runtime.md``): a thread that waits inside the driver for another transaction of the *same*
+(``docs/reference/libsql-runtime.md``): a thread that waits inside the driver for another transaction of the *same*
 process stalls every thread, including the one that would commit and release the lock. On a remote
 primary two concurrent writers of one process therefore deadlock until the server times one of them
 out. The gate makes that impossible: a writer waits for its turn **here**, in Python (which releases

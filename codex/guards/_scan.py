@@ -1,9 +1,9 @@
 """What every guard shares: the :class:`Finding` it reports and the walk over the repository's sources.
 
 The walk skips what is not the product's own code, at any depth: ``.venv``, ``.git``, ``tests``,
-``bench``, ``build``, ``__pycache__``, ``node_modules`` and ``*.egg-info`` directories, plus the
+``bench``, ``build``, ``__pycache__``, ``node_modules``, ``*.egg-info`` and ``.venv-*`` directories, plus the
 policy's ``ignored_paths`` (caches and scratch directories). Tests and benchmarks may open the driver
-and write raw DDL on purpose (``libsql-runtime.md`` §12 "Guards").
+and write raw DDL on purpose (``docs/reference/libsql-runtime.md`` §12 "Guards").
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Literal
 __all__ = ["SKIP_DIRS", "Finding", "SourceFile", "iter_sources", "parse_python"]
 
 SKIP_DIRS = frozenset({".venv", ".git", "tests", "bench", "build", "__pycache__", "node_modules"})
-"""Directory names skipped at any depth (plus every ``*.egg-info``)."""
+"""Directory names skipped at any depth (plus every ``*.egg-info`` and ``.venv-*``, e.g. ``.venv-lowest``)."""
 
 Severity = Literal["error", "warning"]
 
@@ -70,7 +70,7 @@ class SourceFile:
 
 
 def _skipped(name: str, rel: str, ignored: frozenset[str]) -> bool:
-    return name in SKIP_DIRS or name.endswith(".egg-info") or rel in ignored
+    return name in SKIP_DIRS or name.endswith(".egg-info") or name.startswith(".venv-") or rel in ignored
 
 
 def iter_sources(

@@ -15,7 +15,7 @@ Semantics (reference ``semantics.md`` §11, with the decisions Codex adds):
   error (a constraint) rolls the batch back and names the line whose row failed.
 * **Foreign keys are off** for the import (``conn.info[FOREIGN_KEYS_OFF]``, which also works on sqld):
   old files hold dangling references, and ``INSERT OR REPLACE`` with foreign keys on would cascade
-  deletes into child rows (``libsql-runtime.md`` §12).
+  deletes into child rows (``docs/reference/libsql-runtime.md`` §12).
 * **Resume.** After each committed batch, a JSON sidecar ``<FILE>.progress`` records the last committed
   line (and the target database and counts so far). ``resume=True`` (``--resume``) continues after that
   line; ``start_line=N`` (``--start-line N``) starts at line N whatever the marker says. The sidecar is

@@ -16,6 +16,10 @@
   reading the log: nothing is lost, memory stays bounded.
 * A new subscription first replays the log from its ``after_id`` up to the hub's position at the
   moment it joined, then takes live rows: no gap, no duplicate.
+* What it hands over is counted per tick, not per member: each group keeps a tally of its members'
+  transports, so ``on_deliver`` (the app's metrics) learns the events handed over by transport (events
+  times members) and the latency from the hub seeing the commit to the tick's last hand-over, with no
+  extra Python work per member.
 
 Database reads run in worker threads; the hub never holds a connection while streams wait.
 """
@@ -26,8 +30,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,11 +41,17 @@ import anyio
 from codex.reactive.feed import Batch, ChangeEvent
 from codex.reactive.patterns import TopicPattern
 
-__all__ = ["ChangeHub", "Member", "Reset", "Subscription"]
+__all__ = ["ChangeHub", "Member", "OnDeliver", "Reset", "Subscription"]
 
 log = logging.getLogger("codex.reactive")
 
 Fetch = Callable[..., list[ChangeEvent]]
+OnDeliver = Callable[[Mapping[str, int], float], None]
+"""``on_deliver(counts, latency)``, once per tick that handed events over: the events handed to members by
+transport (one per event and member) and the seconds from the hub seeing the first commit of the tick to
+its last hand-over. Replays from the log (a join, a resume after a reset) are not counted."""
+UNKNOWN_TRANSPORT = "other"
+"""The transport of a member without a ``transport`` attribute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,11 @@ class Reset:
 
 
 class Member(Protocol):
-    """Anything the hub fans out to: a tenant, its patterns, and what to do with a matching batch."""
+    """Anything the hub fans out to: a tenant, its patterns, and what to do with a matching batch.
+
+    A member may also name its ``transport`` (``sse``, ``websocket``, ``live``), read once when it joins:
+    the hub's delivery counts and :meth:`ChangeHub.transports` are by transport.
+    """
 
     tenant: str
     patterns: tuple[TopicPattern, ...]
@@ -64,11 +79,13 @@ class Member(Protocol):
 class _Group:
     """The members of one tenant that share the same patterns (matched once per tick)."""
 
-    __slots__ = ("members", "patterns")
+    __slots__ = ("members", "patterns", "transports")
 
     def __init__(self, patterns: tuple[TopicPattern, ...]) -> None:
         self.patterns = patterns
-        self.members: dict[Member, None] = {}  # an insertion-ordered set
+        self.members: dict[Member, str] = {}  # an insertion-ordered set (each member -> its transport)
+        self.transports: dict[str, int] = {}
+        """Members by transport (kept on join and leave: a tick counts its deliveries per group)."""
 
     def matches(self, topic: str) -> bool:
         return any(p.matches(topic) for p in self.patterns)
@@ -76,6 +93,8 @@ class _Group:
 
 class Subscription:
     """A pull member (the WebSocket's): its tenant, patterns, cursor and bounded queue of events."""
+
+    transport = "websocket"
 
     def __init__(
         self, hub: ChangeHub, tenant: str, patterns: Sequence[TopicPattern], cursor: int, buffer: int
@@ -157,6 +176,7 @@ class ChangeHub:
         poll_max: Poll interval when idle, seconds.
         buffer: Events buffered per subscription before a :class:`Reset`.
         batch: Rows read per tick.
+        on_deliver: Told what each tick handed over (the app's metrics); see :data:`OnDeliver`.
     """
 
     def __init__(
@@ -168,6 +188,7 @@ class ChangeHub:
         poll_max: float = 0.5,
         buffer: int = 1000,
         batch: int = 500,
+        on_deliver: OnDeliver | None = None,
     ) -> None:
         self._fetch, self._head = fetch, head
         self.poll_min, self.poll_max, self.buffer, self.batch = poll_min, poll_max, buffer, batch
@@ -179,6 +200,9 @@ class ChangeHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ticks = 0
         self.delivered_batches = 0
+        self.on_deliver = on_deliver
+        self._seen: float | None = None
+        """When the earliest commit not yet read was announced (:meth:`notify`; with ``on_deliver`` only)."""
 
     @property
     def subscriber_count(self) -> int:
@@ -188,6 +212,15 @@ class ChangeHub:
     def members(self) -> list[Member]:
         """Every member, in no particular order (a copy)."""
         return [m for groups in self._groups.values() for g in groups.values() for m in g.members]
+
+    def transports(self) -> dict[str, int]:
+        """Open members by transport (``sse``, ``websocket``, ``live``; a sum over the groups)."""
+        tally: dict[str, int] = {}
+        for groups in self._groups.values():
+            for group in groups.values():
+                for transport, count in group.transports.items():
+                    tally[transport] = tally.get(transport, 0) + count
+        return tally
 
     async def start(self) -> None:
         """Read the log head and start the reader task."""
@@ -205,6 +238,8 @@ class ChangeHub:
 
     def notify(self) -> None:
         """Wake the reader now (thread-safe: called after a commit in any thread)."""
+        if self._seen is None and self._count and self.on_deliver is not None:
+            self._seen = time.monotonic()  # the delivery latency runs from here
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -229,7 +264,9 @@ class ChangeHub:
         if group is None:
             group = self._groups[member.tenant][key] = _Group(tuple(member.patterns))
         if member not in group.members:
-            group.members[member] = None
+            transport = str(getattr(member, "transport", UNKNOWN_TRANSPORT))
+            group.members[member] = transport
+            group.transports[transport] = group.transports.get(transport, 0) + 1
             self._count += 1
         self._wake.set()
 
@@ -238,9 +275,15 @@ class ChangeHub:
         groups = self._groups.get(member.tenant)
         key = tuple(p.text for p in member.patterns)
         group = groups.get(key) if groups is not None else None
-        if group is None or group.members.pop(member, 0) is not None:
+        transport = group.members.pop(member, None) if group is not None else None
+        if group is None or transport is None:
             return
         self._count -= 1
+        left = group.transports[transport] - 1
+        if left:
+            group.transports[transport] = left
+        else:
+            del group.transports[transport]
         if not group.members:
             del groups[key]  # type: ignore[union-attr]
             if not groups:
@@ -275,8 +318,20 @@ class ChangeHub:
             cursor = rows[-1].id
         return []
 
-    def fan_out(self, rows: Sequence[ChangeEvent]) -> None:
-        """Offer committed rows (oldest first, all newer than :attr:`last_id`) to the members."""
+    def fan_out(self, rows: Sequence[ChangeEvent], *, seen: float | None = None) -> None:
+        """Offer committed rows (oldest first, all newer than :attr:`last_id`) to the members.
+
+        Args:
+            rows: The rows.
+            seen: ``time.monotonic()`` when the hub learned of the first commit (default: now), the start
+                of the delivery latency reported to ``on_deliver``.
+        """
+        on_deliver = self.on_deliver
+        counts: dict[str, int] | None = None
+        if on_deliver is not None:
+            counts = {}
+            if seen is None:
+                seen = time.monotonic()
         by_tenant: defaultdict[str, list[ChangeEvent]] = defaultdict(list)
         for event in rows:
             by_tenant[event.tenant].append(event)
@@ -296,8 +351,16 @@ class ChangeHub:
                     except Exception:  # one broken member never stops the others
                         log.exception("change hub: a member failed to take a batch; removing it")
                         self.leave(member)
+                if counts is not None:  # per group and transport, never per member
+                    for transport, members in group.transports.items():
+                        counts[transport] = counts.get(transport, 0) + members * len(matched)
         if rows:
             self.last_id = max(self.last_id, rows[-1].id)
+        if on_deliver is not None and counts and seen is not None:
+            try:
+                on_deliver(counts, max(0.0, time.monotonic() - seen))
+            except Exception:  # metrics never break delivery
+                log.exception("change hub: on_deliver failed")
 
     async def _run(self) -> None:
         interval = self.poll_min
@@ -306,10 +369,12 @@ class ChangeHub:
                 self._wake.clear()
                 await self._wake.wait()
                 interval = self.poll_min
+                self._seen = None  # announced while no one listened: not a delivery's start
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await self._wake.wait()
             self._wake.clear()
+            seen, self._seen = self._seen, None  # commits announced from here on belong to the next read
             try:
                 rows = await anyio.to_thread.run_sync(lambda: self._fetch(self.last_id, limit=self.batch))
             except Exception as exc:
@@ -319,7 +384,7 @@ class ChangeHub:
             self.ticks += 1
             rows = [r for r in rows if r.id > self.last_id]
             if rows:
-                self.fan_out(rows)
+                self.fan_out(rows, seen=seen)
                 interval = self.poll_min
                 if len(rows) >= self.batch:
                     self._wake.set()

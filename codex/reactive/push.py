@@ -79,6 +79,8 @@ class PushStream:
         on_close: Runs once when the stream ends, however it ends (synchronously).
     """
 
+    transport = "sse"
+
     def __init__(
         self,
         hub: ChangeHub,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._rows import row_as, rows_as
+from codex.repositories._topics import append_change
 from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
 from domains._meta import DEFAULT_TENANT, TENANT_COLUMN, is_tenant_owned
 
@@ -249,7 +250,7 @@ class Repository:
         *,
         tenant: str | None = None,
     ) -> int:
-        """Append this mutation's change-log row in the caller's transaction.
+        """Append this mutation's change-log row in the caller's transaction (see :mod:`._topics`).
 
         Args:
             topic: The change's topic.
@@ -259,12 +260,13 @@ class Repository:
             payload: Any JSON value.
             tenant: The tenant of the row written, when the unscoped operator form wrote a row of a tenant
                 (its subscribers must see the change); a tenant-bound repository always logs its own.
-        """
-        from codex.repositories.changelog import ChangeLogRepository
 
-        scope = Scope(tenant) if tenant is not None and self.scope.is_operator else self.scope
-        return ChangeLogRepository(self.conn, scope).append(
-            topic, change_kind, entity_kind=entity_kind, entity_id=entity_id, payload=payload
+        Returns:
+            The change id (the cursor).
+        """
+        owner = tenant if tenant is not None and self.scope.is_operator else self.tenant
+        return append_change(
+            self.conn, self._raw, topic, change_kind, entity_kind, entity_id, dump_json(payload), owner
         )
 
     def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:

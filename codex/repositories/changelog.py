@@ -20,15 +20,21 @@ segment of a topic.
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, TenantScopeError
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, rows_as
+from codex.repositories._base import Repository, clamp_limit, load_json, rows_as
+from codex.repositories._topics import (
+    CHANGE_KINDS,
+    RULES,
+    SEGMENT,
+    TOPIC_MAX_CHARS,
+    validate_topic,
+)
+from codex.repositories._topics import shown as _shown
 from domains.codex_reactivity import codex_change_log
 
 __all__ = [
@@ -39,20 +45,6 @@ __all__ = [
     "TopicPattern",
     "validate_topic",
 ]
-
-CHANGE_KINDS = ("insert", "update", "delete")
-TOPIC_MAX_CHARS = 256
-"""The longest topic (and topic pattern), in characters."""
-_SEGMENT = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9._:@=+-]*")
-_RULES = (
-    "segments are 1+ characters of A-Z a-z 0-9 . _ : @ = + - starting with a letter, a digit, _ or @, "
-    "separated by '/'"
-)
-_INSERT = (
-    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json, tenant_id) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-
 
 _HEAD = (
     "SELECT COALESCE((SELECT MAX(id) FROM codex_change_log), "
@@ -67,29 +59,6 @@ _FIRST_SINCE = (
     "SELECT id FROM codex_change_log WHERE created_at >= datetime('now', ?) ORDER BY created_at, id LIMIT 1"
 )
 _PRUNE = "DELETE FROM codex_change_log WHERE id BETWEEN ? AND ?"
-
-
-def validate_topic(topic: str) -> str:
-    """Check a concrete topic name (no wildcards) against the topic grammar.
-
-    Raises:
-        InvalidInput: Empty, longer than :data:`TOPIC_MAX_CHARS`, or a segment outside the grammar.
-    """
-    if not isinstance(topic, str) or not _valid_topic(topic):
-        raise InvalidInput(f"invalid topic {_shown(topic)}: {_RULES}", field="topic")
-    return topic
-
-
-@functools.lru_cache(maxsize=8192)
-def _valid_topic(topic: str) -> bool:
-    """The grammar check, cached: a hot topic (``conversations/42``) is checked once (P1b)."""
-    return 0 < len(topic) <= TOPIC_MAX_CHARS and all(_SEGMENT.fullmatch(part) for part in topic.split("/"))
-
-
-def _shown(text: object) -> str:
-    """A bounded, printable rendering of a rejected value for an error message."""
-    shown = repr(text)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +101,9 @@ class TopicPattern:
         parts = text.split("/")
         prefix = parts[-1] == "*"
         body = tuple(parts[:-1] if prefix else parts)
-        if not all(part == "+" or _SEGMENT.fullmatch(part) for part in body):
+        if not all(part == "+" or SEGMENT.fullmatch(part) for part in body):
             raise InvalidInput(
-                f"invalid topic pattern {_shown(text)}: {_RULES}; '+' stands for one segment and '*' "
+                f"invalid topic pattern {_shown(text)}: {RULES}; '+' stands for one segment and '*' "
                 "(only as the last segment) for one or more",
                 field="topic",
             )
@@ -229,23 +198,7 @@ class ChangeLogRepository(Repository):
             InvalidInput: Bad topic or change kind.
             ConfigError: ``conn`` is not inside a transaction (use ``store.begin()``).
         """
-        validate_topic(topic)
-        if not change_kind or len(change_kind) > 64:
-            raise InvalidInput("change_kind must be 1-64 characters", field="change_kind")
-        cursor = self._raw(
-            _INSERT,
-            (
-                topic,
-                entity_kind,
-                None if entity_id is None else str(entity_id),
-                change_kind,
-                dump_json(payload),
-                self.tenant,
-            ),
-        )
-        change_id = int(cursor.lastrowid)
-        self.conn.info["codex_last_change_id"] = change_id
-        return change_id
+        return self._change(topic, change_kind, entity_kind, entity_id, payload)
 
     def since(
         self,

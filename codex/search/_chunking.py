@@ -13,7 +13,7 @@ The rule (defaults in brackets):
    sentences, up to ``overlap`` [200] characters, so that a sentence cut from its context is found
    with it. Chunks closed at a paragraph boundary carry no overlap.
 4. Chunks shorter than ``min_chars`` are merged into the following chunk (the last one into the
-   previous): a heading-only chunk otherwise wins vector ranks it should not (``libsql-runtime.md``
+   previous): a heading-only chunk otherwise wins vector ranks it should not (``docs/reference/libsql-runtime.md``
    §13). A whole document shorter than ``min_chars`` is one chunk.
 
 Empty or white-space-only text gives no chunk.

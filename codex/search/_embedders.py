@@ -7,7 +7,7 @@ from the same embedder (see :class:`EmbedderMismatch`); switching is a re-embed 
 
 The built-in :class:`HashingEmbedder` needs no download and no model: signed feature hashing (blake2b)
 over word unigrams, word bigrams and character 3–5-grams of each word, log term frequency,
-L2-normalised, 256 dimensions, deterministic across processes and machines (``libsql-runtime.md`` §13).
+L2-normalised, 256 dimensions, deterministic across processes and machines (``docs/reference/libsql-runtime.md`` §13).
 It matches exact words and bigrams like a bag of words, and the character n-grams make misspelt and
 inflected words land near each other (``indexing`` ~ ``indexes`` ~ ``indxing``). A batch is embedded with
 one numpy ``bincount`` over the cached per-word feature slots (≈10k chunks/s on one core).

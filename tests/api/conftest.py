@@ -68,7 +68,10 @@ def make_tokens(store: Store) -> dict[str, str]:
     return tokens
 
 
-def start_server(config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | None = None) -> Server:
+def start_server(
+    config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | None = None, *, module: str = "codex.cli"
+) -> Server:
+    """Start ``python -m <module> serve`` over ``config`` (``module``: a test wrapper may add test routes)."""
     store = open_store(config)  # migrates to head
     tokens = make_tokens(store)
     port = free_port()
@@ -78,12 +81,15 @@ def start_server(config: DbConfig, tmp_path: Path, env_extra: dict[str, str] | N
         env["VOX_DB_PATH"] = str(config.path)
     else:
         env.update(VOX_DB_URL=str(config.url), VOX_DB_ALLOW_NO_TOKEN="1")
-    env.update(VOX_CODEX_SSE_KEEPALIVE_SECONDS="2", VOX_CODEX_LOG_LEVEL="warning")
+    # text logs: tests read the access lines; tests/api/test_logs.py starts a JSON one itself
+    env.update(
+        VOX_CODEX_SSE_KEEPALIVE_SECONDS="2", VOX_CODEX_LOG_LEVEL="warning", VOX_CODEX_LOG_FORMAT="text"
+    )
     env.update(env_extra or {})
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "codex.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=out,

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from codex.api import create_app
+from codex.api.metrics import metrics_scope
 from tests.api.conftest import Server
 
 SAMPLE = {"{name}": "changes.since", "{topic}": "t/1", "{document_id}": "1", "{query}": "changes.since"}
@@ -18,6 +19,7 @@ def all_routes() -> list[tuple[str, str, str]]:
     app = create_app()
     scopes = {f"/api/codex/mutate/{m.name}": m.scope for m in app_registry().mutations.values()}
     scopes.update({f"/api/codex/query/{q.name}": q.scope for q in app_registry().queries.values()})
+    scopes["/metrics"] = metrics_scope()  # operators only
     out = []
     for path, ops in app.openapi()["paths"].items():
         if path in ("/health", "/ready"):

@@ -739,6 +739,8 @@ ROUTE_CASES: dict[str, Case] = {
         "read", lambda w: [probe("GET", "/api/admin/schema", 200, check=_no_row_counts)]
     ),
     "GET /api/admin/registry": Case("read", lambda w: [probe("GET", "/api/admin/registry", 200)]),
+    # the metrics span every tenant: operators only (no token of tenant B holds it, admin included)
+    "GET /metrics": Case("operator", lambda w: [probe("GET", "/metrics", 403)]),
     "GET /api/admin/changes/tail": Case(
         "read",
         lambda w: [

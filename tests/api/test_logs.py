@@ -71,3 +71,42 @@ def test_the_filter_redacts_access_lines_messages_and_tracebacks() -> None:
     text = stream.getvalue()
     assert TOKEN not in text and text.count("[REDACTED]") >= 3, text
     assert text.startswith("[-] token [REDACTED] in an argument")
+
+
+def test_json_format_is_one_object_per_line_through_the_filter() -> None:
+    import json
+
+    from codex.api.logs import JsonFormatter, resolve_log_format
+
+    config = log_config("info", "json")
+    assert config["formatters"]["json"]["()"] is JsonFormatter
+    assert all(h["filters"] == ["redact"] for h in config["handlers"].values())
+    assert config["loggers"]["uvicorn.access"]["handlers"] == []  # codex.access is the access log
+    assert log_config("info", "text")["loggers"]["codex.access"]["handlers"] == []
+    assert resolve_log_format("auto", io.StringIO()) == "json" and resolve_log_format("text") == "text"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecrets())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("codex.test.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("GET /x?token=%s", TOKEN, extra={"tenant": "t", "status": 200, "duration_ms": 1.5})
+        try:
+            raise ValueError(f"Authorization: Bearer {TOKEN}")
+        except ValueError:
+            logger.exception("boom")
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert TOKEN not in stream.getvalue()
+    assert lines[0]["message"] == "GET /x?token=[REDACTED]"
+    assert {k: lines[0][k] for k in ("tenant", "status", "duration_ms", "level")} == {
+        "tenant": "t",
+        "status": 200,
+        "duration_ms": 1.5,
+        "level": "INFO",
+    }
+    assert lines[1]["level"] == "ERROR" and "[REDACTED]" in lines[1]["exc"]

@@ -34,7 +34,8 @@ BROWSER_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = REPO / "test-artifacts" / "console"
-HOOKS = {"VOX_CODEX_TEST_HOOKS": "1"}
+HOOKED = "tests.console.hooked_serve"
+"""``codex serve`` plus the test-only stream-drop route."""
 
 
 @contextmanager
@@ -54,7 +55,7 @@ def login_session(server: Server, token: str) -> Iterator[tuple[httpx.Client, st
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server per module over a local file, with the test-only stream-drop route."""
     tmp = tmp_path_factory.mktemp("console")
-    srv = start_server(DbConfig("local", path=str(tmp / "codex.db")), tmp, HOOKS)
+    srv = start_server(DbConfig("local", path=str(tmp / "codex.db")), tmp, module=HOOKED)
     try:
         yield srv
     finally:

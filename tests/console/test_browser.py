@@ -2,7 +2,7 @@
 
 Waits use locators (``wait_for``, ``expect``), never ``page.wait_for_function`` (the CSP blocks eval).
 Resume after a dropped stream is tested with the test-only route ``POST /api/admin/test/drop-streams``
-(mounted because the server runs with ``VOX_CODEX_TEST_HOOKS=1``): it ends every open SSE response
+(added by ``tests/console/hooked_serve.py``, which the fixtures run instead of ``codex serve``): it ends every open SSE response
 the way a server going away does, and the browser's EventSource reconnects with ``Last-Event-ID``.
 Sessions live in the server's memory, so restarting the server would end the session instead.
 """

@@ -1,7 +1,7 @@
 """The packaged Codex, installed in a fresh venv, deploys with no checkout anywhere near it.
 
 The module builds an sdist from a copy of the checkout and the wheel from that sdist (what a release
-does, so a file the sdist forgets fails here too), installs the wheel with its pinned dependencies in a
+does, so a file the sdist forgets fails here too), installs the locked runtime set and the wheel in a
 new virtual environment, and runs the installed ``codex`` and ``alembic`` from an empty directory with
 no ``PYTHONPATH``, no ``CODEX_MIGRATIONS_DIR`` and ``HOME`` / ``XDG_DATA_HOME`` in temporary
 directories. pip reads its usual configuration and cache; the build backend and the dependencies come
@@ -142,7 +142,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     name = _check([python, "-c", _BUILD_HOOK, "build_wheel", str(dist)], cwd=unpacked, env=build_env)
     wheel = dist / name.stdout.strip().splitlines()[-1]
 
+    # the locked runtime set (what `scripts/setup` installs), then the wheel, whose ranges it satisfies
+    lock = REPO / "requirements" / "runtime.txt"
+    _check([*pip, "--python", python, "install", "--quiet", "--require-hashes", "-r", str(lock)])
     _check([*pip, "--python", python, "install", "--quiet", str(wheel)])
+    check = _check([*pip, "--python", python, "check"])
+    assert "No broken requirements" in check.stdout, check.stdout
     purelib = _check([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=tmp)
     return Installed(venv, Path(purelib.stdout.strip()).resolve(), wheel, sdist)
 

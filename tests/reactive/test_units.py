@@ -116,3 +116,35 @@ def test_batch_chunk_is_the_sse_frames_as_one_http_chunk() -> None:
     assert frames.count(b"\n\n") == 2 and frames.startswith(b"id: 7\n")
     assert batch.chunk == b"%x\r\n" % len(frames) + frames + b"\r\n"
     assert [e.id for e in batch.after(7)] == [8]
+
+
+class _Transported(_Recorder):
+    def __init__(self, transport: str, tenant: str, *patterns: str) -> None:
+        super().__init__(tenant, *patterns)
+        self.transport = transport
+
+
+def test_fan_out_counts_deliveries_per_transport_once_per_tick() -> None:
+    told: list[tuple[dict[str, int], float]] = []
+    hub = ChangeHub(lambda *a, **k: [], lambda: 0, on_deliver=lambda c, s: told.append((dict(c), s)))
+    members = [
+        _Transported("sse", "a", "notes/*"),
+        _Transported("sse", "a", "notes/*"),
+        _Transported("websocket", "a", "notes/*"),
+        _Transported("live", "a", "notes/1"),
+        _Transported("sse", "b", "notes/*"),
+        _Recorder("a", "notes/*"),  # no transport
+    ]
+    for member in members:
+        hub.join(member)
+    assert hub.transports() == {"sse": 3, "websocket": 1, "live": 1, "other": 1}
+    hub.fan_out([_event(1, "notes/1", "a"), _event(2, "notes/2", "a")], seen=0.0)
+    assert len(told) == 1  # one report per tick, whatever the number of members
+    counts, latency = told[0]
+    assert counts == {"sse": 4, "websocket": 2, "live": 1, "other": 2}  # rows x members, tenant a only
+    assert latency > 0
+    hub.leave(members[0])
+    hub.leave(members[0])  # idempotent: the tally drops once
+    assert hub.transports() == {"sse": 2, "websocket": 1, "live": 1, "other": 1}
+    hub.fan_out([_event(3, "elsewhere/1", "a")])
+    assert len(told) == 1  # nothing handed over: nothing reported

@@ -7,14 +7,14 @@
   ``snippet()``).
 * ``search_chunk_vectors`` (a model): one ``F32_BLOB(256)`` per chunk, cascading with the chunk. Vectors
   live in a side table so that ``search_document_chunks`` stays readable and writable by stock SQLite
-  clients (``libsql-runtime.md`` §13).
+  clients (``docs/reference/libsql-runtime.md`` §13).
 * ``search_chunk_vectors_idx``: ``libsql_vector_idx(embedding, 'metric=cosine', 'compress_neighbors=float8',
   'max_neighbors=64')``. The two extra settings are measured choices (10k chunks of the bench corpus,
   ``bench/bench_search.py``, recall@10 of ``vector_top_k`` candidates against brute-force cosine): libSQL's
   defaults (float32 neighbours) gave recall 0.67 with a 568 MB file and a 63 s build; float8 neighbours with
   at most 64 gave recall 0.79, 229 MB, 39 s (float8 with 32: 0.48; float16 with 32: 0.49). It is followed
   by ``REINDEX``: on sqld a vector index created over existing rows through the driver comes out empty until
-  it is reindexed (``libsql-runtime.md`` §8.3); locally the REINDEX is a no-op rebuild.
+  it is reindexed (``docs/reference/libsql-runtime.md`` §8.3); locally the REINDEX is a no-op rebuild.
 * ``search_embedder`` and ``search_job_leases`` (models): the corpus embedder, and the lease / attempts /
   back-off of each indexing job, kept beside the baseline ``search_indexing_jobs`` table instead of
   altering it.
