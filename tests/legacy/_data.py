@@ -80,11 +80,19 @@ def _value(table: sa.Table, column: sa.Column[Any], i: int, n: int) -> Any:
     return _text(table.name, column.name, i)
 
 
+ADDED_BY_REVISIONS = {"search_documents.metadata_json"}
+"""Columns of baseline tables that revisions added (besides every tenant-owned table's ``tenant_id``)."""
+
+
+def _added(table: str, column: str) -> bool:
+    return column == TENANT_COLUMN or f"{table}.{column}" in ADDED_BY_REVISIONS
+
+
 def table_rows(name: str, n: int, *, large: bool = False) -> list[dict[str, Any]]:
     """``n`` generated rows for one table (the first row of ``memories`` gets the large text)."""
     table = metadata.tables[name]
-    # An upstream (legacy) database has the baseline's columns: not the tenant_id of revision 0007.
-    columns = [c for c in table.columns if c.name != TENANT_COLUMN]
+    # An upstream (legacy) database has the baseline's columns, not those later revisions added.
+    columns = [c for c in table.columns if not _added(table.name, c.name)]
     rows = [{c.name: _value(table, c, i, n) for c in columns} for i in range(n)]
     if large and name == "memories":
         rows[0]["content"] = LARGE_TEXT
@@ -136,7 +144,7 @@ def snapshot(
     with engine.connect() as conn:
         for name in tables:
             table = metadata.tables[name]
-            cols = [c.name for c in table.columns if c.name != TENANT_COLUMN]  # legacy rows have none
+            cols = [c.name for c in table.columns if not _added(name, c.name)]  # legacy rows have none
             order = ", ".join(c.name for c in table.primary_key.columns)
             select = ", ".join(f'"{c}", typeof("{c}")' for c in cols)
             out[name] = [
