@@ -24,9 +24,11 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import hashlib
 import json
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import anyio
 import sqlalchemy as sa
@@ -48,6 +50,8 @@ __all__ = [
     "DocumentResponse",
     "add_search_routes",
 ]
+
+T = TypeVar("T")
 
 MAX_BATCH_LINES = 10_000
 """The most documents one NDJSON batch may carry."""
@@ -168,6 +172,11 @@ def _response(result: IngestResult, source_uri: str | None) -> DocumentResponse:
     )
 
 
+async def _write(state: AppState, who: Principal, work: Callable[[sa.Connection], T]) -> T:
+    """Run ``work`` in a write transaction of the caller's tenant, on a worker thread."""
+    return await anyio.to_thread.run_sync(functools.partial(state.store.run_write, work, tenant=who.tenant))
+
+
 def _ingest(
     state: AppState, who: Principal, bodies: list[DocumentBody], texts: list[str]
 ) -> list[IngestResult]:
@@ -285,11 +294,8 @@ def add_search_routes(app: FastAPI) -> None:
         def work(conn: sa.Connection) -> int:
             return delete_document(conn, scoped)
 
-        def run() -> int:
-            return state.store.run_write(work, tenant=who.tenant)
-
         try:
-            document_id = await anyio.to_thread.run_sync(run)
+            document_id = await _write(state, who, work)
         except NotFound:
             raise NotFound(f"no search document {body.source_uri!r}", source_uri=body.source_uri) from None
         return DeleteResponse(source_uri=body.source_uri, document_id=document_id)
@@ -318,10 +324,7 @@ def add_search_routes(app: FastAPI) -> None:
             delete_document(conn, str(uri))
             return str(uri)[len(prefix) :]
 
-        def run() -> str:
-            return state.store.run_write(work, tenant=who.tenant)
-
-        source_uri = await anyio.to_thread.run_sync(run)
+        source_uri = await _write(state, who, work)
         return DeleteResponse(source_uri=source_uri, document_id=document_id)
 
     app.include_router(router)
