@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,3 +115,16 @@ def _no_ambient_db_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("VOX_", "TURSO_")):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under CI, a failure is printed when it happens: were a later test stuck (and the run ended by
+    the ``faulthandler_timeout`` watchdog), the summary at the end would never be printed."""
+    report = yield
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if report.failed and os.environ.get("CI") and reporter is not None:
+        reporter.write_line(f"\n=== FAILED {report.nodeid} ({report.when}) ===\n{report.longreprtext}")
+    return report
