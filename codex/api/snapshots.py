@@ -3,9 +3,10 @@
 A named query is a read: it runs in one read transaction and never writes (reads never take the write
 lock). When its result differs from the latest recorded snapshot of its key — (tenant, query, canonical
 parameters), :func:`~codex.repositories.reactivity.snapshot_key` — the result is *offered* here; a
-background task records the newest offered result per (tenant, key) through the store's write gate, in
-a write transaction bound to that tenant, coalescing the offers that arrive between two rounds (so a
-hot query costs at most one small write per key and round, whatever its read rate). Recording writes
+background task records the newest offered result per (tenant, key) through the store's write gate,
+coalescing the offers that arrive between two rounds: a round is one write transaction per tenant
+(at most :data:`ROUND_MAX` keys each), so a hot query costs at most one small write per key and round
+whatever its read rate, and many distinct keys do not queue one transaction each before the mutations. Recording writes
 only when the digest changed and prunes each key to its last
 :data:`~codex.repositories.reactivity.KEEP_VERSIONS` snapshots and versions. The response announces the
 version the recording will give.
@@ -25,9 +26,12 @@ from sqlalchemy import Connection
 from codex.repositories.reactivity import QuerySnapshotRepository
 from codex.store import Store
 
-__all__ = ["SnapshotRecorder"]
+__all__ = ["ROUND_MAX", "SnapshotRecorder"]
 
 log = logging.getLogger("codex.api")
+
+ROUND_MAX = 200
+"""Most snapshot keys recorded in one write transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +95,26 @@ class SnapshotRecorder:
 
     async def _flush(self) -> None:
         while self._pending:
-            offer = self._pending.pop(next(iter(self._pending)))
+            tenant = next(iter(self._pending))[0]
+            batch = [k for k in self._pending if k[0] == tenant][:ROUND_MAX]
+            offers = [self._pending.pop(k) for k in batch]
             try:
                 async with self.store.write_gate.turn():
-                    await anyio.to_thread.run_sync(self._record, offer)
-                self.recorded += 1
+                    await anyio.to_thread.run_sync(self._record, tenant, offers)
+                self.recorded += len(offers)
             except Exception as exc:  # a snapshot is a cache of a read: never fail the server for it
                 log.warning(
-                    "recording the snapshot of %s (tenant %s) failed: %s", offer.key, offer.tenant, exc
+                    "recording %d snapshot(s) of tenant %s (%s, ...) failed: %s",
+                    len(offers),
+                    tenant,
+                    offers[0].key,
+                    exc,
                 )
 
-    def _record(self, offer: _Offer) -> None:
+    def _record(self, tenant: str, offers: list[_Offer]) -> None:
         def work(conn: Connection) -> None:
-            QuerySnapshotRepository(conn, offer.tenant).record_result(offer.key, offer.result)
+            snapshots = QuerySnapshotRepository(conn, tenant)
+            for offer in offers:
+                snapshots.record_result(offer.key, offer.result)
 
-        self.store.run_write(work, tenant=offer.tenant)
+        self.store.run_write(work, tenant=tenant)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from codex.errors import CursorExpired
 from codex.reactive import sse
-from codex.repositories.changelog import ChangeLogRepository, ChangeRow
+from codex.repositories.changelog import ChangeLogRepository, ChangeRow, TopicPattern
 from domains._meta import DEFAULT_TENANT as _DEFAULT_TENANT
 
 __all__ = ["DEFAULT_TENANT", "Batch", "ChangeEvent", "read_changes"]
@@ -91,9 +91,14 @@ def read_changes(
     limit: int = 500,
     upto: int | None = None,
     tenant: str | None = None,
+    within: TopicPattern | None = None,
     check_edge: bool = False,
 ) -> list[ChangeEvent]:
     """Rows with ``after_id < id (<= upto)``, oldest first, optionally of one tenant only.
+
+    ``within`` narrows the rows in SQL to the pattern's concrete part (its topic when exact, else
+    the topics under its :attr:`~TopicPattern.fixed` segments); rows it leaves may still need
+    ``within.matches`` (``+`` segments are not narrowed).
 
     Raises:
         CursorExpired: ``check_edge`` is set and rows after ``after_id`` were pruned (checked in the
@@ -110,6 +115,13 @@ def read_changes(
     if tenant is not None:
         sql += " AND c.tenant_id = ?"
         params.append(tenant)
+    if within is not None and within.is_exact:
+        sql += " AND c.topic = ?"
+        params.append(within.text)
+    elif within is not None and within.fixed:
+        under = within.fixed + "/"
+        sql += " AND substr(c.topic, 1, ?) = ?"
+        params.extend((len(under), under))
     sql += " ORDER BY c.id LIMIT ?"
     params.append(max(1, limit))
     return [ChangeEvent(*row) for row in conn.exec_driver_sql(sql, tuple(params))]

@@ -163,3 +163,42 @@ def test_hard_usage_limit_on_mutate_is_429_and_writes_nothing(server: Server) ->
             sa.text("SELECT amount FROM usage_counter_snapshots WHERE scope_id='tenant-a'")
         ).scalar()
         assert used == 2
+
+
+def test_changes_since_pages_by_pattern(server: Server) -> None:
+    """``changes.since``: exact, ``+`` and ``*`` patterns, paged by ``limit`` and the cursor."""
+    topics = ["notes/1", "notes/2", "notes/1/tags", "other/1", "notes/3", "notesx/1"] * 3
+    with server.store.begin(tenant="tenant-b") as conn:  # another tenant's rows are never seen
+        ChangeLogRepository(conn).append("notes/1", "insert")
+    with server.store.begin(tenant="tenant-a") as conn:
+        log = ChangeLogRepository(conn)
+        ids = [log.append(t, "insert", payload={"n": i}) for i, t in enumerate(topics)]
+
+    def since(topic: str, after: int, limit: int) -> list[tuple[int, str]]:
+        with server.client() as c:
+            r = c.get(
+                "/api/codex/query/changes.since", params={"topic": topic, "after_id": after, "limit": limit}
+            )
+        assert r.status_code == 200, r.text
+        return [(row["id"], row["topic"]) for row in r.json()["result"]]
+
+    def expect(match: Any, after: int, limit: int) -> list[tuple[int, str]]:
+        return [(i, t) for i, t in zip(ids, topics, strict=True) if i > after and match(t)][:limit]
+
+    cases = {
+        "*": lambda t: True,
+        "notes/1": lambda t: t == "notes/1",
+        "notes/*": lambda t: t.startswith("notes/"),
+        "notes/+": lambda t: t.startswith("notes/") and t.count("/") == 1,
+        "+/1": lambda t: t.count("/") == 1 and t.endswith("/1"),
+    }
+    for pattern, match in cases.items():
+        for after, limit in ((0, 1000), (0, 2), (ids[4], 3), (ids[-1], 5)):
+            assert since(pattern, after, limit) == expect(match, after, limit), (pattern, after, limit)
+    # paging with the last id as the cursor walks the whole stream once
+    seen: list[tuple[int, str]] = []
+    cursor = 0
+    while page := since("notes/*", cursor, 2):
+        seen += page
+        cursor = page[-1][0]
+    assert seen == expect(lambda t: t.startswith("notes/"), 0, 1000)

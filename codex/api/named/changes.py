@@ -48,13 +48,22 @@ def _changes(conn: sa.Connection, who: Principal, params: ChangesParams) -> list
     pattern = TopicPattern.parse(params.topic)
     out: list[dict[str, Any]] = []
     cursor = params.after_id
+    # Rows are narrowed to the pattern's concrete part in SQL; only ``+`` segments are checked here,
+    # so a page reads ``limit`` rows unless such a pattern skips some.
+    batch = params.limit if "+" not in pattern.segments else max(params.limit, 500)
     while len(out) < params.limit:
-        rows = read_changes(conn, cursor, limit=500, tenant=who.tenant)
+        rows = read_changes(conn, cursor, limit=batch, tenant=who.tenant, within=pattern)
         if not rows:
             break
-        out.extend(r.as_dict() for r in rows if pattern.matches(r.topic))
+        for row in rows:
+            if pattern.matches(row.topic):
+                out.append(row.as_dict())
+                if len(out) == params.limit:
+                    break
+        if len(rows) < batch:
+            break
         cursor = rows[-1].id
-    return out[: params.limit]
+    return out
 
 
 MUTATIONS = [
