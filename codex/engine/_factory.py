@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from codex.config import DbConfig
+from codex.engine import _hrana
 from codex.engine._errors import LibsqlDriverError, classify_driver_error
 from codex.errors import ConfigError, DatabaseUnavailable
 
@@ -101,6 +102,7 @@ def make_engine(
     busy_timeout_ms: int = 5000,
     wal: bool = True,
     create_dirs: bool = True,
+    remote_driver: Literal["hrana", "libsql"] | None = None,
     **engine_kw: Any,
 ) -> Engine:
     """Build the SQLAlchemy engine for a configuration, with the driver defects fixed.
@@ -113,6 +115,10 @@ def make_engine(
         wal: Switch a local file to WAL with ``synchronous=NORMAL``. Pass False to leave a file's
             journal mode untouched (``legacy export`` must not change its source).
         create_dirs: Create the local file's parent directory.
+        remote_driver: For a remote primary, ``"hrana"`` (the default: :mod:`codex.engine._hrana`,
+            which releases the GIL while it waits on the network) or ``"libsql"`` (the libSQL
+            driver's remote client); None reads ``VOX_DB_REMOTE_DRIVER``. Embedded replicas and local
+            files always use the libSQL driver.
         **engine_kw: Extra ``create_engine`` arguments (pool sizing, echo…).
 
     Returns:
@@ -153,10 +159,17 @@ def make_engine(
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
     begin_mode = "DEFERRED" if role == "read" else "IMMEDIATE"
 
+    driver = remote_driver if remote_driver is not None else os.environ.get("VOX_DB_REMOTE_DRIVER", "hrana")
+    if driver not in ("hrana", "libsql"):
+        raise ConfigError(f"VOX_DB_REMOTE_DRIVER must be 'hrana' or 'libsql', not {driver!r}")
+    connector = (
+        _hrana.connect if config.mode == "remote" and driver == "hrana" else libsql_experimental.connect
+    )
+
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
         try:
-            dbapi_conn = libsql_experimental.connect(*cargs, **cparams)
+            dbapi_conn = connector(*cargs, **cparams)
             if config.mode == "remote":  # the remote client connects lazily: fail here, clearly
                 dbapi_conn.execute("SELECT 1")
             return dbapi_conn

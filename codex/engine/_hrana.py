@@ -1,0 +1,437 @@
+"""A DBAPI driver for a remote libSQL primary (sqld, Turso): Hrana 3 over HTTP, in pure Python.
+
+Why not the libSQL driver's remote client: it holds the GIL while it waits on the network
+(``docs/libsql-driver.md``), so every thread of the process stalls for each round trip, and one
+process runs one statement at a time whatever its thread count. This client waits in the socket layer,
+which releases the GIL: the threads of one process overlap their round trips.
+
+What it speaks (``POST /v3/pipeline``): a DBAPI connection is one HTTP keep-alive connection and, while
+a transaction is open, one Hrana *stream* (its ``baton`` travels with each request). Outside a
+transaction every statement runs on a stream of its own, closed in the same request, as the libSQL
+driver does. Round trips are saved where that changes nothing:
+
+* ``BEGIN …`` is held back and sent with the transaction's first statement, as one Hrana *batch*
+  whose second step runs only if the BEGIN succeeded (a BEGIN refused for a lock can never let the
+  statement run outside the transaction); a transaction that ran no statement costs no round trip;
+* ``COMMIT`` / ``ROLLBACK`` close the stream in the same request;
+* each request asks the server whether the stream is still in a transaction (``get_autocommit``), so
+  :meth:`Connection.rollback` after the server ended a transaction itself is a no-op, not an error.
+
+Errors are :class:`Error` (a ``ValueError``, as the libSQL driver raises) whose message carries the
+server's message and code (``SQLITE_CONSTRAINT_UNIQUE``, ``STREAM_EXPIRED``…), so
+:mod:`codex.engine._errors` classifies both drivers' errors the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import math
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = [
+    "Connection",
+    "Cursor",
+    "DatabaseError",
+    "Error",
+    "IntegrityError",
+    "InterfaceError",
+    "OperationalError",
+    "connect",
+]
+
+apilevel = "2.0"
+threadsafety = 1
+paramstyle = "qmark"
+
+_BEGIN = re.compile(r"\s*BEGIN\b", re.IGNORECASE)
+
+
+class Error(ValueError):
+    """Any error of this driver (a ``ValueError``, like the libSQL driver's, for one error mapping)."""
+
+
+class InterfaceError(Error):
+    """The driver was misused (a closed connection)."""
+
+
+class DatabaseError(Error):
+    """The server refused a statement."""
+
+
+class OperationalError(DatabaseError):
+    """The server could not be reached, or ended the stream or the transaction."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint failed."""
+
+
+def _value(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"type": "null"}
+    if isinstance(value, bool | int):
+        return {"type": "integer", "value": str(int(value))}
+    if isinstance(value, float):
+        if math.isnan(value):  # SQLite stores a NaN as NULL
+            return {"type": "null"}
+        if math.isinf(value):
+            raise Error("Unsupported parameter type: an infinite float cannot be sent to the server")
+        return {"type": "float", "value": value}
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Error("Unsupported parameter type: a string that is not valid Unicode") from None
+        return {"type": "text", "value": value}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"type": "blob", "base64": base64.b64encode(bytes(value)).decode("ascii").rstrip("=")}
+    raise Error(f"Unsupported parameter type: {type(value).__name__}")
+
+
+def _decode(cell: dict[str, Any]) -> Any:
+    kind = cell["type"]
+    if kind == "integer":
+        return int(cell["value"])
+    if kind == "text":
+        return cell["value"]
+    if kind == "float":
+        return float(cell["value"])
+    if kind == "blob":
+        data = cell["base64"]
+        return base64.b64decode(data + "=" * (-len(data) % 4))
+    return None
+
+
+def _stmt(sql: str, params: Sequence[Any] | None) -> dict[str, Any]:
+    if params is not None and not isinstance(params, tuple | list):
+        raise Error(f"Unsupported parameter container: {type(params).__name__} (use a tuple)")
+    return {"sql": sql, "args": [_value(v) for v in params or ()], "want_rows": True}
+
+
+def _error(err: dict[str, Any]) -> Error:
+    message = str(err.get("message", "unknown error"))
+    code = str(err.get("code") or "")
+    text = f"Hrana: `stream error: `{message}`{f' ({code})' if code else ''}`"
+    if "CONSTRAINT" in code or "constraint failed" in message:
+        return IntegrityError(text)
+    return DatabaseError(text) if code.startswith("SQLITE") and "BUSY" not in code else OperationalError(text)
+
+
+class Cursor:
+    """A DBAPI cursor: the rows of the last statement, held in memory."""
+
+    arraysize = 1
+
+    def __init__(self, conn: Connection) -> None:
+        self.connection = conn
+        self.description: tuple[tuple[str, None, None, None, None, None, None], ...] | None = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._at = 0
+
+    def _load(self, result: dict[str, Any] | None) -> None:
+        self._rows, self._at = [], 0
+        if result is None:  # a BEGIN held back, or nothing run
+            self.description, self.rowcount = None, -1
+            return
+        cols = result.get("cols") or []
+        self.description = (
+            tuple((c.get("name") or "", None, None, None, None, None, None) for c in cols) or None
+        )
+        self._rows = [tuple(_decode(cell) for cell in row) for row in result.get("rows") or ()]
+        self.rowcount = int(result.get("affected_row_count") or 0) if not cols else -1
+        rowid = result.get("last_insert_rowid")
+        if rowid is not None:
+            self.lastrowid = int(rowid)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+        """Run one statement."""
+        self._load(self.connection._run(sql, parameters))
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Sequence[Any]]) -> Cursor:
+        """Run one statement per parameter set, in one request; it stops at the first error."""
+        self._load(None)
+        self.rowcount = self.connection._run_many(sql, seq_of_parameters)
+        return self
+
+    def executescript(self, script: str) -> Cursor:
+        """Run several ``;``-separated statements without parameters, in one request."""
+        self._load(None)
+        self.connection.executescript(script)
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None."""
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        """Up to ``size`` (default :attr:`arraysize`) more rows."""
+        n = self.arraysize if size is None else size
+        rows = self._rows[self._at : self._at + n]
+        self._at += len(rows)
+        return rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row."""
+        rows = self._rows[self._at :]
+        self._at = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        """Drop the rows."""
+        self._rows, self._at = [], 0
+
+    def setinputsizes(self, sizes: Any) -> None:
+        """DBAPI no-op."""
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        """DBAPI no-op."""
+
+
+class Connection:
+    """A DBAPI connection to a remote libSQL server (see the module docstring).
+
+    Args:
+        url: ``http://`` or ``https://`` URL of the server (``libsql://`` and ``wss://`` mean https,
+            ``ws://`` means http).
+        auth_token: Sent as ``Authorization: Bearer``; empty for a server without auth.
+        timeout: Seconds a request may take (connecting, sending, waiting for the answer).
+    """
+
+    def __init__(self, url: str, *, auth_token: str = "", timeout: float = 30.0, **_: Any) -> None:
+        split = urlsplit(url)
+        secure = split.scheme in ("https", "libsql", "wss")
+        if not split.hostname:
+            raise InterfaceError(f"not a server URL: {url!r}")
+        self._secure, self._host = secure, split.hostname
+        self._port = split.port or (443 if secure else 80)
+        self._path = split.path.rstrip("/") + "/v3/pipeline"
+        self._headers = {"Content-Type": "application/json"}
+        if auth_token:
+            self._headers["Authorization"] = f"Bearer {auth_token}"
+        self._timeout = timeout
+        self._http: http.client.HTTPConnection | None = None
+        self._baton: str | None = None
+        self._stream_path: str | None = None
+        self._in_txn = False
+        self._begin: str | None = None
+        self._closed = False
+        self.isolation_level: str | None = None
+
+    # -- the wire -------------------------------------------------------------------------------------
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._closed:
+            raise InterfaceError("Cannot operate on a closed database.")
+        if self._http is None:
+            cls = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
+            self._http = cls(self._host, self._port, timeout=self._timeout)
+        return self._http
+
+    def _drop_http(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _post(self, body: bytes) -> tuple[int, bytes]:
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request("POST", self._stream_path or self._path, body, self._headers)
+            except (BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
+                self._drop_http()  # an idle keep-alive socket the server closed: nothing was sent
+                if attempt == 0:
+                    continue
+                raise OperationalError("http error: the connection to the server was lost") from None
+            except (TimeoutError, OSError) as exc:
+                self._drop_http()
+                raise OperationalError(f"error trying to connect: {exc}") from None
+            try:
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except http.client.RemoteDisconnected:
+                self._drop_http()
+                if attempt == 0 and self._baton is None and self._begin is None:
+                    # The server closed an idle keep-alive socket as the request arrived: a request
+                    # on a reused socket that got no answer at all was not run (HTTP/1.1 §9.2.2).
+                    continue
+                raise OperationalError("http error: the server closed the connection") from None
+            except TimeoutError:
+                self._drop_http()
+                raise OperationalError(f"http error: no answer within {self._timeout:g} s") from None
+            except OSError as exc:
+                self._drop_http()
+                raise OperationalError(f"http error: {exc}") from None
+        raise OperationalError("http error: the connection to the server was lost")  # pragma: no cover
+
+    def _pipeline(self, requests: list[dict[str, Any]], *, keep: bool) -> list[dict[str, Any]]:
+        """Send ``requests`` on the current stream; with ``keep``, ask for the autocommit state too
+        and keep the stream, else close it. Returns the results of ``requests``."""
+        tail = [{"type": "get_autocommit"}] if keep else [{"type": "close"}]
+        body = json.dumps({"baton": self._baton, "requests": requests + tail}).encode()
+        status, raw = self._post(body)
+        if status != 200:
+            self._baton, self._stream_path, self._in_txn = None, None, False
+            text = raw.decode("utf-8", "replace")
+            if status == 401:
+                raise OperationalError(f"http error: 401 Unauthorized: {text}")
+            try:
+                detail = json.loads(text)
+                message, code = detail.get("message", text), detail.get("code", "")
+            except ValueError:
+                message, code = text, ""
+            raise OperationalError(f"Hrana: `stream error: `{message}` ({code or status})`")
+        answer = json.loads(raw)
+        results: list[dict[str, Any]] = answer["results"]
+        if keep:
+            self._baton = answer.get("baton")
+            base = answer.get("base_url")
+            self._stream_path = (base.rstrip("/") + "/v3/pipeline") if base else None
+            last = results[-1]
+            self._in_txn = last.get("type") == "ok" and not last["response"].get("is_autocommit", True)
+            if not self._in_txn:  # the transaction ended: let the stream go with the next request
+                self._close_stream()
+        else:
+            self._baton, self._stream_path, self._in_txn = None, None, False
+        return results[: len(requests)]
+
+    def _close_stream(self) -> None:
+        baton, self._baton, self._stream_path = self._baton, None, None
+        if baton is not None:
+            with contextlib.suppress(Error):  # else the server expires the abandoned stream itself
+                self._post(json.dumps({"baton": baton, "requests": [{"type": "close"}]}).encode())
+
+    @staticmethod
+    def _ok(result: dict[str, Any]) -> dict[str, Any]:
+        if result.get("type") == "error":
+            raise _error(result["error"])
+        response: dict[str, Any] = result["response"]
+        return response
+
+    # -- statements -----------------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence[Any] | None) -> dict[str, Any] | None:
+        if _BEGIN.match(sql) and not self._in_txn and self._begin is None:
+            self._begin = sql  # sent with the first statement of the transaction
+            return None
+        stmt = _stmt(sql, params)
+        if self._begin is not None:
+            begin, self._begin = self._begin, None
+            steps = [
+                {"stmt": {"sql": begin, "want_rows": False}},
+                {"stmt": stmt, "condition": {"type": "ok", "step": 0}},
+            ]
+            (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}], keep=True)
+            batch = self._ok(result)["result"]
+            for error in batch.get("step_errors") or ():
+                if error is not None:
+                    raise _error(error)
+            step: dict[str, Any] = batch["step_results"][1]
+            return step
+        keep = self._in_txn or bool(_BEGIN.match(sql))
+        (result,) = self._pipeline([{"type": "execute", "stmt": stmt}], keep=keep)
+        executed: dict[str, Any] = self._ok(result)["result"]
+        return executed
+
+    def _run_many(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        steps: list[dict[str, Any]] = []
+        if self._begin is not None:
+            steps.append({"stmt": {"sql": self._begin, "want_rows": False}})
+            self._begin = None
+        first = len(steps)
+        for params in seq:
+            step: dict[str, Any] = {"stmt": {**_stmt(sql, params), "want_rows": False}}
+            if steps:
+                step["condition"] = {"type": "ok", "step": len(steps) - 1}
+            steps.append(step)
+        if len(steps) == first:
+            return 0
+        (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}], keep=True)
+        batch = self._ok(result)["result"]
+        for error in batch.get("step_errors") or ():
+            if error is not None:
+                raise _error(error)
+        return sum(int(r.get("affected_row_count") or 0) for r in batch["step_results"][first:] if r)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+        """Run one statement (the ``sqlite3`` shortcut)."""
+        return Cursor(self).execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Sequence[Any]]) -> Cursor:
+        """Run one statement per parameter set (the ``sqlite3`` shortcut)."""
+        return Cursor(self).executemany(sql, seq_of_parameters)
+
+    def executescript(self, script: str) -> None:
+        """Run ``;``-separated statements in one request, on the connection's stream (a script that
+        opens a transaction keeps it open, with the pragmas it set)."""
+        if self._begin is not None:
+            self._run("SELECT 1", None)  # open the held-back transaction first
+        (result,) = self._pipeline([{"type": "sequence", "sql": script}], keep=True)
+        self._ok(result)
+
+    def cursor(self) -> Cursor:
+        """A new cursor."""
+        return Cursor(self)
+
+    # -- transactions ---------------------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        """True while a transaction is open (or held back, waiting for its first statement)."""
+        return self._in_txn or self._begin is not None
+
+    def _end(self, sql: str) -> None:
+        self._begin = None
+        if not self._in_txn:
+            self._close_stream()
+            return
+        try:
+            (result,) = self._pipeline(
+                [{"type": "execute", "stmt": {"sql": sql, "want_rows": False}}], keep=False
+            )
+        finally:
+            self._in_txn = False
+        if result.get("type") == "error" and sql == "COMMIT":
+            raise _error(result["error"])
+        # A refused ROLLBACK means the server already ended the transaction (it timed it out, or a
+        # statement failed hard): it is over either way, and raising would hide the error that led here.
+
+    def commit(self) -> None:
+        """Commit the open transaction (nothing to do when none is open)."""
+        self._end("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll the open transaction back (nothing to do when none is open, e.g. the server ended it)."""
+        self._end("ROLLBACK")
+
+    def close(self) -> None:
+        """Roll back what is open and close the HTTP connection."""
+        if self._closed:
+            return
+        try:
+            with contextlib.suppress(Error):
+                self._end("ROLLBACK")
+        finally:
+            self._drop_http()
+            self._closed = True
+
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        """Python functions cannot run on a remote server: accepted and ignored (as the libSQL driver)."""
+
+
+def connect(database: str, *, auth_token: str = "", timeout: float = 30.0, **kwargs: Any) -> Connection:
+    """Open a :class:`Connection` to ``database`` (a server URL); nothing is sent until the first
+    statement."""
+    return Connection(database, auth_token=auth_token, timeout=timeout, **kwargs)
