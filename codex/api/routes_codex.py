@@ -31,7 +31,6 @@ from codex.api.state import AppState
 from codex.errors import InvalidInput
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.reactivity import (
-    ProjectionRepository,
     QuerySnapshotRepository,
     canonical_json,
     snapshot_key,
@@ -132,8 +131,7 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
     with state.store.connect(tenant=who.tenant) as conn:
         cursor = ChangeLogRepository(conn).head()
         result = query.run(conn, who, params)
-        latest = QuerySnapshotRepository(conn).latest(key)
-        version = ProjectionRepository(conn).current(key)
+        latest, version = QuerySnapshotRepository(conn).latest_with_version(key)
     digest = keccak256_hex(canonical_json(result))
     if latest is not None and latest.digest == digest:
         return QueryResponse(
@@ -214,8 +212,8 @@ def _mutation_route(mutation: Mutation) -> Any:
     ) -> MutateResponse:
         state: AppState = request.app.state.codex
         key = None if idempotency_key is None else IdempotencyRepository.validate_key(idempotency_key)
-        async with state.store.write_gate.turn():  # wait on the loop, not in a worker thread
-            return await anyio.to_thread.run_sync(run_mutation, state, who, mutation, body, key)
+        # the write lane: waits on the loop, not in a worker thread
+        return await state.store.write_gate.run(run_mutation, state, who, mutation, body, key)
 
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     body = inspect.Parameter("body", positional, annotation=mutation.model)

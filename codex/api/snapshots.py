@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from sqlalchemy import Connection
 
 from codex.repositories.reactivity import QuerySnapshotRepository
@@ -99,8 +98,7 @@ class SnapshotRecorder:
             batch = [k for k in self._pending if k[0] == tenant][:ROUND_MAX]
             offers = [self._pending.pop(k) for k in batch]
             try:
-                async with self.store.write_gate.turn():
-                    await anyio.to_thread.run_sync(self._record, tenant, offers)
+                await self.store.write_gate.run(self._record, tenant, offers)
                 self.recorded += len(offers)
             except Exception as exc:  # a snapshot is a cache of a read: never fail the server for it
                 log.warning(

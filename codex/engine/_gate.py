@@ -8,21 +8,37 @@ out. The gate makes that impossible: a writer waits for its turn **here**, in Py
 the GIL), before it checks out a connection, and gives up after ``timeout`` seconds with
 :class:`~codex.errors.DatabaseBusy` (nothing was sent to the database).
 
-Two doors, one count: :meth:`WriteGate.hold` for threads (``Store.begin``), and :meth:`WriteGate.turn`
-for the event loop, so that a request waiting for its turn holds no worker thread.
+Three doors, one count: :meth:`WriteGate.hold` for threads (``Store.begin``); :meth:`WriteGate.run`,
+the *write lane*, for the event loop: one thread runs the units of work of the loop's requests back to
+back, so a request waiting for its turn holds no worker thread, and the event loop (busy with every
+other request) is not on the path from one write to the next; and :meth:`WriteGate.turn`, the
+loop-side door for background tasks that want a worker thread of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 from codex.errors import DatabaseBusy
 
 __all__ = ["WriteGate"]
+
+T = TypeVar("T")
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the request went away (its client disconnected)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class WriteGate:
@@ -40,6 +56,8 @@ class WriteGate:
         self._sem = threading.BoundedSemaphore(slots)
         self._local = threading.local()
         self._async: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._lane: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
+        self._lane_lock = threading.Lock()
         self.waits = 0
         self.refusals = 0
 
@@ -107,3 +125,56 @@ class WriteGate:
             yield
         finally:
             sem.release()
+
+    # -- the write lane ------------------------------------------------------------------------------
+    async def run(self, work: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """Run ``work(*args)`` on the write lane and return its result (or raise its error).
+
+        The lane is one thread that takes the jobs in order and runs each under :meth:`hold`; the
+        awaiting request holds no thread. A job that has not started within ``timeout`` seconds
+        (default: the gate's) is refused with :class:`DatabaseBusy` when its turn comes, so a request
+        answered 503 never writes later. A job whose request was cancelled before it started is
+        skipped; one that started runs to its end (its commit is not taken back).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        wait = self.timeout if timeout is None else timeout
+        self._lane_queue().put((work, args, loop, future, time.monotonic() + wait, wait))
+        return await future
+
+    def _lane_queue(self) -> queue.SimpleQueue[tuple[Any, ...] | None]:
+        with self._lane_lock:
+            if self._lane is None:
+                self._lane = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._lane_loop, args=(self._lane,), name="codex-write-lane", daemon=True
+                ).start()
+            return self._lane
+
+    def _lane_loop(self, jobs: queue.SimpleQueue[tuple[Any, ...] | None]) -> None:
+        while (job := jobs.get()) is not None:
+            work, args, loop, future, deadline, wait = job
+            if future.done():
+                continue
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                late = time.monotonic() - deadline
+                if late > 0:
+                    self.refusals += 1
+                    raise DatabaseBusy(
+                        f"no write turn within {wait:g} s; nothing was written, retry shortly", retry_after=1
+                    )
+                with self.hold(timeout=max(0.0, -late)):
+                    result = work(*args)
+            except BaseException as exc:  # handed to the awaiting request
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, result, error)
+
+    def close(self) -> None:
+        """Stop the write lane's thread after the jobs already queued."""
+        with self._lane_lock:
+            lane, self._lane = self._lane, None
+        if lane is not None:
+            lane.put(None)

@@ -139,13 +139,11 @@ async def run_retention(store: Store, policy: RetentionPolicy, *, every: float, 
             changes = 0
             cutoff = await anyio.to_thread.run_sync(_cutoff, store, policy)
             while cutoff:
-                async with store.write_gate.turn():
-                    done = await anyio.to_thread.run_sync(_batch, store, cutoff, batch)
+                done = await store.write_gate.run(_batch, store, cutoff, batch)
                 if not done:
                     break
                 changes += done
-            async with store.write_gate.turn():
-                snapshots = await anyio.to_thread.run_sync(_snapshots, store, policy)
+            snapshots = await store.write_gate.run(_snapshots, store, policy)
             if changes or snapshots:
                 log.info("retention: pruned %d changes and %d query snapshots", changes, snapshots)
         except Exception as exc:  # retention never stops the server: try again next round

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
+from codex.repositories._rows import row_as
 from codex.repositories.changelog import validate_topic
 from codex.repositories.gateway import TableGateway
 from codex.schema import keccak256_hex
@@ -657,6 +658,24 @@ class QuerySnapshotRepository(Repository):
         """
         return self._one_or_none(QuerySnapshotRow, self._newest_first(query_name).limit(1))
 
+    def latest_with_version(self, query_name: str) -> tuple[QuerySnapshotRow | None, int]:
+        """:meth:`latest` and the key's projection version (:meth:`ProjectionRepository.current`), in
+        one statement (one round trip to a remote primary on the read path of every named query)."""
+        v = codex_projection_versions
+        version = sa.select(sa.func.coalesce(sa.func.max(v.c.version), 0)).where(
+            v.c.projection_name == f"{self.tenant}:{query_name}"
+        )
+        if self.scope.tenant is not None:
+            version = version.where(v.c.tenant_id == self.scope.tenant)
+        latest = self._newest_first(query_name).limit(1).subquery()
+        one = sa.select(sa.literal(1).label("one")).subquery()
+        stmt = sa.select(version.scalar_subquery().label("codex_version"), latest).select_from(
+            one.outerjoin(latest, sa.true())
+        )
+        row = self._execute(stmt).one()
+        snapshot = None if row.id is None else row_as(QuerySnapshotRow, row)
+        return snapshot, int(row.codex_version or 0)
+
     def latest_of_query(self, query_name: str) -> QuerySnapshotRow | None:
         """The newest snapshot of any parameter set of a query (keys ``<query_name>?…``), or None.
 
@@ -722,8 +741,9 @@ class QuerySnapshotRepository(Repository):
 
         The result's digest is compared with the latest snapshot's of (tenant, ``query_name``): when
         they are equal nothing is written and the latest snapshot and current version come back with
-        ``changed=False``; otherwise a snapshot is saved, the projection bumped (``changed=True``) and
-        both pruned to the newest ``keep`` of the key. Run it in one ``store.begin()`` so the comparison
+        ``changed=False``; otherwise a snapshot is saved, the projection bumped (``changed=True``) and,
+        once the key has more than ``keep`` versions, both pruned to the newest ``keep`` of the key
+        (snapshots stored with :meth:`save` go with them then). Run it in one ``store.begin()`` so the comparison
         and the writes are atomic.
 
         Args:
@@ -755,6 +775,7 @@ class QuerySnapshotRepository(Repository):
             return RecordedResult(latest, projections.current(name), False)
         snapshot = self._insert(query_name, text, digest)
         version = projections.bump(name)
-        self.prune(query_name, keep=keep)
-        projections.prune(name, keep=keep)
+        if version > keep:  # a key with at most ``keep`` versions has nothing to prune: 3 statements, not 5
+            self.prune(query_name, keep=keep)
+            projections.prune(name, keep=keep)
         return RecordedResult(snapshot, version, True)
