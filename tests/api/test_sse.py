@@ -143,9 +143,8 @@ def test_slow_client_gets_reset_and_resumes_without_loss(db_config: DbConfig, tm
         srv.store.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqld"], indirect=True)  # a restart is a server's
 def test_stream_survives_sqld_restart(sqld_server: SqldServer, db_config: DbConfig, tmp_path: Path) -> None:
-    if db_config.mode != "remote":
-        pytest.skip("needs the sqld backend")
     srv = start_server(db_config, tmp_path)
     try:
         with srv.client("default_all") as c, c.stream("GET", "/api/codex/subscribe/restart/*") as r:

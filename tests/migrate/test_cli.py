@@ -131,12 +131,11 @@ def test_partial_env_pair_is_a_clear_cli_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "VOX_DB_TOKEN" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("backend", ["sqld"], indirect=True)  # a replica syncs from a server
 def test_embedded_replica_upgrade_and_verify(
     sqld_server: SqldServer, tmp_path: Path, db_config: DbConfig
 ) -> None:
     # db_config (sqld backend) wipes the shared server for this test
-    if db_config.mode != "remote":
-        pytest.skip("replica needs the sqld backend")
     env = base_env(tmp_path)
     env.update(
         VOX_DB_URL=sqld_server.url, VOX_DB_ALLOW_NO_TOKEN="1", VOX_DB_PATH=str(tmp_path / "replica.db")
