@@ -88,11 +88,10 @@ def test_named_query_answers_while_another_connection_holds_the_write_lock(tmp_p
             holder.execute("BEGIN IMMEDIATE")  # the write lock, held by another connection
             holder.execute("INSERT INTO codex_subscriptions (id, topic) VALUES ('lock-holder', 'audit')")
             for params in (notes, {**notes, "limit": 1}):  # a recorded key, and a new one (offered only)
-                started = time.monotonic()
+                # A read that needed the write lock would wait for it, then answer 503 (busy): a 200
+                # while the lock is held is the proof, with no clock involved.
                 r = c.get(QUERY, params=params)
-                elapsed = time.monotonic() - started
                 assert r.status_code == 200, r.text
-                assert elapsed < 1.5, f"the read waited {elapsed:.2f}s behind the write lock"
                 assert [row["topic"] for row in r.json()["result"]] == ["notes/1"]
             holder.execute("ROLLBACK")
             # The offered snapshot lands once the lock is free.
