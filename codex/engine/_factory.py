@@ -15,6 +15,7 @@ Fixes applied once, here (see ``docs/reference/libsql-runtime.md`` §4):
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -163,7 +164,9 @@ def make_engine(
     if driver not in ("hrana", "libsql"):
         raise ConfigError(f"VOX_DB_REMOTE_DRIVER must be 'hrana' or 'libsql', not {driver!r}")
     connector = (
-        _hrana.connect if config.mode == "remote" and driver == "hrana" else libsql_experimental.connect
+        functools.partial(_hrana.connect, busy_timeout=busy_timeout_ms / 1000)
+        if config.mode == "remote" and driver == "hrana"
+        else libsql_experimental.connect
     )
 
     @event.listens_for(engine, "do_connect")

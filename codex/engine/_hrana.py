@@ -30,6 +30,7 @@ import http.client
 import json
 import math
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +51,8 @@ threadsafety = 1
 paramstyle = "qmark"
 
 _BEGIN = re.compile(r"\s*BEGIN\b", re.IGNORECASE)
+_TAKES_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
+_READ = re.compile(r"\s*(SELECT|VALUES|EXPLAIN)\b", re.IGNORECASE)
 
 
 class Error(ValueError):
@@ -112,6 +115,10 @@ def _stmt(sql: str, params: Sequence[Any] | None) -> dict[str, Any]:
     if params is not None and not isinstance(params, tuple | list):
         raise Error(f"Unsupported parameter container: {type(params).__name__} (use a tuple)")
     return {"sql": sql, "args": [_value(v) for v in params or ()], "want_rows": True}
+
+
+def _busy(err: dict[str, Any]) -> bool:
+    return "SQLITE_BUSY" in str(err.get("code") or "") or "database is locked" in str(err.get("message"))
 
 
 def _error(err: dict[str, Any]) -> Error:
@@ -211,9 +218,13 @@ class Connection:
             ``ws://`` means http).
         auth_token: Sent as ``Authorization: Bearer``; empty for a server without auth.
         timeout: Seconds a request may take (connecting, sending, waiting for the answer).
+        busy_timeout: Seconds a held-back ``BEGIN`` is retried while the server answers "database is
+            locked" (see :meth:`_batch`).
     """
 
-    def __init__(self, url: str, *, auth_token: str = "", timeout: float = 30.0, **_: Any) -> None:
+    def __init__(
+        self, url: str, *, auth_token: str = "", timeout: float = 30.0, busy_timeout: float = 5.0, **_: Any
+    ) -> None:
         split = urlsplit(url)
         secure = split.scheme in ("https", "libsql", "wss")
         if not split.hostname:
@@ -224,7 +235,7 @@ class Connection:
         self._headers = {"Content-Type": "application/json"}
         if auth_token:
             self._headers["Authorization"] = f"Bearer {auth_token}"
-        self._timeout = timeout
+        self._timeout, self._busy_timeout = timeout, busy_timeout
         self._http: http.client.HTTPConnection | None = None
         self._baton: str | None = None
         self._stream_path: str | None = None
@@ -323,48 +334,67 @@ class Connection:
         return response
 
     # -- statements -----------------------------------------------------------------------------------
+    def _open(self) -> None:
+        """Send the held-back BEGIN on its own, on a new stream.
+
+        A BEGIN that takes the write lock (``IMMEDIATE``), or one followed by a write, is never
+        batched with the statement after it: sqld stalled every stream now and then (1 run in 5 of
+        16 processes x 50 transactions, until the clients' timeouts) when a batch had to wait for the
+        lock. Alone, it waits like any statement. When the server answers "database is locked" at once
+        (it does, now and then, where SQLite's busy handler would have waited), nothing ran: the BEGIN
+        is sent again after a short sleep, in Python and without the GIL, until ``busy_timeout``.
+        """
+        begin, self._begin = self._begin, None
+        assert begin is not None
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.002
+        while True:
+            (result,) = self._pipeline(
+                [{"type": "execute", "stmt": {"sql": begin, "want_rows": False}}], keep=True
+            )
+            if result.get("type") != "error" or not _busy(result["error"]) or time.monotonic() >= deadline:
+                self._ok(result)
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _batch(self, steps: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """Run ``steps`` (each conditioned on the previous one) as one batch on the stream; returns
+        their results. A held-back deferred BEGIN followed by a read goes first in the same batch."""
+        begin = self._begin
+        if begin is not None and (_TAKES_LOCK.match(begin) or not _READ.match(steps[0]["stmt"]["sql"])):
+            self._open()
+            begin = None
+        self._begin = None
+        if begin is not None:
+            steps = [{"stmt": {"sql": begin, "want_rows": False}}, *steps]
+        for i, step in enumerate(steps[1:], start=1):
+            step["condition"] = {"type": "ok", "step": i - 1}
+        (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}], keep=True)
+        batch = self._ok(result)["result"]
+        for error in batch.get("step_errors") or ():
+            if error is not None:
+                raise _error(error)
+        results: list[dict[str, Any] | None] = batch["step_results"]
+        return results[1:] if begin is not None else results
+
     def _run(self, sql: str, params: Sequence[Any] | None) -> dict[str, Any] | None:
         if _BEGIN.match(sql) and not self._in_txn and self._begin is None:
             self._begin = sql  # sent with the first statement of the transaction
             return None
         stmt = _stmt(sql, params)
         if self._begin is not None:
-            begin, self._begin = self._begin, None
-            steps = [
-                {"stmt": {"sql": begin, "want_rows": False}},
-                {"stmt": stmt, "condition": {"type": "ok", "step": 0}},
-            ]
-            (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}], keep=True)
-            batch = self._ok(result)["result"]
-            for error in batch.get("step_errors") or ():
-                if error is not None:
-                    raise _error(error)
-            step: dict[str, Any] = batch["step_results"][1]
-            return step
+            return self._batch([{"stmt": stmt}])[0]
         keep = self._in_txn or bool(_BEGIN.match(sql))
         (result,) = self._pipeline([{"type": "execute", "stmt": stmt}], keep=keep)
         executed: dict[str, Any] = self._ok(result)["result"]
         return executed
 
     def _run_many(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
-        steps: list[dict[str, Any]] = []
-        if self._begin is not None:
-            steps.append({"stmt": {"sql": self._begin, "want_rows": False}})
-            self._begin = None
-        first = len(steps)
-        for params in seq:
-            step: dict[str, Any] = {"stmt": {**_stmt(sql, params), "want_rows": False}}
-            if steps:
-                step["condition"] = {"type": "ok", "step": len(steps) - 1}
-            steps.append(step)
-        if len(steps) == first:
+        steps = [{"stmt": {**_stmt(sql, params), "want_rows": False}} for params in seq]
+        if not steps:
             return 0
-        (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}], keep=True)
-        batch = self._ok(result)["result"]
-        for error in batch.get("step_errors") or ():
-            if error is not None:
-                raise _error(error)
-        return sum(int(r.get("affected_row_count") or 0) for r in batch["step_results"][first:] if r)
+        return sum(int(r.get("affected_row_count") or 0) for r in self._batch(steps) if r)
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
         """Run one statement (the ``sqlite3`` shortcut)."""
@@ -431,7 +461,9 @@ class Connection:
         """Python functions cannot run on a remote server: accepted and ignored (as the libSQL driver)."""
 
 
-def connect(database: str, *, auth_token: str = "", timeout: float = 30.0, **kwargs: Any) -> Connection:
+def connect(
+    database: str, *, auth_token: str = "", timeout: float = 30.0, busy_timeout: float = 5.0, **kwargs: Any
+) -> Connection:
     """Open a :class:`Connection` to ``database`` (a server URL); nothing is sent until the first
     statement."""
-    return Connection(database, auth_token=auth_token, timeout=timeout, **kwargs)
+    return Connection(database, auth_token=auth_token, timeout=timeout, busy_timeout=busy_timeout, **kwargs)

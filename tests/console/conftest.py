@@ -101,9 +101,10 @@ class Tab:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
-    """The Playwright driver (one per session)."""
+    """The Playwright driver, one per module: its sync API keeps an asyncio loop marked as running in
+    the main thread while it lives, so later modules' ``asyncio.run`` must not share a session with it."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (scripts/test does)")
     with sync_playwright() as driver:

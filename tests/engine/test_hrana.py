@@ -90,10 +90,14 @@ def test_held_back_begin_costs_nothing_and_a_refused_begin_runs_nothing(
     assert conn.in_transaction and posts == 0
     conn.rollback()
     assert not conn.in_transaction and posts == 0  # a transaction that ran nothing cost no request
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN DEFERRED")
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    conn.rollback()
+    assert posts == 2  # a deferred BEGIN went with the SELECT; ROLLBACK closed the stream
+    conn.execute("BEGIN IMMEDIATE")  # takes the lock: sent alone, never batched with what follows
     conn.execute("INSERT INTO t (v) VALUES ('a')")
     conn.commit()
-    assert posts == 2  # BEGIN went with the INSERT; COMMIT closed the stream in its own request
+    assert posts == 5
     # A BEGIN the server refuses: the statement sent with it must not run outside a transaction.
     conn.execute("BEGIN NONSENSE")
     with pytest.raises(_hrana.Error, match=r"syntax error|near"):
