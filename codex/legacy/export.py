@@ -209,8 +209,11 @@ def export_database(
         ConfigError: The source cannot be opened for export (see :func:`open_legacy_engine`).
 
     Example:
-        >>> export_database(DbConfig("local", path="old.db"), "rows.jsonl").total  # doctest: +SKIP
-        1234
+        ``legacy_db`` is the :class:`~codex.config.DbConfig` of a legacy database file:
+
+        >>> report = export_database(legacy_db, "rows.jsonl")
+        >>> report.total, report.rows["objects"], report.skipped
+        (82, 2, {})
     """
     engine = open_legacy_engine(config)
     try:

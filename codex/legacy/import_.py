@@ -413,9 +413,15 @@ def import_legacy(
         LegacyImportError: The file or marker cannot be used, or the database refused a row.
 
     Example:
-        >>> with open_store() as store:  # doctest: +SKIP
-        ...     import_legacy(store, "rows.jsonl").total
-        1234
+        Export a legacy database (``legacy_db``, a :class:`~codex.config.DbConfig`) and import the file
+        into a migrated ``store``:
+
+        >>> from codex.legacy import export_database
+        >>> export_database(legacy_db, "rows.jsonl").total
+        82
+        >>> report = import_legacy(store, "rows.jsonl")
+        >>> report.total, report.rows["objects"]
+        (82, 2)
     """
     source = Path(path)
     if not source.is_file():

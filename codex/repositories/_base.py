@@ -84,10 +84,15 @@ def json_property(column: str, doc: str) -> property:
     """A read-only property that parses the JSON text of a row's ``column`` attribute with :func:`load_json`.
 
     Example:
-        >>> @dataclass(frozen=True, slots=True)  # doctest: +SKIP
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True, slots=True)
         ... class EventRow:
         ...     payload_json: str | None
         ...     payload = json_property("payload_json", "The event payload, parsed.")
+        >>> EventRow('{"kind": "click", "x": 3}').payload
+        {'kind': 'click', 'x': 3}
+        >>> EventRow(None).payload is None
+        True
     """
 
     def parsed(row: Any) -> Any:

@@ -8,7 +8,7 @@ stored for given bytes wins.
 Change log: core_cas is not a live domain; this repository emits no change-log rows.
 
 Example:
-    >>> with store.begin() as conn:  # doctest: +SKIP
+    >>> with store.begin() as conn:
     ...     cas = CasRepository(conn)
     ...     digest = cas.store("source", b"fn main() {}")
     ...     cas.bind_name("app", "main", digest)

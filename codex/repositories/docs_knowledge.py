@@ -155,11 +155,13 @@ class KnowledgeRepository(Repository):
     removes the node's edges with it.
 
     Example:
-        >>> with store.begin() as conn:  # doctest: +SKIP
+        >>> with store.begin() as conn:
         ...     kg = KnowledgeRepository(conn)
-        ...     kg.upsert_node("sqlite", "SQLite", content="An embedded SQL engine")
-        ...     kg.upsert_node("libsql", "libSQL")
-        ...     kg.create_edge("libsql", "sqlite", "fork_of")
+        ...     _ = kg.upsert_node("sqlite", "SQLite", content="An embedded SQL engine")
+        ...     _ = kg.upsert_node("libsql", "libSQL")
+        ...     _ = kg.create_edge("libsql", "sqlite", "fork_of")
+        ...     [(n.relation, n.dst_label) for n in kg.neighbours("libsql")]
+        [('fork_of', 'SQLite')]
     """
 
     @property

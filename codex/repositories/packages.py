@@ -12,9 +12,15 @@ caller's transaction, with entity_kind ``package`` and entity_id ``<name>@<versi
 * :meth:`PackageRepository.delete` → ``delete`` (payload: name, version), when a row was removed.
 
 Example:
-    >>> with store.begin() as conn:  # doctest: +SKIP
+    >>> from codex.repositories import CasRepository
+    >>> with store.begin() as conn:
     ...     digest = CasRepository(conn).store("package", archive)
-    ...     PackageRepository(conn).publish("http", "1.2.0", digest, deps={"json": "^1"})
+    ...     packages = PackageRepository(conn)
+    ...     _ = packages.publish("http", "1.2.0", digest, deps={"json": "^1"})
+    ...     latest = packages.latest("http")
+    ...     deps = [(d.dep_name, d.dep_version_req) for d in packages.deps("http", "1.2.0")]
+    >>> latest.version, latest.hash == digest, deps
+    ('1.2.0', True, [('json', '^1')])
 """
 
 from __future__ import annotations

@@ -759,9 +759,14 @@ class QuerySnapshotRepository(Repository):
             InvalidInput: Bad name or ``keep``, or a result that is not JSON.
 
         Example:
-            >>> with store.begin(tenant="acme") as conn:  # doctest: +SKIP
+            >>> rows = [{"id": 1, "topic": "packages/http"}]
+            >>> with store.begin(tenant="acme") as conn:
             ...     key = snapshot_key("changes.since", {"limit": 5})
-            ...     QuerySnapshotRepository(conn).record_result(key, rows)
+            ...     snapshots = QuerySnapshotRepository(conn)
+            ...     first = snapshots.record_result(key, rows)
+            ...     again = snapshots.record_result(key, rows)  # the same result: nothing is written
+            >>> (first.version, first.changed), (again.version, again.changed)
+            ((1, True), (1, False))
         """
         self._writable()
         _name(query_name, "query_name", _KEY_MAX)

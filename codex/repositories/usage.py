@@ -38,9 +38,9 @@ the counter row id); :meth:`~UsageRepository.set_limit` emits ``update`` and
 limit row id). A refused hard consume writes nothing, change row included.
 
 Example:
-    >>> with store.begin() as conn:                                   # doctest: +SKIP
+    >>> with store.begin() as conn:
     ...     usage = UsageRepository(conn)
-    ...     usage.set_limit("chat.messages", "user", "", "daily", 100, "hard")
+    ...     _ = usage.set_limit("chat.messages", "user", "", "daily", 100, "hard")
     ...     usage.consume("chat.messages", "user", "alice").remaining
     99
 """

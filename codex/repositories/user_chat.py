@@ -89,10 +89,12 @@ class ChatRepository(Repository):
     """Conversations and their messages, in the repository's tenant scope.
 
     Example:
-        >>> with store.begin(tenant="acme") as conn:  # doctest: +SKIP
+        >>> with store.begin(tenant="acme") as conn:
         ...     chat = ChatRepository(conn)
         ...     conv = chat.create_conversation(title="hello")
-        ...     chat.append_message(conv.id, "user", "hi")
+        ...     _ = chat.append_message(conv.id, "user", "hi")
+        ...     [(m.role, m.content_text) for m in chat.list_messages(conv.id)]
+        [('user', 'hi')]
     """
 
     topic_root = "conversations"

@@ -12,12 +12,24 @@ never receive the same job.
 Change log: workflows is not a live domain; this repository emits no change-log rows.
 
 Example:
-    >>> with store.begin() as conn:  # doctest: +SKIP
+    Schedule a stored function, then, in a worker, claim what is due, run it and mark it done:
+
+    >>> from codex.repositories import CasRepository
+    >>> with store.begin() as conn:
+    ...     function = CasRepository(conn).store("function", b"def send_invoice(number): ...")
+    ...     job_id = WorkflowRepository(conn).schedule(function, b'{"number": 42}', "2026-05-01 10:00:00")
+    >>> def run(job):
+    ...     print(f"job {job.id}: {job.status}, args {job.args!r}")
+    >>> with store.begin() as conn:
     ...     jobs = WorkflowRepository(conn).claim_due(limit=10)
-    >>> for job in jobs:  # doctest: +SKIP
+    >>> for job in jobs:
     ...     run(job)
     ...     with store.begin() as conn:
     ...         WorkflowRepository(conn).complete(job.id)
+    job 1: running, args b'{"number": 42}'
+    >>> with store.begin() as conn:
+    ...     WorkflowRepository(conn).get_scheduled(job_id).status
+    'completed'
 """
 
 from __future__ import annotations

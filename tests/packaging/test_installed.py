@@ -159,6 +159,11 @@ def test_wheel_and_sdist_carry_every_runtime_file(installed: Installed) -> None:
         in_wheel = set(whl.namelist())
     assert sorted(expected - in_wheel) == []
     assert [n for n in in_wheel if "__pycache__" in n or n.endswith((".pyc", ".pyo"))] == []
+    # only the two packages: the root conftest.py (the doctests' namespace) and tests/ stay out
+    assert {n.split("/")[0] for n in in_wheel if not n.split("/")[0].endswith(".dist-info")} == {
+        "codex",
+        "domains",
+    }
     with tarfile.open(installed.sdist) as archive:
         in_sdist = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert sorted(expected - in_sdist) == []
