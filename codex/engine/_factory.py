@@ -10,7 +10,9 @@ Fixes applied once, here (see ``docs/reference/libsql-runtime.md`` §4):
   ``begin`` hook that emits ``BEGIN IMMEDIATE`` (``BEGIN DEFERRED`` for connections marked read-only);
 * the driver holds the GIL while it waits on a lock → a local file's write engine has exactly one
   connection per process (``pool_size=1, max_overflow=0``); reads use their own engine;
-* foreign keys are turned on for every connection; WAL + ``synchronous=NORMAL`` on local files.
+* foreign keys are turned on for every connection; WAL + ``synchronous=NORMAL`` on local files;
+* a ROLLBACK after sqld already ended the transaction would hide the caller's error → the engine's
+  dialect is :class:`~codex.engine._dialect.CodexLibsqlDialect` (a subclass, not a patch).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from codex.config import DbConfig
+from codex.engine._dialect import DRIVERNAME
 from codex.engine._errors import LibsqlDriverError, classify_driver_error
 from codex.errors import ConfigError, DatabaseUnavailable
 
@@ -69,7 +72,7 @@ def _remote_url(url: str) -> sa.URL:
     secure = split.scheme in ("libsql", "https", "wss")
     query = {"secure": "true" if secure else "false"}
     return sa.URL.create(
-        "sqlite+libsql",
+        DRIVERNAME,
         host=split.hostname,
         port=split.port,
         database=split.path.lstrip("/") or None,
@@ -80,12 +83,12 @@ def _remote_url(url: str) -> sa.URL:
 def engine_url(config: DbConfig) -> sa.URL:
     """The SQLAlchemy URL for a configuration (never carries the token)."""
     if config.mode == "memory":
-        return sa.URL.create("sqlite+libsql")
+        return sa.URL.create(DRIVERNAME)
     if config.mode == "remote":
         assert config.url is not None
         return _remote_url(config.url)
     assert config.path is not None
-    return sa.URL.create("sqlite+libsql", database=str(Path(config.path).expanduser().resolve()))
+    return sa.URL.create(DRIVERNAME, database=str(Path(config.path).expanduser().resolve()))
 
 
 def _sync_url(url: str) -> str:
@@ -206,20 +209,6 @@ def make_engine(
             return None
         cls = classify_driver_error(str(original))
         return cls(ctx.statement, ctx.parameters, LibsqlDriverError(str(original)))
-
-    if config.mode in ("remote", "replica"):
-        # sqld ends a transaction itself when a statement in it fails hard or the transaction times
-        # out; SQLAlchemy's ROLLBACK then fails with "no transaction is active" and hides the real error.
-        server_rollback = engine.dialect.do_rollback
-
-        def _rollback(dbapi_conn: Any) -> None:
-            try:
-                server_rollback(dbapi_conn)
-            except ValueError as exc:
-                if "no transaction is active" not in str(exc):
-                    raise
-
-        engine.dialect.do_rollback = _rollback  # type: ignore[method-assign, assignment]
 
     _MODES[engine] = config.mode
     return engine
