@@ -85,9 +85,7 @@ def engine_url(config: DbConfig) -> sa.URL:
     if config.mode == "memory":
         return sa.URL.create(DRIVERNAME)
     if config.mode == "remote":
-        assert config.url is not None
         return _remote_url(config.url)
-    assert config.path is not None
     return sa.URL.create(DRIVERNAME, database=str(Path(config.path).expanduser().resolve()))
 
 
@@ -122,23 +120,20 @@ def make_engine(
         A configured engine. Connection failures raise :class:`DatabaseUnavailable`.
 
     Example:
-        >>> from codex.config import DbConfig
-        >>> eng = make_engine(DbConfig("memory"))
+        >>> from codex.config import MemoryDb
+        >>> eng = make_engine(MemoryDb())
         >>> with eng.begin() as conn:
         ...     conn.exec_driver_sql("select 1").scalar()
         1
     """
     url = engine_url(config)
-    local_file = config.mode in ("local", "replica")
     connect_args: dict[str, Any] = {"isolation_level": None, "check_same_thread": False}
     if config.mode in ("remote", "replica") and config.token:
         connect_args["auth_token"] = config.token
     if config.mode == "replica":
-        assert config.url is not None
         connect_args["sync_url"] = _sync_url(config.url)
-    if local_file and create_dirs:
-        assert url.database is not None
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if config.mode in ("local", "replica") and create_dirs:
+        Path(config.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
     kw: dict[str, Any] = {}
     if config.mode == "memory":

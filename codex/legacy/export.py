@@ -209,7 +209,7 @@ def export_database(
         ConfigError: The source cannot be opened for export (see :func:`open_legacy_engine`).
 
     Example:
-        >>> export_database(DbConfig("local", path="old.db"), "rows.jsonl").total  # doctest: +SKIP
+        >>> export_database(LocalDb(path="old.db"), "rows.jsonl").total  # doctest: +SKIP
         1234
     """
     engine = open_legacy_engine(config)

@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import LocalDb, RemoteDb
 from codex.engine import READ_ONLY, make_engine, translate_db_error
 from codex.errors import Conflict, DatabaseUnavailable
 from tests.sqld import SqldServer
@@ -57,7 +57,7 @@ def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
 
 
 def test_local_pragmas(tmp_path: object) -> None:
-    eng = make_engine(DbConfig("local", path=f"{tmp_path}/p.db"), busy_timeout_ms=1234)
+    eng = make_engine(LocalDb(path=f"{tmp_path}/p.db"), busy_timeout_ms=1234)
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -66,7 +66,7 @@ def test_local_pragmas(tmp_path: object) -> None:
 
 
 def test_read_only_connections_do_not_take_the_write_lock(tmp_path: object) -> None:
-    config = DbConfig("local", path=f"{tmp_path}/r.db")
+    config = LocalDb(path=f"{tmp_path}/r.db")
     writer = make_engine(config, busy_timeout_ms=200)
     reader = make_engine(config, role="read", busy_timeout_ms=200)
     with writer.begin() as conn:
@@ -82,7 +82,7 @@ def test_read_only_connections_do_not_take_the_write_lock(tmp_path: object) -> N
 
 
 def test_unreachable_server_is_database_unavailable() -> None:
-    eng = make_engine(DbConfig("remote", url="http://127.0.0.1:9", token="x"))
+    eng = make_engine(RemoteDb(url="http://127.0.0.1:9", token="x"))
     with pytest.raises((DatabaseUnavailable, sa.exc.OperationalError)), eng.connect() as conn:
         conn.exec_driver_sql("SELECT 1").scalar()
     eng.dispose()
@@ -91,7 +91,7 @@ def test_unreachable_server_is_database_unavailable() -> None:
 def test_a_transaction_sqld_ended_keeps_the_callers_error(sqld_server: SqldServer) -> None:
     """sqld ends a transaction that holds the write lock for ~5 s while another writer waits; the
     ROLLBACK on leaving ``begin()`` then fails server-side, and must not replace the caller's error."""
-    eng = make_engine(DbConfig("remote", url=sqld_server.url, token=""))
+    eng = make_engine(RemoteDb(url=sqld_server.url, token=""))
     try:
         with eng.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE ended (x INTEGER)")

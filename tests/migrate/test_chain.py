@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.errors import SchemaError
 from codex.migrate import (
@@ -190,7 +190,7 @@ def test_failed_step_rolls_back_the_whole_run_and_is_recorded(engine: sa.Engine)
 
 def test_empty_to_head_equals_the_models() -> None:
     """The gate autogenerate-reviewed PRs rely on: migrations reproduce the models exactly."""
-    from_models = make_engine(DbConfig("memory"))
+    from_models = make_engine(MemoryDb())
     with from_models.begin() as conn:
         metadata.create_all(conn)
         models = read_live_schema(conn)
