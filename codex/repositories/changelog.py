@@ -26,7 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, TenantScopeError
-from codex.repositories._base import Repository, clamp_limit, load_json, rows_as
+from codex.repositories._base import Repository, clamp_limit, escape_like, load_json, rows_as
 from codex.repositories._topics import (
     CHANGE_KINDS,
     RULES,
@@ -42,6 +42,7 @@ __all__ = [
     "TOPIC_MAX_CHARS",
     "ChangeLogRepository",
     "ChangeRow",
+    "ChangeTail",
     "TopicPattern",
     "validate_topic",
 ]
@@ -174,6 +175,18 @@ class ChangeRow:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeTail:
+    """Where to start reading so as to replay the newest changes matching a pattern."""
+
+    after_id: int
+    """Read from here (``id > after_id``) to replay the matching changes."""
+    replayed: int
+    """How many matching changes that replays."""
+    head: int
+    """The newest change id in scope (0 when none)."""
+
+
 class ChangeLogRepository(Repository):
     """Append to and read the change log."""
 
@@ -284,6 +297,43 @@ class ChangeLogRepository(Repository):
             first_kept = self._sql(_FIRST_SINCE, (window,)).scalar()
             cut.append(self.head() if first_kept is None else int(first_kept) - 1)
         return max(0, min(cut)) if cut else 0
+
+    def tail(self, pattern: TopicPattern, limit: int, *, scan: int = 5000, page: int = 500) -> ChangeTail:
+        """The cursor that replays the last ``limit`` changes in scope matching ``pattern``.
+
+        Reads newest first, ``page`` rows at a time, and stops after ``limit`` matches or ``scan`` rows.
+        The scope and the pattern's concrete part are conditions in SQL; the wildcards (``+``, ``*``) are
+        matched on the rows read (:meth:`TopicPattern.matches`).
+
+        Args:
+            pattern: The topic pattern.
+            limit: How many changes to replay at most (0: none; the cursor is the head).
+            scan: How many candidate rows to read at most.
+            page: Rows per statement.
+
+        Returns:
+            ``after_id`` (one before the oldest match, or the head when nothing matched), how many
+            changes that replays, and the newest id in scope.
+        """
+        t = codex_change_log
+        head = int(self._execute(sa.select(sa.func.max(t.c.id)).where(self._in_scope(t))).scalar() or 0)
+        stmt = sa.select(t.c.id, t.c.topic).where(self._in_scope(t), t.c.id < sa.bindparam("before"))
+        if pattern.is_exact:
+            stmt = stmt.where(t.c.topic == pattern.text)
+        elif pattern.fixed:
+            stmt = stmt.where(t.c.topic.like(escape_like(pattern.fixed) + "/%", escape="\\"))
+        stmt = stmt.order_by(t.c.id.desc()).limit(page)
+        matched: list[int] = []
+        before, scanned = head + 1, 0
+        while len(matched) < limit and scanned < scan:
+            rows = self._execute(stmt, {"before": before}).all()
+            matched.extend(int(row.id) for row in rows if pattern.matches(str(row.topic)))
+            scanned += len(rows)
+            if len(rows) < page:
+                break
+            before = int(rows[-1].id)
+        matched = matched[: max(0, limit)]
+        return ChangeTail(after_id=matched[-1] - 1 if matched else head, replayed=len(matched), head=head)
 
     def count(self, topic: str | None = None) -> int:
         """Number of rows in scope (optionally for one topic)."""

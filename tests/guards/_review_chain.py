@@ -110,7 +110,9 @@ class Chain:
         if config is None:
             return review_schema(**kw)
         with open_inspected(config) as conn:
-            return review_schema(connection=conn, database=str(config.describe()["path"] or config.describe()["url"]), **kw)
+            return review_schema(
+                connection=conn, database=str(config.describe()["path"] or config.describe()["url"]), **kw
+            )
 
 
 def seed(config: DbConfig, revision: str, rows: Mapping[str, Sequence[Mapping[str, Any]]] | None) -> None:
