@@ -47,19 +47,22 @@ __all__ = [
     "validate_topic",
 ]
 
-_HEAD = (
-    "SELECT COALESCE((SELECT MAX(id) FROM codex_change_log), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log'), 0)"
+_t = codex_change_log
+_sequence = sa.table("sqlite_sequence", sa.column("name", sa.Text), sa.column("seq", sa.Integer))
+_LAST_ASSIGNED = sa.select(_sequence.c.seq).where(_sequence.c.name == _t.name).scalar_subquery()
+"""The largest id AUTOINCREMENT ever assigned (it survives the rows' deletion)."""
+_HEAD = sa.select(sa.func.coalesce(sa.select(sa.func.max(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED, 0))
+_OLDEST = sa.select(
+    sa.func.coalesce(sa.select(sa.func.min(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED + 1, 1)
 )
-_OLDEST = (
-    "SELECT COALESCE((SELECT MIN(id) FROM codex_change_log), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log') + 1, 1)"
-)
-_NTH_NEWEST = "SELECT id FROM codex_change_log ORDER BY id DESC LIMIT 1 OFFSET ?"
+_NTH_NEWEST = sa.select(_t.c.id).order_by(_t.c.id.desc()).limit(1).offset(sa.bindparam("n"))
 _FIRST_SINCE = (
-    "SELECT id FROM codex_change_log WHERE created_at >= datetime('now', ?) ORDER BY created_at, id LIMIT 1"
+    sa.select(_t.c.id)
+    .where(_t.c.created_at >= sa.func.datetime("now", sa.bindparam("window")))
+    .order_by(_t.c.created_at, _t.c.id)
+    .limit(1)
 )
-_PRUNE = "DELETE FROM codex_change_log WHERE id BETWEEN ? AND ?"
+_PRUNE = sa.delete(_t).where(_t.c.id.between(sa.bindparam("first"), sa.bindparam("upto")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +249,7 @@ class ChangeLogRepository(Repository):
     def head(self) -> int:
         """The newest change id: the largest id ever assigned, even when retention pruned every row
         (0 for a log that never held one)."""
-        return int(self._sql(_HEAD).scalar() or 0)
+        return int(self._execute(_HEAD).scalar() or 0)
 
     def oldest(self) -> int:
         """The oldest retained change id; for an empty log, the id the next change will get.
@@ -254,7 +257,7 @@ class ChangeLogRepository(Repository):
         A cursor ``c`` is complete (no row after it was pruned) exactly when ``c >= oldest() - 1``:
         ids are assigned in order and only retention removes rows, always the oldest first.
         """
-        return int(self._sql(_OLDEST).scalar() or 1)
+        return int(self._execute(_OLDEST).scalar() or 1)
 
     def prune_through(self, last_id: int, *, batch: int = 5000) -> int:
         """Delete the rows with ``id <= last_id`` (every tenant's: the cursor is global), at most ``batch``.
@@ -277,7 +280,7 @@ class ChangeLogRepository(Repository):
         upto = min(last_id, first + max(1, batch) - 1)
         if upto < first:
             return 0
-        return int(self._raw(_PRUNE, (first, upto)).rowcount or 0)
+        return int(self._execute(_PRUNE, {"first": first, "upto": upto}).rowcount or 0)
 
     def cutoff(self, *, keep_last: int | None = None, older_than_seconds: float | None = None) -> int:
         """The newest id a retention policy would prune (0: nothing to prune).
@@ -291,10 +294,10 @@ class ChangeLogRepository(Repository):
         """
         cut: list[int] = []
         if keep_last is not None:
-            cut.append(int(self._sql(_NTH_NEWEST, (max(0, keep_last),)).scalar() or 0))
+            cut.append(int(self._execute(_NTH_NEWEST, {"n": max(0, keep_last)}).scalar() or 0))
         if older_than_seconds is not None:
             window = f"-{max(0.0, older_than_seconds):.3f} seconds"
-            first_kept = self._sql(_FIRST_SINCE, (window,)).scalar()
+            first_kept = self._execute(_FIRST_SINCE, {"window": window}).scalar()
             cut.append(self.head() if first_kept is None else int(first_kept) - 1)
         return max(0, min(cut)) if cut else 0
 
