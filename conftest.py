@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, MemoryDb
 from codex.store import open_store
 
 ARCHIVE = b"http-1.2.0: the bytes of a package archive"
@@ -24,7 +24,7 @@ ARCHIVE = b"http-1.2.0: the bytes of a package archive"
 
 
 def _store(request: pytest.FixtureRequest, cwd: Path) -> Any:
-    store = open_store(DbConfig("memory"))
+    store = open_store(MemoryDb())
     request.addfinalizer(store.dispose)
     return store
 
@@ -34,7 +34,7 @@ def _legacy_db(request: pytest.FixtureRequest, cwd: Path) -> DbConfig:
     # and two rows in each exported table (one is too few: a conversation edge needs two conversations).
     from tests.legacy._data import build_legacy
 
-    config = DbConfig("local", path=str(cwd / "old.db"))
+    config = LocalDb(path=str(cwd / "old.db"))
     build_legacy(config, 2)
     return config
 

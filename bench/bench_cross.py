@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import bench_delivery as bd  # noqa: E402
 import httpx  # noqa: E402
 
-from codex.config import DbConfig  # noqa: E402
+from codex.config import RemoteDb  # noqa: E402
 from codex.repositories.tenancy import TokenRepository  # noqa: E402
 from codex.store import open_store  # noqa: E402
 from tests.sqld import free_port, start_sqld  # noqa: E402
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir, start_sqld(Path(tmp_dir) / "sqld") as sqld:
         tmp = Path(tmp_dir)
-        config = DbConfig("remote", url=sqld.url, token="")
+        config = RemoteDb(url=sqld.url, token="")
         store = open_store(config)
         with store.begin() as conn:
             token = TokenRepository(conn).create("bench", ["read", "write", "subscribe"]).secret

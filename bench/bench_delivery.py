@@ -171,13 +171,13 @@ class Server:
 
 def start_server(tmp: Path) -> Server:
     sys.path.insert(0, str(REPO))
-    from codex.config import DbConfig
+    from codex.config import LocalDb
     from codex.repositories.tenancy import TokenRepository
     from codex.store import open_store
     from tests.sqld import free_port
 
     path = tmp / "bench.db"
-    store = open_store(DbConfig("local", path=str(path)))
+    store = open_store(LocalDb(path=str(path)))
     with store.begin() as conn:
         token = TokenRepository(conn).create("bench", ["read", "write", "subscribe"]).secret
     store.dispose()

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.engine import make_engine, raw_connection
 from codex.legacy import export_database, import_legacy
 from codex.schema import baseline_statements
@@ -24,7 +24,7 @@ def build(path: Path, rows: int) -> dict[str, int]:
     """A legacy database with ``rows`` rows: 10% conversations, 50% messages, 20% memories, 20% embeddings."""
     n_conv, n_mem, n_emb = rows // 10, rows // 5, rows // 5
     n_msg = rows - n_conv - n_mem - n_emb
-    engine = make_engine(DbConfig("local", path=str(path)))
+    engine = make_engine(LocalDb(path=str(path)))
     with engine.begin() as conn:
         for statement in baseline_statements():
             conn.exec_driver_sql(statement)
@@ -72,12 +72,12 @@ def main() -> None:
         built = time.perf_counter() - start
 
         start = time.perf_counter()
-        exported = export_database(DbConfig("local", path=str(legacy)), out)
+        exported = export_database(LocalDb(path=str(legacy)), out)
         export_s = time.perf_counter() - start
 
         results: list[tuple[str, int, float]] = [("export (legacy file -> JSONL)", exported.total, export_s)]
         for batch in dict.fromkeys((args.batch_size, 10 * args.batch_size)):
-            store = open_store(DbConfig("local", path=str(Path(tmp) / f"fresh-{batch}.db")))
+            store = open_store(LocalDb(path=str(Path(tmp) / f"fresh-{batch}.db")))
             start = time.perf_counter()
             imported = import_legacy(store, out, batch_size=batch)
             results.append(

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import libsql_experimental
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.engine import make_engine
 from codex.migrate import upgrade
 from codex.schema import baseline_statements
@@ -50,7 +50,7 @@ def raw_baseline(path: Path) -> float:
 
 def alembic_head(path: Path) -> float:
     start = time.perf_counter()
-    engine = make_engine(DbConfig("local", path=str(path)))
+    engine = make_engine(LocalDb(path=str(path)))
     with engine.connect() as conn:
         upgrade(conn, "head")
     engine.dispose()

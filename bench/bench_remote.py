@@ -38,7 +38,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from codex.config import DbConfig  # noqa: E402
+from codex.config import DbConfig, LocalDb, RemoteDb  # noqa: E402
 from codex.repositories.tenancy import TokenRepository  # noqa: E402
 from codex.store import open_store  # noqa: E402
 from tests.sqld import free_port, start_sqld  # noqa: E402
@@ -267,10 +267,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        local = DbConfig("local", path=str(tmp / "local.db"))
+        local = LocalDb(path=str(tmp / "local.db"))
         rows.append(run_load("local file, 1 server", local, 1, args.writers, args.readers, args.seconds, tmp))
         with start_sqld(tmp / "sqld") as sqld:
-            remote = DbConfig("remote", url=sqld.url, token="")
+            remote = RemoteDb(url=sqld.url, token="")
             rows.append(
                 run_load(
                     "sqld, libsql driver",

@@ -40,7 +40,7 @@ from typing import Any
 
 import libsql_experimental
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.errors import QuotaExceeded
 from codex.repositories import ChangeLogRepository
 from codex.repositories.reactivity import SubscriptionRepository
@@ -73,7 +73,7 @@ class Workspace:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="codex-bench-"))
         self.template = self.root / "template.db"
-        open_store(DbConfig("local", path=str(self.template))).dispose()
+        open_store(LocalDb(path=str(self.template))).dispose()
         self._n = 0
 
     def fresh(self) -> Path:
@@ -83,7 +83,7 @@ class Workspace:
         return path
 
     def store(self, **kw: Any) -> Store:
-        return open_store(DbConfig("local", path=str(self.fresh())), migrate="none", **kw)
+        return open_store(LocalDb(path=str(self.fresh())), migrate="none", **kw)
 
     def raw(self) -> Any:
         conn = libsql_experimental.connect(str(self.fresh()), isolation_level=None)
@@ -265,7 +265,7 @@ P6_METRIC = "bench.quota"
 
 def _p6_worker(path: str, attempts: int, barrier: Any, out: Any) -> None:
     try:
-        store = open_store(DbConfig("local", path=path), migrate="none", busy_timeout_ms=60_000)
+        store = open_store(LocalDb(path=path), migrate="none", busy_timeout_ms=60_000)
         admitted = refused = 0
         try:
             barrier.wait(timeout=120)
@@ -287,7 +287,7 @@ def p6_run(ws: Workspace, procs: int, attempts: int) -> dict[str, Any]:
     """One race; returns ops/s over all attempts, admitted, counter and over-admission."""
     limit = procs * attempts * 2 // 3
     path = ws.fresh()
-    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    store = open_store(LocalDb(path=str(path)), migrate="none")
     try:
         with store.begin() as conn:
             UsageRepository(conn).set_limit(P6_METRIC, "user", "alice", "none", limit, "hard")

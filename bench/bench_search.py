@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codex.config import DbConfig  # noqa: E402
+from codex.config import LocalDb  # noqa: E402
 from codex.search import (  # noqa: E402
     DocumentInput,
     HashingEmbedder,
@@ -143,7 +143,7 @@ def bench_size(size: int, *, queries: int, workdir: Path, options: bool) -> dict
     embedder = HashingEmbedder()
     result: dict[str, Any] = {"size": size}
     # 1. everything through the real ingest path, one transaction per batch
-    store = open_store(DbConfig("local", path=str(path)))
+    store = open_store(LocalDb(path=str(path)))
     written, doc, spent = 0, 0, 0.0
     try:
         while written < size:
@@ -163,7 +163,7 @@ def bench_size(size: int, *, queries: int, workdir: Path, options: bool) -> dict
     result["chunks"] = written
     result["ingest_cps"] = written / spent
     # 2. a restarted server: open the file again and time the in-memory index's load
-    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    store = open_store(LocalDb(path=str(path)), migrate="none")
     try:
         with store.connect() as conn:
             t0 = time.perf_counter()

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.repositories.gateway import Scope, TableGateway
 from codex.repositories.tenancy import TokenRepository
 from codex.repositories.user_chat import ChatRepository, ConversationRow
@@ -60,7 +60,7 @@ def build(root: Path, template: Path, name: str, b_rows: int, analyze: bool) -> 
     """A copy of the template with A's three conversations and ``b_rows`` of B's; returns A's ids, newest first."""
     path = root / f"{name}.db"
     shutil.copyfile(template, path)
-    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    store = open_store(LocalDb(path=str(path)), migrate="none")
     try:
         with store.begin(tenant="a") as conn:
             chat = ChatRepository(conn, "a")
@@ -125,7 +125,7 @@ def serve(path: Path, root: Path) -> Iterator[tuple[str, str]]:
 
     import httpx
 
-    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    store = open_store(LocalDb(path=str(path)), migrate="none")
     try:
         with store.begin() as conn:
             token = TokenRepository(conn).create("a", ["read"]).secret
@@ -207,15 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="codex-bench-tenancy-"))
     try:
         template = root / "template.db"
-        open_store(DbConfig("local", path=str(template))).dispose()
+        open_store(LocalDb(path=str(template))).dispose()
         print(
             f"codex tenancy bench: a_rows={A_ROWS}, b_rows={args.b_rows:,}; local file; {args.rounds} rounds"
         )
         empty_path, expected_empty = build(root, template, "empty", 0, args.analyze)
         full_path, expected_full = build(root, template, "full", args.b_rows, args.analyze)
         stores = {
-            "empty": open_store(DbConfig("local", path=str(empty_path)), migrate="none"),
-            "full": open_store(DbConfig("local", path=str(full_path)), migrate="none"),
+            "empty": open_store(LocalDb(path=str(empty_path)), migrate="none"),
+            "full": open_store(LocalDb(path=str(full_path)), migrate="none"),
         }
         expected = {"empty": expected_empty, "full": expected_full}
         samples: dict[str, list[float]] = {"empty": [], "full": []}

@@ -224,8 +224,8 @@ def open_store(
         DatabaseUnavailable: The database cannot be reached.
 
     Example:
-        >>> from codex.config import DbConfig
-        >>> with open_store(DbConfig("memory")) as store:
+        >>> from codex.config import DbConfig, MemoryDb
+        >>> with open_store(MemoryDb()) as store:
         ...     store.verify().ok
         True
     """

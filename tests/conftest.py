@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb
 from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine
 from tests.sqld import SqldServer, start_sqld
 
@@ -67,10 +67,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DbConfig]:
     """An empty database on the requested backend."""
     if backend == "local":
-        yield DbConfig("local", path=str(tmp_path / "codex.db"), source="test")
+        yield LocalDb(path=str(tmp_path / "codex.db"), source="test")
         return
     server: SqldServer = request.getfixturevalue("sqld_server")
-    config = DbConfig("remote", url=server.url, token="", source="test")
+    config = RemoteDb(url=server.url, token="", source="test")
     engine = make_engine(config)
     wipe(engine)
     try:

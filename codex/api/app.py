@@ -170,13 +170,12 @@ def create_app(
         ],
     )
     app.state.codex_metrics = metrics
-    app.state.codex_replica = replica
     install_error_handlers(app)
     app.include_router(core_router)
     add_codex_routes(app, registry)
     add_stream_routes(app)
     add_graph_routes(app)
-    add_admin_routes(app)
+    add_admin_routes(app, replica)
     add_search_routes(app)
     add_metrics_routes(app)
     mount_console(app)

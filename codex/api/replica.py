@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from codex.api.state import AppState
-from codex.config import DbConfig
+from codex.config import RemoteDb, ReplicaDb
 from codex.engine import make_engine
-from codex.errors import CodexError
+from codex.errors import CodexError, ConfigError
 from codex.repositories._base import sql_timestamp
 from codex.repositories.changelog import ChangeLogRepository
 
@@ -41,11 +41,11 @@ class ReplicaTracker:
         self._primary: sa.Engine | None = None
         self._lock = threading.Lock()
 
-    def primary(self, config: DbConfig) -> sa.Engine:
+    def primary(self, config: ReplicaDb) -> sa.Engine:
         """The engine on the replica's primary (opened on first use, one connection)."""
         with self._lock:
             if self._primary is None:
-                remote = DbConfig("remote", url=config.url, token=config.token, source=config.source)
+                remote = RemoteDb(config.url, config.token, source=config.source)
                 self._primary = make_engine(remote, pool_size=1, max_overflow=0)
             return self._primary
 
@@ -63,9 +63,14 @@ class ReplicaTracker:
             local = ChangeLogRepository(conn).head()
         primary: int | None = None
         error: str | None = None
+        config = store.config
         try:
-            with self.primary(store.config).connect() as conn:
+            if config.mode != "replica":
+                raise ConfigError(f"the database is {config.mode}, not an embedded replica")
+            with self.primary(config).connect() as conn:
                 primary = ChangeLogRepository(conn).head()
+        except ConfigError as exc:
+            error = exc.message
         except (CodexError, sa.exc.SQLAlchemyError) as exc:
             error = f"the primary did not answer: {getattr(exc, 'message', None) or type(exc).__name__}"
         since = None if self.last_sync is None else (datetime.now(UTC) - self.last_sync).total_seconds()

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import anyio
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import Query as QueryParam
 from pydantic import BaseModel, Field, JsonValue
@@ -43,20 +42,15 @@ from codex.api.replica import ReplicaState, ReplicaTracker
 from codex.api.schema_view import Drift, SchemaResponse, describe_schema, row_counts, schema_drift
 from codex.api.state import AppState
 from codex.errors import InvalidInput
-from codex.migrate import LEDGER_TABLE, user_tables, verify_database
+from codex.migrate import read_ledger, verify_database
 from codex.reactive.patterns import TopicPattern
 from codex.repositories._base import sql_timestamp
+from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.processing_audit import RUN_STATUSES, ProcessingRepository
 from codex.search import SearchHit
 from codex.search import search as search_corpus
 
 __all__ = ["add_admin_routes"]
-
-_TAIL_SQL = (
-    "SELECT c.id, c.topic FROM codex_change_log AS c WHERE c.id < ? AND c.tenant_id = ? "
-    "ORDER BY c.id DESC LIMIT ?"
-)
-_TAIL_SCAN = 5000
 
 
 # -- response models --------------------------------------------------------------------------------
@@ -152,23 +146,6 @@ class SearchResponse(BaseModel):
     hits: list[SearchHit]
 
 
-def _ledger(conn: sa.Connection, limit: int = 200) -> list[LedgerRow]:
-    if LEDGER_TABLE not in user_tables(conn):
-        return []
-    rows = conn.exec_driver_sql(
-        "SELECT id, revision, from_revision, to_revision, direction, schema_version, digest_before, "
-        f"digest_after, started_at, finished_at, duration_ms, error_text FROM {LEDGER_TABLE} "
-        "ORDER BY id DESC LIMIT ?",
-        (limit,),
-    ).all()
-    return [LedgerRow.model_validate(dict(r._mapping)) for r in rows]
-
-
-def _tracker(request: Request) -> ReplicaTracker:
-    tracker: ReplicaTracker = request.app.state.codex_replica
-    return tracker
-
-
 # -- registry -------------------------------------------------------------------------------------------
 def _params(model: type[BaseModel]) -> list[ParamInfo]:
     schema = model.model_json_schema()
@@ -230,29 +207,20 @@ def _runs(
 
 
 def _tail(state: AppState, tenant: str, pattern: TopicPattern, limit: int) -> TailResponse:
-    matched: list[int] = []
-    head = 0
-    cursor = 2**62
-    scanned = 0
-    with state.store.connect() as conn:
-        while len(matched) < limit and scanned < _TAIL_SCAN:
-            rows = conn.exec_driver_sql(_TAIL_SQL, (cursor, tenant, 500)).all()
-            if not rows:
-                break
-            head = head or int(rows[0][0])
-            scanned += len(rows)
-            matched.extend(int(i) for i, topic in rows if pattern.matches(str(topic)))
-            cursor = int(rows[-1][0])
-    matched = matched[:limit]
-    after = (matched[-1] - 1) if matched else head
-    return TailResponse(topic=pattern.text, after_id=max(0, after), replayed=len(matched), head=head)
+    with state.store.connect(tenant=tenant) as conn:  # the repository reads in the caller's tenant
+        found = ChangeLogRepository(conn).tail(pattern, limit)
+    return TailResponse(topic=pattern.text, after_id=found.after_id, replayed=found.replayed, head=found.head)
 
 
 # -- routes ---------------------------------------------------------------------------------------------
-def add_admin_routes(app: FastAPI) -> None:
-    """Mount ``/api/admin/*`` and ``/api/search``."""
-    if not hasattr(app.state, "codex_replica"):
-        app.state.codex_replica = ReplicaTracker()
+def add_admin_routes(app: FastAPI, replica: ReplicaTracker) -> None:
+    """Mount ``/api/admin/*`` and ``/api/search``.
+
+    Args:
+        app: The app.
+        replica: The embedded replica's tracker; its engine on the primary belongs to the app, whose
+            lifespan disposes it (:func:`codex.api.app.create_app`).
+    """
     router = APIRouter(tags=["admin"], dependencies=[Depends(bearer_scheme)])
 
     @router.get(
@@ -267,18 +235,18 @@ def add_admin_routes(app: FastAPI) -> None:
             with state.store.connect() as conn:
                 report = verify_database(conn)
                 drift = schema_drift(conn)
-                ledger = _ledger(conn)
+                ledger = [LedgerRow.model_validate(e, from_attributes=True) for e in read_ledger(conn)]
             described = state.store.config.describe()
             if not who.is_operator:  # where the database lives is for operators only
                 described.update(url=None, path=None)
-            replica = _tracker(request).state(state) if state.store.config.mode == "replica" else None
+            lag = replica.state(state) if state.store.config.mode == "replica" else None
             return OverviewResponse(
                 ok=report.ok,
                 problems=report.problems,
                 drift=drift,
                 ledger=ledger,
                 database=DatabaseInfo.model_validate(described),
-                replica=replica,
+                replica=lag,
             )
 
         try:
@@ -301,10 +269,9 @@ def add_admin_routes(app: FastAPI) -> None:
                 409, "NotAReplica", f"the database is {mode}, not an embedded replica: nothing to sync"
             )
         synced = state.store.sync()
-        tracker = _tracker(request)
-        tracker.last_sync = datetime.now(UTC)
+        replica.last_sync = datetime.now(UTC)
         state.hub.notify()  # rows pulled from the primary: let the streams read them now
-        return SyncResponse(synced=synced, replica=tracker.state(state))
+        return SyncResponse(synced=synced, replica=replica.state(state))
 
     @router.get(
         "/api/admin/schema",

@@ -45,7 +45,13 @@ def serve(
     logging.config.dictConfig(logging_config)
     config = db_config()
     app = create_app(settings=settings)
-    where = config.path if config.mode in ("local", "replica") else config.url
+    where = (
+        config.path
+        if config.mode in ("local", "replica")
+        else config.url
+        if config.mode == "remote"
+        else None
+    )
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         f"codex: serving the {config.mode} database {where}",

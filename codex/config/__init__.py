@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from codex.config._db import DbConfig, DbMode, default_data_dir, is_loopback_url, resolve_db_config
+from codex.config._db import (
+    DbConfig,
+    DbMode,
+    LocalDb,
+    MemoryDb,
+    RemoteDb,
+    ReplicaDb,
+    default_data_dir,
+    is_loopback_url,
+    resolve_db_config,
+)
 from codex.config._dirs import DataDirs, resolve_data_dirs
 from codex.config._file import config_file_path, environ_with_file, load_config_file
 from codex.config._settings import CodexSettings, load_settings
@@ -12,6 +22,10 @@ __all__ = [
     "DataDirs",
     "DbConfig",
     "DbMode",
+    "LocalDb",
+    "MemoryDb",
+    "RemoteDb",
+    "ReplicaDb",
     "config_file_path",
     "default_data_dir",
     "environ_with_file",

@@ -38,7 +38,17 @@ from urllib.parse import urlsplit
 
 from codex.errors import ConfigError
 
-__all__ = ["DbConfig", "DbMode", "default_data_dir", "is_loopback_url", "resolve_db_config"]
+__all__ = [
+    "DbConfig",
+    "DbMode",
+    "LocalDb",
+    "MemoryDb",
+    "RemoteDb",
+    "ReplicaDb",
+    "default_data_dir",
+    "is_loopback_url",
+    "resolve_db_config",
+]
 
 log = logging.getLogger("codex.config")
 
@@ -48,34 +58,97 @@ _SCHEMES = frozenset({"libsql", "http", "https", "ws", "wss"})
 _LEGACY_PAIRS = (("VOX_TURSO_URL", "VOX_TURSO_TOKEN"), ("TURSO_URL", "TURSO_AUTH_TOKEN"))
 
 
+def _described(
+    mode: DbMode, source: str, *, url: str | None = None, path: str | None = None, token: str | None = None
+) -> dict[str, str | None]:
+    return {"mode": mode, "url": url, "path": path, "source": source, "token": "set" if token else None}
+
+
 @dataclass(frozen=True, slots=True)
-class DbConfig:
-    """Where the main Codex store lives and how to reach it.
+class LocalDb:
+    """A local libSQL file.
 
     Attributes:
-        mode: ``local`` (a file), ``memory``, ``remote`` (sqld / Turso) or ``replica`` (embedded
-            replica: a local file synced from ``url``).
-        url: The remote URL (``remote`` and ``replica``), as given.
-        token: The auth token, from the environment only; never printed (``repr`` hides it).
-        path: The local file (``local`` and ``replica``).
-        source: The variables it was resolved from, e.g. ``"VOX_DB_URL+VOX_DB_TOKEN"``.
+        path: The database file.
+        source: The variables it was resolved from, e.g. ``"VOX_DB_PATH"``.
+        mode: Always ``"local"`` (the union's discriminator).
     """
 
-    mode: DbMode
-    url: str | None = None
-    token: str | None = field(default=None, repr=False)
-    path: str | None = None
+    path: str
     source: str = "default"
+    mode: Literal["local"] = field(default="local", init=False)
+
+    def describe(self) -> dict[str, str | None]:
+        """A view that is safe to print or serve (the same keys for every mode)."""
+        return _described(self.mode, self.source, path=self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryDb:
+    """An in-memory database (tests only).
+
+    Attributes:
+        source: The variables it was resolved from.
+        mode: Always ``"memory"``.
+    """
+
+    source: str = "default"
+    mode: Literal["memory"] = field(default="memory", init=False)
+
+    def describe(self) -> dict[str, str | None]:
+        """A view that is safe to print or serve (the same keys for every mode)."""
+        return _described(self.mode, self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDb:
+    """A remote sqld / Turso database.
+
+    Attributes:
+        url: The remote URL, as given.
+        token: The auth token, from the environment only; never printed (``repr`` hides it). Empty for
+            a loopback server without auth (``VOX_DB_ALLOW_NO_TOKEN``).
+        source: The variables it was resolved from, e.g. ``"VOX_DB_URL+VOX_DB_TOKEN"``.
+        mode: Always ``"remote"``.
+    """
+
+    url: str
+    token: str = field(repr=False)
+    source: str = "default"
+    mode: Literal["remote"] = field(default="remote", init=False)
 
     def describe(self) -> dict[str, str | None]:
         """A view that is safe to print or serve: the token is reported as present or absent only."""
-        return {
-            "mode": self.mode,
-            "url": self.url,
-            "path": self.path,
-            "source": self.source,
-            "token": "set" if self.token else None,
-        }
+        return _described(self.mode, self.source, url=self.url, token=self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaDb:
+    """An embedded replica: a local file synced from a remote primary.
+
+    Attributes:
+        url: The primary's URL, as given.
+        token: The auth token (``repr`` hides it), as for :class:`RemoteDb`.
+        path: The local replica file.
+        source: The variables it was resolved from.
+        mode: Always ``"replica"``.
+    """
+
+    url: str
+    token: str = field(repr=False)
+    path: str
+    source: str = "default"
+    mode: Literal["replica"] = field(default="replica", init=False)
+
+    def describe(self) -> dict[str, str | None]:
+        """A view that is safe to print or serve: the token is reported as present or absent only."""
+        return _described(self.mode, self.source, url=self.url, path=self.path, token=self.token)
+
+
+DbConfig = LocalDb | MemoryDb | RemoteDb | ReplicaDb
+"""Where the main Codex store lives and how to reach it: one frozen type per mode, told apart by
+``mode`` (``local``, ``memory``, ``remote``, ``replica``), so a type checker narrows on ``config.mode``
+and a remote configuration cannot lack its URL."""
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -134,9 +207,7 @@ def _legacy(environ: Mapping[str, str]) -> DbConfig | None:
         url, token = _get(environ, url_var), _get(environ, token_var)
         if url and token:
             log.warning("%s/%s are deprecated; set VOX_DB_URL and VOX_DB_TOKEN instead", url_var, token_var)
-            return DbConfig(
-                "remote", url=_check_url(url, url_var), token=token, source=f"{url_var}+{token_var}"
-            )
+            return RemoteDb(_check_url(url, url_var), token, source=f"{url_var}+{token_var}")
         if url or token:
             log.warning("ignoring the incomplete legacy pair %s/%s (both must be set)", url_var, token_var)
     return None
@@ -174,8 +245,8 @@ def resolve_db_config(environ: Mapping[str, str], *, platform: str = sys.platfor
         _check_url(url, "VOX_DB_URL")
         source = "VOX_DB_URL+VOX_DB_TOKEN" if token else "VOX_DB_URL+VOX_DB_ALLOW_NO_TOKEN"
         if path:
-            return DbConfig("replica", url=url, token=token, path=path, source=source + "+VOX_DB_PATH")
-        return DbConfig("remote", url=url, token=token, source=source)
+            return ReplicaDb(url, token, path, source=source + "+VOX_DB_PATH")
+        return RemoteDb(url, token, source=source)
     if url or token:
         legacy = _legacy(environ)
         if legacy is not None:
@@ -191,9 +262,9 @@ def resolve_db_config(environ: Mapping[str, str], *, platform: str = sys.platfor
     if legacy is not None:
         return legacy
     if path == ":memory:":
-        return DbConfig("memory", source="VOX_DB_PATH")
+        return MemoryDb(source="VOX_DB_PATH")
     if path:
-        return DbConfig("local", path=path, source="VOX_DB_PATH")
+        return LocalDb(path, source="VOX_DB_PATH")
     data_dir = default_data_dir(environ, platform)
     source = "VOX_DATA_DIR" if _get(environ, "VOX_DATA_DIR") else "platform data dir"
-    return DbConfig("local", path=str(data_dir / "vox.db"), source=source)
+    return LocalDb(str(data_dir / "vox.db"), source=source)

@@ -1,9 +1,10 @@
 """The optional TOML config file, and the rule that secrets never come from it (ADR 004, decision 6).
 
 The file is ``$VOX_CONFIG_FILE``, else ``<config dir>/codex.toml`` when it exists. It may carry the
-database URL and path (``[db] url``, ``[db] path``) and the service settings (``[codex]``); any key that
-looks like a credential (token, secret, password, auth, key) is refused with a :class:`ConfigError` that
-names the file and key, never the value.
+database URL and path (``[db] url``, ``[db] path``) and the service settings (``[codex]``, read by
+:class:`ConfigFileSource`, a pydantic-settings source); any key that looks like a credential (token,
+secret, password, auth, key) is refused with a :class:`ConfigError` that names the file and key, never
+the value.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+from pydantic_settings import BaseSettings, TomlConfigSettingsSource
 
 from codex.config._dirs import resolve_data_dirs
 from codex.errors import ConfigError
 
-__all__ = ["config_file_path", "environ_with_file", "load_config_file"]
+__all__ = ["ConfigFileSource", "config_file_path", "environ_with_file", "load_config_file"]
 
 _SECRET_KEY = re.compile(r"token|secret|passw|auth|api[_-]?key|credential", re.IGNORECASE)
 
@@ -84,3 +88,27 @@ def environ_with_file(environ: Mapping[str, str]) -> dict[str, str]:
         if key in db and not merged.get(var, "").strip():
             merged[var] = str(db[key])
     return merged
+
+
+class ConfigFileSource(TomlConfigSettingsSource):
+    """The config file's ``[codex]`` table as a pydantic-settings source.
+
+    pydantic-settings' TOML source, reading the file through :func:`load_config_file`: a credential
+    anywhere in the file (not only in ``[codex]``) is a :class:`ConfigError`, a file without a
+    ``[codex]`` table contributes nothing, and no file at all is no source.
+
+    Args:
+        settings_cls: The settings class (pydantic-settings passes it).
+        environ: The environment that names the file (``VOX_CONFIG_FILE``, the config directory).
+
+    Raises:
+        ConfigError: ``VOX_CONFIG_FILE`` is not a file, the file is not valid TOML, or it holds a
+            credential.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls, toml_file=config_file_path(environ), toml_table_header=())
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        section = load_config_file(Path(str(file_path))).get("codex", {})
+        return dict(section) if isinstance(section, Mapping) else {}

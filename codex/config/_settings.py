@@ -1,27 +1,68 @@
 """Service settings (everything but the database location), carried by pydantic-settings.
 
-Read from ``VOX_CODEX_*`` environment variables, then the config file's ``[codex]`` table, then the
-defaults. Credentials are never settings: see :mod:`codex.config._file`.
+Its sources, first match wins: keyword arguments (CLI flags), ``VOX_CODEX_*`` environment variables,
+the config file's ``[codex]`` table (:class:`~codex.config._file.ConfigFileSource`), the defaults.
+Credentials are never settings: see :mod:`codex.config._file`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-from codex.config._file import config_file_path, load_config_file
+from codex.config._file import ConfigFileSource
 
 __all__ = ["CodexSettings", "load_settings"]
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("codex_settings_environ", default=None)
+"""The environment :func:`load_settings` was given (None: ``os.environ``), for the settings' sources."""
+
+
+class _EnvironSource(EnvSettingsSource):
+    """``VOX_CODEX_*`` from a given environment mapping; a blank value counts as unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ  # read by _load_env_vars, which the base __init__ calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            (key if self.case_sensitive else key.lower()): value
+            for key, value in self._environ.items()
+            if value.strip()
+        }
 
 
 class CodexSettings(BaseSettings):
     """Settings of the Codex service and CLI."""
 
     model_config = SettingsConfigDict(env_prefix="VOX_CODEX_", extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then ``VOX_CODEX_*``, then the config file's ``[codex]`` (no ``.env``, no
+        secrets directory: credentials are not settings)."""
+        environ = _ENVIRON.get()
+        environ = os.environ if environ is None else environ
+        return init_settings, _EnvironSource(settings_cls, environ), ConfigFileSource(settings_cls, environ)
 
     host: str = Field("127.0.0.1", description="Bind address of `codex serve` (loopback by default).")
     port: int = Field(8787, ge=0, le=65535, description="Port of `codex serve`.")
@@ -123,21 +164,32 @@ class CodexSettings(BaseSettings):
     )
 
 
+@contextmanager
+def _environ(environ: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> CodexSettings:
     """Build the settings: explicit overrides, then ``VOX_CODEX_*``, then the file's ``[codex]``, then defaults.
 
     Args:
-        environ: The environment (defaults to ``os.environ``).
-        **overrides: Values that win over everything (e.g. CLI flags).
+        environ: The environment (defaults to ``os.environ``); it also names the config file.
+        **overrides: Values that win over everything (e.g. CLI flags); None means not given.
+
+    Returns:
+        The frozen settings.
+
+    Raises:
+        ConfigError: The config file is missing (``VOX_CONFIG_FILE``), not TOML, or holds a credential.
+        pydantic.ValidationError: A value out of range.
+
+    Example:
+        >>> load_settings({"VOX_CODEX_PORT": "9001"}, host="0.0.0.0").port
+        9001
     """
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    path = config_file_path(env)
-    if path is not None:
-        section = load_config_file(path).get("codex", {})
-        if isinstance(section, Mapping):
-            values.update(section)
-    prefix = "VOX_CODEX_"
-    values.update({k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix) and v.strip()})
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return CodexSettings.model_validate(values)
+    with _environ(environ):
+        return CodexSettings(**{k: v for k, v in overrides.items() if v is not None})

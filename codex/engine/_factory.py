@@ -10,7 +10,9 @@ Fixes applied once, here (see ``docs/reference/libsql-runtime.md`` §4):
   ``begin`` hook that emits ``BEGIN IMMEDIATE`` (``BEGIN DEFERRED`` for connections marked read-only);
 * the driver holds the GIL while it waits on a lock → a local file's write engine has exactly one
   connection per process (``pool_size=1, max_overflow=0``); reads use their own engine;
-* foreign keys are turned on for every connection; WAL + ``synchronous=NORMAL`` on local files.
+* foreign keys are turned on for every connection; WAL + ``synchronous=NORMAL`` on local files;
+* a ROLLBACK after sqld already ended the transaction would hide the caller's error → the engine's
+  dialect is :class:`~codex.engine._dialect.CodexLibsqlDialect` (a subclass, not a patch).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy.pool import QueuePool, StaticPool
 
 from codex.config import DbConfig
 from codex.engine import _hrana
+from codex.engine._dialect import DRIVERNAME
 from codex.engine._errors import LibsqlDriverError, classify_driver_error
 from codex.errors import ConfigError, DatabaseUnavailable
 
@@ -71,7 +74,7 @@ def _remote_url(url: str) -> sa.URL:
     secure = split.scheme in ("libsql", "https", "wss")
     query = {"secure": "true" if secure else "false"}
     return sa.URL.create(
-        "sqlite+libsql",
+        DRIVERNAME,
         host=split.hostname,
         port=split.port,
         database=split.path.lstrip("/") or None,
@@ -82,12 +85,10 @@ def _remote_url(url: str) -> sa.URL:
 def engine_url(config: DbConfig) -> sa.URL:
     """The SQLAlchemy URL for a configuration (never carries the token)."""
     if config.mode == "memory":
-        return sa.URL.create("sqlite+libsql")
+        return sa.URL.create(DRIVERNAME)
     if config.mode == "remote":
-        assert config.url is not None
         return _remote_url(config.url)
-    assert config.path is not None
-    return sa.URL.create("sqlite+libsql", database=str(Path(config.path).expanduser().resolve()))
+    return sa.URL.create(DRIVERNAME, database=str(Path(config.path).expanduser().resolve()))
 
 
 def _sync_url(url: str) -> str:
@@ -126,23 +127,20 @@ def make_engine(
         A configured engine. Connection failures raise :class:`DatabaseUnavailable`.
 
     Example:
-        >>> from codex.config import DbConfig
-        >>> eng = make_engine(DbConfig("memory"))
+        >>> from codex.config import MemoryDb
+        >>> eng = make_engine(MemoryDb())
         >>> with eng.begin() as conn:
         ...     conn.exec_driver_sql("select 1").scalar()
         1
     """
     url = engine_url(config)
-    local_file = config.mode in ("local", "replica")
     connect_args: dict[str, Any] = {"isolation_level": None, "check_same_thread": False}
     if config.mode in ("remote", "replica") and config.token:
         connect_args["auth_token"] = config.token
     if config.mode == "replica":
-        assert config.url is not None
         connect_args["sync_url"] = _sync_url(config.url)
-    if local_file and create_dirs:
-        assert url.database is not None
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if config.mode in ("local", "replica") and create_dirs:
+        Path(config.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
     kw: dict[str, Any] = {}
     if config.mode == "memory":
@@ -222,20 +220,6 @@ def make_engine(
             return None
         cls = classify_driver_error(str(original))
         return cls(ctx.statement, ctx.parameters, LibsqlDriverError(str(original)))
-
-    if config.mode in ("remote", "replica"):
-        # sqld ends a transaction itself when a statement in it fails hard or the transaction times
-        # out; SQLAlchemy's ROLLBACK then fails with "no transaction is active" and hides the real error.
-        server_rollback = engine.dialect.do_rollback
-
-        def _rollback(dbapi_conn: Any) -> None:
-            try:
-                server_rollback(dbapi_conn)
-            except ValueError as exc:
-                if "no transaction is active" not in str(exc):
-                    raise
-
-        engine.dialect.do_rollback = _rollback  # type: ignore[method-assign, assignment]
 
     _MODES[engine] = config.mode
     return engine

@@ -154,9 +154,11 @@ def progress_path_for(path: str | Path) -> Path:
 def database_identity(store: Store) -> str:
     """What a progress marker records as the target database (a path or URL, never a token)."""
     config = store.config
-    if config.path is not None and config.mode in ("local", "replica"):
+    if config.mode in ("local", "replica"):
         return str(Path(config.path).expanduser().resolve())
-    return str(config.url or config.mode)
+    if config.mode == "remote":
+        return config.url
+    return config.mode
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.legacy._format import LegacyImportError
 from codex.legacy.export import ExportReport, iter_export_lines, open_legacy_engine, read_snapshot
 from codex.legacy.import_ import DEFAULT_BATCH_SIZE, ImportReport, database_identity, import_lines
@@ -118,7 +118,7 @@ def import_code_store(
         ConfigError: No such file.
         LegacyImportError: The old file is the store's own file, or the database refused a row.
     """
-    source = DbConfig("local", path=str(path), source=LegacySource.VOX_PM_TURSO.value)
+    source = LocalDb(path=str(path), source=LegacySource.VOX_PM_TURSO.value)
     if str(Path(path).expanduser().resolve()) == database_identity(store):
         raise LegacyImportError("the old code store is the target database itself", path=str(path))
     engine = open_legacy_engine(source)

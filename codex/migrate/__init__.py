@@ -29,7 +29,7 @@ from codex.migrate._commands import (
     stamp,
 )
 from codex.migrate._expected import expected_head_schema
-from codex.migrate._ledger import LEDGER_TABLE
+from codex.migrate._ledger import LEDGER_TABLE, LedgerEntry, read_ledger
 from codex.migrate._rebaseline import RebaselineResult, rebaseline
 from codex.migrate._rehearse import (
     RebuiltTable,
@@ -53,6 +53,7 @@ from codex.migrate._versions import (
 __all__ = [
     "LEDGER_TABLE",
     "LEGACY_REMEDY",
+    "LedgerEntry",
     "MultipleHeadsError",
     "RebaselineResult",
     "RebuiltTable",
@@ -84,6 +85,7 @@ __all__ = [
     "make_revision",
     "migrations_dir",
     "pending_revisions",
+    "read_ledger",
     "read_schema_version",
     "rebaseline",
     "record_schema_version",

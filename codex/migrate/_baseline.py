@@ -12,7 +12,7 @@ import logging
 
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine, raw_connection, translate_db_error
 from codex.errors import SchemaError
 from codex.migrate._versions import offline_context, record_schema_version, user_tables, write_sql
@@ -55,7 +55,7 @@ def apply_baseline(conn: sa.Connection) -> None:
 @functools.cache
 def baseline_schema() -> LiveSchema:
     """The normalised schema of a database holding exactly the baseline (built in memory, cached)."""
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.begin() as conn:
             apply_baseline(conn)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import Script
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.errors import SchemaError
 from codex.migrate._alembic import (
@@ -155,7 +155,7 @@ def _forget_chain() -> None:
 
 @functools.cache
 def _schema_at(location: str, revision: str) -> LiveSchema:
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             if revision != "base":

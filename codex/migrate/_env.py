@@ -37,7 +37,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
 import codex.migrate._hooks  # noqa: F401  (registers the codex_ruff post-write hook)
-from codex.config import DbConfig, environ_with_file, resolve_db_config
+from codex.config import MemoryDb, environ_with_file, resolve_db_config
 from codex.engine import FOREIGN_KEYS_OFF, dbapi_connection, make_engine, translate_db_error
 from codex.errors import CodexError, SchemaError
 from codex.migrate._chain import chain_errors, folded, head_schema_version_of, schema_version_of
@@ -265,7 +265,7 @@ def _run_against_scratch_head(ctx: EnvironmentContext) -> None:
     """Revision / check runs: compare the models with the chain on a scratch in-memory database."""
     from codex.migrate._alembic import upgrade
 
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             try:
@@ -318,7 +318,7 @@ def _schema_after(location: str, heads: tuple[str, ...]) -> LiveSchema:
     """The schema of a scratch in-memory database upgraded to ``heads`` with the chain at ``location``."""
     from codex.migrate._alembic import ALEMBIC_LOCK, alembic_config
 
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             for head in heads:

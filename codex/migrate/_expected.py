@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.migrate._alembic import ALEMBIC_LOCK, upgrade
 from codex.schema import LiveSchema, read_live_schema
@@ -25,7 +25,7 @@ def expected_head_schema() -> LiveSchema:
 
 @functools.cache
 def _expected_head_schema() -> LiveSchema:
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             upgrade(conn, "head")

@@ -7,6 +7,8 @@ failed run is recorded afterwards, in its own transaction, with its error text (
 exists at that point). Steps taken before the table exists (the baseline of an empty database) are
 written as soon as the revision that creates it has run.
 
+:func:`read_ledger` reads it back, newest first (``codex db verify`` and the console's overview).
+
 An offline (``--sql``) run reads nothing, so :class:`OfflineLedger` prints the same rows as INSERT
 statements into the script: the digests are the chain's expected schema digests at each revision
 (computed on scratch databases), the times are the moment the script runs, ``duration_ms`` is 0, and
@@ -19,7 +21,7 @@ import getpass
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +31,11 @@ from alembic.script import ScriptDirectory
 from codex.migrate._chain import head_schema_version_of
 from codex.migrate._versions import has_table, read_schema_version
 from codex.schema import BASELINE_VERSION, LiveSchema, read_live_schema
+from domains.migration_ledger import codex_migration_ledger
 
-__all__ = ["LEDGER_TABLE", "LedgerRecorder", "OfflineLedger"]
+__all__ = ["LEDGER_TABLE", "LedgerEntry", "LedgerRecorder", "OfflineLedger", "read_ledger"]
 
-LEDGER_TABLE = "codex_migration_ledger"
+LEDGER_TABLE = codex_migration_ledger.name
 
 _NOW_SQL = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 """SQLite's ``now`` in the format :func:`_now` writes (UTC, milliseconds)."""
@@ -47,6 +50,43 @@ def _operator() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return ""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row: an applied (or failed) migration step."""
+
+    id: int
+    revision: str
+    from_revision: str | None
+    to_revision: str | None
+    direction: str
+    schema_version: int | None
+    digest_before: str
+    digest_after: str
+    started_at: str
+    finished_at: str | None
+    duration_ms: int
+    host: str
+    operator: str
+    error_text: str | None
+
+
+def read_ledger(conn: sa.Connection, *, limit: int = 200) -> list[LedgerEntry]:
+    """The ledger's newest ``limit`` rows, newest first; none when the database has no ledger (yet).
+
+    Args:
+        conn: A connection (a read is enough).
+        limit: How many rows at most.
+
+    Returns:
+        The rows as :class:`LedgerEntry`, newest first.
+    """
+    if not has_table(conn, LEDGER_TABLE):
+        return []
+    t = codex_migration_ledger
+    stmt = sa.select(*(t.c[f.name] for f in fields(LedgerEntry))).order_by(t.c.id.desc()).limit(limit)
+    return [LedgerEntry(**row._mapping) for row in conn.execute(stmt)]
 
 
 @dataclass

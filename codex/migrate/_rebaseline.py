@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.errors import SchemaError
 from codex.migrate._alembic import head_revision, script_directory, upgrade
@@ -101,7 +101,7 @@ def _schema_rows(conn: sa.Connection) -> list[_Row]:
 
 
 def _scratch(build: Any) -> list[_Row]:
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             build(conn)
@@ -211,7 +211,7 @@ def rebaseline(target_dir: Path | None = None) -> RebaselineResult:
 
 
 def _live_digest(build: Any) -> str:
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.connect() as conn:
             build(conn)

@@ -45,7 +45,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from alembic.script.revision import RevisionError
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.engine import make_engine, sync_replica, translate_db_error
 from codex.errors import CodexError, ConfigError, InvalidInput, SchemaError
 from codex.migrate._alembic import head_revision, require_known_revision, script_directory, upgrade
@@ -210,7 +210,6 @@ def copy_database(config: DbConfig, dest: Path) -> str:
             "embedded replica (set VOX_DB_PATH beside VOX_DB_URL) or a downloaded copy (VOX_DB_PATH=<file> "
             "without VOX_DB_URL)"
         )
-    assert config.path is not None
     source = Path(config.path).expanduser()
     method = "sqlite3 backup of the local file (read-only)"
     if config.mode == "replica":
@@ -386,8 +385,9 @@ def rehearse(
     resolved = resolve_target(target)
     with _copy_location(keep) as dest:
         method = copy_database(config, dest)
+        origin = config.describe()["path"]  # local or replica: copy_database refused the others
         watch = _RebuildWatch()
-        engine = make_engine(DbConfig("local", path=str(dest), source="rehearsal copy"))
+        engine = make_engine(LocalDb(path=str(dest), source="rehearsal copy"))
         sa.event.listen(engine, "after_cursor_execute", watch.after)
         try:
             with engine.connect() as conn:
@@ -401,10 +401,10 @@ def rehearse(
                     kept=str(dest) if keep is not None else None,
                 )
                 say(
-                    f"rehearsing {len(report.pending)} revision(s) on a copy of {config.path} "
+                    f"rehearsing {len(report.pending)} revision(s) on a copy of {origin} "
                     f"({config.mode}): {current or 'base'} -> {resolved}"
                     if report.pending
-                    else f"nothing pending: the copy of {config.path} is at {resolved}"
+                    else f"nothing pending: the copy of {origin} is at {resolved}"
                 )
                 _apply(conn, report, watch, say)
                 if report.failure is None:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from codex.migrate._alembic import current_revision, head_revision, head_schema_version
 from codex.migrate._expected import expected_head_schema
-from codex.migrate._ledger import LEDGER_TABLE
-from codex.migrate._versions import has_table, read_schema_version
+from codex.migrate._ledger import read_ledger
+from codex.migrate._versions import read_schema_version
 from codex.schema import baseline_digest_hex, diff_schemas, read_live_schema
 
 __all__ = ["VerifyReport", "ledger_head", "verify_database"]
@@ -41,14 +41,12 @@ class VerifyReport:
 
 def ledger_head(conn: sa.Connection) -> dict[str, Any] | None:
     """The newest ledger row, or None when there is no ledger (yet)."""
-    if not has_table(conn, LEDGER_TABLE):
+    newest = read_ledger(conn, limit=1)
+    if not newest:
         return None
-    row = conn.exec_driver_sql(
-        f"SELECT revision, from_revision, to_revision, direction, schema_version, digest_before, digest_after, "
-        f"started_at, finished_at, duration_ms, host, operator, error_text FROM {LEDGER_TABLE} "
-        "ORDER BY id DESC LIMIT 1"
-    ).first()
-    return dict(row._mapping) if row is not None else None
+    row = asdict(newest[0])
+    del row["id"]
+    return row
 
 
 def verify_database(conn: sa.Connection) -> VerifyReport:

@@ -14,16 +14,38 @@ from codex.errors import CursorExpired
 from codex.reactive import sse
 from codex.repositories.changelog import ChangeLogRepository, ChangeRow, TopicPattern
 from domains._meta import DEFAULT_TENANT as _DEFAULT_TENANT
+from domains.codex_reactivity import codex_change_log
 
 __all__ = ["DEFAULT_TENANT", "Batch", "ChangeEvent", "read_changes"]
 
 DEFAULT_TENANT = _DEFAULT_TENANT
 """The tenant of rows written without one (CLI, library use)."""
 
-_SQL = (
-    "SELECT c.id, c.topic, c.entity_kind, c.entity_id, c.change_kind, c.payload_json, c.created_at, "
-    "c.tenant_id FROM codex_change_log AS c WHERE c.id > ?"
-)
+_t = codex_change_log
+
+
+def _read(upto: bool, tenant: bool) -> sa.Select[Any]:
+    stmt = sa.select(
+        _t.c.id,
+        _t.c.topic,
+        _t.c.entity_kind,
+        _t.c.entity_id,
+        _t.c.change_kind,
+        _t.c.payload_json,
+        _t.c.created_at,
+        _t.c.tenant_id,
+    ).where(_t.c.id > sa.bindparam("after_id"))
+    if upto:
+        stmt = stmt.where(_t.c.id <= sa.bindparam("upto"))
+    if tenant:
+        stmt = stmt.where(_t.c.tenant_id == sa.bindparam("tenant"))
+    return stmt.order_by(_t.c.id).limit(sa.bindparam("limit"))
+
+
+# Built once: the hub reads every tick, and building a statement per call costs more than running it.
+_READS = {(upto, tenant): _read(upto, tenant) for upto in (False, True) for tenant in (False, True)}
+"""The four forms of the read (with or without ``upto``, with or without a tenant); the columns are a
+:class:`ChangeEvent`'s fields, in order."""
 
 
 @dataclass(frozen=True)
@@ -108,20 +130,13 @@ def read_changes(
         oldest = ChangeLogRepository(conn).oldest()
         if after_id < oldest - 1:
             raise CursorExpired(after_id, oldest)
-    sql, params = _SQL, list[object]([after_id])
-    if upto is not None:
-        sql += " AND c.id <= ?"
-        params.append(upto)
-    if tenant is not None:
-        sql += " AND c.tenant_id = ?"
-        params.append(tenant)
+    stmt = _READS[upto is not None, tenant is not None]
+    params: dict[str, object] = {"after_id": after_id, "upto": upto, "tenant": tenant, "limit": max(1, limit)}
     if within is not None and within.is_exact:
-        sql += " AND c.topic = ?"
-        params.append(within.text)
+        stmt = stmt.where(_t.c.topic == sa.bindparam("topic"))
+        params["topic"] = within.text
     elif within is not None and within.fixed:
         under = within.fixed + "/"
-        sql += " AND substr(c.topic, 1, ?) = ?"
-        params.extend((len(under), under))
-    sql += " ORDER BY c.id LIMIT ?"
-    params.append(max(1, limit))
-    return [ChangeEvent(*row) for row in conn.exec_driver_sql(sql, tuple(params))]
+        stmt = stmt.where(sa.func.substr(_t.c.topic, 1, len(under)) == sa.bindparam("under"))
+        params["under"] = under
+    return [ChangeEvent(*row) for row in conn.execute(stmt, params)]

@@ -29,6 +29,7 @@ __all__ = [
     "clamp_limit",
     "dump_json",
     "escape_like",
+    "insert_next_index",
     "json_property",
     "like_contains",
     "load_json",
@@ -134,6 +135,37 @@ def translating() -> Iterator[None]:
         yield
     except sa.exc.DBAPIError as exc:
         raise translate_db_error(exc) from exc
+
+
+def insert_next_index(table: sa.Table, index: str, parent: str, columns: Sequence[str]) -> sa.Insert:
+    """An ``INSERT … SELECT`` that gives the new row the next ``index`` under its parent, in one statement.
+
+    ``INSERT INTO t (index, columns…) SELECT COALESCE(MAX(index) + 1, 0), :columns… FROM t WHERE parent =
+    :parent AND tenant_id = :tenant_id RETURNING *``: the read of the current maximum and the insert happen
+    together under the caller's write transaction, so concurrent writers never get the same index. The
+    parameters are the ``columns`` by name; they must include ``parent`` and ``tenant_id`` (the parent's
+    tenant, over whose rows the maximum is taken).
+
+    Example:
+        >>> from domains.tool_calls import conversation_tool_calls as t
+        >>> cols = ("conversation_message_id", "tool_name", "tenant_id")
+        >>> "coalesce(max(" in str(insert_next_index(t, "ordinal", "conversation_message_id", cols))
+        True
+    """
+    return (
+        sa.insert(table)
+        .from_select(
+            [index, *columns],
+            sa.select(
+                sa.func.coalesce(sa.func.max(table.c[index]) + 1, 0),
+                *(sa.bindparam(name, type_=table.c[name].type) for name in columns),
+            ).where(
+                table.c[parent] == sa.bindparam(parent),
+                table.c[TENANT_COLUMN] == sa.bindparam(TENANT_COLUMN),
+            ),
+        )
+        .returning(*table.c)
+    )
 
 
 def clamp_limit(limit: int, *, maximum: int = 10_000) -> int:

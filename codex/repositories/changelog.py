@@ -26,7 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput, TenantScopeError
-from codex.repositories._base import Repository, clamp_limit, load_json, rows_as
+from codex.repositories._base import Repository, clamp_limit, escape_like, load_json, rows_as
 from codex.repositories._topics import (
     CHANGE_KINDS,
     RULES,
@@ -42,23 +42,27 @@ __all__ = [
     "TOPIC_MAX_CHARS",
     "ChangeLogRepository",
     "ChangeRow",
+    "ChangeTail",
     "TopicPattern",
     "validate_topic",
 ]
 
-_HEAD = (
-    "SELECT COALESCE((SELECT MAX(id) FROM codex_change_log), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log'), 0)"
+_t = codex_change_log
+_sequence = sa.table("sqlite_sequence", sa.column("name", sa.Text), sa.column("seq", sa.Integer))
+_LAST_ASSIGNED = sa.select(_sequence.c.seq).where(_sequence.c.name == _t.name).scalar_subquery()
+"""The largest id AUTOINCREMENT ever assigned (it survives the rows' deletion)."""
+_HEAD = sa.select(sa.func.coalesce(sa.select(sa.func.max(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED, 0))
+_OLDEST = sa.select(
+    sa.func.coalesce(sa.select(sa.func.min(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED + 1, 1)
 )
-_OLDEST = (
-    "SELECT COALESCE((SELECT MIN(id) FROM codex_change_log), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'codex_change_log') + 1, 1)"
-)
-_NTH_NEWEST = "SELECT id FROM codex_change_log ORDER BY id DESC LIMIT 1 OFFSET ?"
+_NTH_NEWEST = sa.select(_t.c.id).order_by(_t.c.id.desc()).limit(1).offset(sa.bindparam("n"))
 _FIRST_SINCE = (
-    "SELECT id FROM codex_change_log WHERE created_at >= datetime('now', ?) ORDER BY created_at, id LIMIT 1"
+    sa.select(_t.c.id)
+    .where(_t.c.created_at >= sa.func.datetime("now", sa.bindparam("window")))
+    .order_by(_t.c.created_at, _t.c.id)
+    .limit(1)
 )
-_PRUNE = "DELETE FROM codex_change_log WHERE id BETWEEN ? AND ?"
+_PRUNE = sa.delete(_t).where(_t.c.id.between(sa.bindparam("first"), sa.bindparam("upto")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,18 @@ class ChangeRow:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeTail:
+    """Where to start reading so as to replay the newest changes matching a pattern."""
+
+    after_id: int
+    """Read from here (``id > after_id``) to replay the matching changes."""
+    replayed: int
+    """How many matching changes that replays."""
+    head: int
+    """The newest change id in scope (0 when none)."""
+
+
 class ChangeLogRepository(Repository):
     """Append to and read the change log."""
 
@@ -233,7 +249,7 @@ class ChangeLogRepository(Repository):
     def head(self) -> int:
         """The newest change id: the largest id ever assigned, even when retention pruned every row
         (0 for a log that never held one)."""
-        return int(self._sql(_HEAD).scalar() or 0)
+        return int(self._execute(_HEAD).scalar() or 0)
 
     def oldest(self) -> int:
         """The oldest retained change id; for an empty log, the id the next change will get.
@@ -241,7 +257,7 @@ class ChangeLogRepository(Repository):
         A cursor ``c`` is complete (no row after it was pruned) exactly when ``c >= oldest() - 1``:
         ids are assigned in order and only retention removes rows, always the oldest first.
         """
-        return int(self._sql(_OLDEST).scalar() or 1)
+        return int(self._execute(_OLDEST).scalar() or 1)
 
     def prune_through(self, last_id: int, *, batch: int = 5000) -> int:
         """Delete the rows with ``id <= last_id`` (every tenant's: the cursor is global), at most ``batch``.
@@ -264,7 +280,7 @@ class ChangeLogRepository(Repository):
         upto = min(last_id, first + max(1, batch) - 1)
         if upto < first:
             return 0
-        return int(self._raw(_PRUNE, (first, upto)).rowcount or 0)
+        return int(self._execute(_PRUNE, {"first": first, "upto": upto}).rowcount or 0)
 
     def cutoff(self, *, keep_last: int | None = None, older_than_seconds: float | None = None) -> int:
         """The newest id a retention policy would prune (0: nothing to prune).
@@ -278,12 +294,49 @@ class ChangeLogRepository(Repository):
         """
         cut: list[int] = []
         if keep_last is not None:
-            cut.append(int(self._sql(_NTH_NEWEST, (max(0, keep_last),)).scalar() or 0))
+            cut.append(int(self._execute(_NTH_NEWEST, {"n": max(0, keep_last)}).scalar() or 0))
         if older_than_seconds is not None:
             window = f"-{max(0.0, older_than_seconds):.3f} seconds"
-            first_kept = self._sql(_FIRST_SINCE, (window,)).scalar()
+            first_kept = self._execute(_FIRST_SINCE, {"window": window}).scalar()
             cut.append(self.head() if first_kept is None else int(first_kept) - 1)
         return max(0, min(cut)) if cut else 0
+
+    def tail(self, pattern: TopicPattern, limit: int, *, scan: int = 5000, page: int = 500) -> ChangeTail:
+        """The cursor that replays the last ``limit`` changes in scope matching ``pattern``.
+
+        Reads newest first, ``page`` rows at a time, and stops after ``limit`` matches or ``scan`` rows.
+        The scope and the pattern's concrete part are conditions in SQL; the wildcards (``+``, ``*``) are
+        matched on the rows read (:meth:`TopicPattern.matches`).
+
+        Args:
+            pattern: The topic pattern.
+            limit: How many changes to replay at most (0: none; the cursor is the head).
+            scan: How many candidate rows to read at most.
+            page: Rows per statement.
+
+        Returns:
+            ``after_id`` (one before the oldest match, or the head when nothing matched), how many
+            changes that replays, and the newest id in scope.
+        """
+        t = codex_change_log
+        head = int(self._execute(sa.select(sa.func.max(t.c.id)).where(self._in_scope(t))).scalar() or 0)
+        stmt = sa.select(t.c.id, t.c.topic).where(self._in_scope(t), t.c.id < sa.bindparam("before"))
+        if pattern.is_exact:
+            stmt = stmt.where(t.c.topic == pattern.text)
+        elif pattern.fixed:
+            stmt = stmt.where(t.c.topic.like(escape_like(pattern.fixed) + "/%", escape="\\"))
+        stmt = stmt.order_by(t.c.id.desc()).limit(page)
+        matched: list[int] = []
+        before, scanned = head + 1, 0
+        while len(matched) < limit and scanned < scan:
+            rows = self._execute(stmt, {"before": before}).all()
+            matched.extend(int(row.id) for row in rows if pattern.matches(str(row.topic)))
+            scanned += len(rows)
+            if len(rows) < page:
+                break
+            before = int(rows[-1].id)
+        matched = matched[: max(0, limit)]
+        return ChangeTail(after_id=matched[-1] - 1 if matched else head, replayed=len(matched), head=head)
 
     def count(self, topic: str | None = None) -> int:
         """Number of rows in scope (optionally for one topic)."""

@@ -39,7 +39,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, translating
+from codex.repositories._base import (
+    Repository,
+    clamp_limit,
+    dump_json,
+    insert_next_index,
+    json_property,
+    row_as,
+)
 from codex.repositories.changelog import validate_topic
 from codex.repositories.gateway import TableGateway
 from domains._meta import TENANT_COLUMN
@@ -75,14 +82,9 @@ _rm = research_metrics
 _SESSION_ID = sa.select(_rs.c.id).where(
     _rs.c.tenant_id == sa.bindparam("tenant_id"), _rs.c.session_key == sa.bindparam("key")
 )
-_CV_COLUMNS = ", ".join(c.name for c in _cv.c)
-# The next version index is computed and inserted by one statement (atomic under the write transaction);
-# the hot path keeps its cached SQL string, with the tenant as a bound parameter.
-_VERSION_NEXT: Final = (
-    "INSERT INTO conversation_versions (conversation_id, version_index, label, snapshot_json, tenant_id) "
-    "SELECT ?, COALESCE(MAX(version_index) + 1, 0), ?, ?, ? FROM conversation_versions "
-    "WHERE conversation_id = ? AND tenant_id = ? "
-    f"RETURNING {_CV_COLUMNS}"
+# The next version index is computed and inserted by one statement (atomic under the write transaction).
+_VERSION_NEXT: Final = insert_next_index(
+    _cv, "version_index", "conversation_id", ("conversation_id", "label", "snapshot_json", "tenant_id")
 )
 _VERSION_AT = sa.insert(_cv).returning(*_cv.c)
 _EDGE = sa.insert(_ce).returning(*_ce.c)
@@ -358,19 +360,16 @@ class ConversationGraphRepository(Repository):
             raise InvalidInput("version_index must be a non-negative integer", field="version_index")
         snapshot_json = dump_json(snapshot)
         tenant = self._tenant_of(conversations, conversation_id, "conversation")
+        values: dict[str, Any] = {
+            "conversation_id": conversation_id,
+            "label": label,
+            "snapshot_json": snapshot_json,
+            "tenant_id": tenant,
+        }
         if version_index is None:
-            params = (conversation_id, label, snapshot_json, tenant, conversation_id, tenant)
-            with translating():
-                row = self._sql(_VERSION_NEXT, params).one()
+            row = self._execute(_VERSION_NEXT, values).one()
         else:
-            values = {
-                "conversation_id": conversation_id,
-                "version_index": int(version_index),
-                "label": label,
-                "snapshot_json": snapshot_json,
-                "tenant_id": tenant,
-            }
-            row = self._execute(_VERSION_AT, values).one()
+            row = self._execute(_VERSION_AT, {**values, "version_index": int(version_index)}).one()
         version = row_as(ConversationVersionRow, row)
         self._change(
             self._conversation_topic(conversation_id),

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository
@@ -48,16 +49,18 @@ HASH_LENGTH = 103
 BINDING_KIND = "binding"
 """The object kind :meth:`CasRepository.set_binding` stores text under."""
 
-_STORE = "INSERT OR IGNORE INTO objects (hash, kind, data) VALUES (?, ?, ?)"
-_BIND = (
-    "INSERT INTO names (namespace, name, hash) VALUES (?, ?, ?) "
-    "ON CONFLICT (namespace, name) DO UPDATE SET hash = excluded.hash, updated_at = datetime('now')"
+_STORE = sa.insert(objects).prefix_with("OR IGNORE")
+"""An object is stored once: storing the same bytes again changes nothing (``INSERT OR IGNORE``)."""
+_bind = sqlite_insert(names)
+_BIND = _bind.on_conflict_do_update(
+    index_elements=[names.c.namespace, names.c.name],
+    set_={"hash": _bind.excluded.hash, "updated_at": sa.func.datetime("now")},
 )
-_SET_META = (
-    'INSERT INTO metadata (hash, "key", value) VALUES (?, ?, ?) '
-    'ON CONFLICT (hash, "key") DO UPDATE SET value = excluded.value'
+_set_meta = sqlite_insert(object_metadata)
+_SET_META = _set_meta.on_conflict_do_update(
+    index_elements=[object_metadata.c.hash, object_metadata.c.key], set_={"value": _set_meta.excluded.value}
 )
-_ADD_DEP = "INSERT OR IGNORE INTO causal (hash, parent_hash) VALUES (?, ?)"
+_ADD_DEP = sa.insert(causal).prefix_with("OR IGNORE")
 
 _GET_INFO = sa.select(
     objects.c.hash,
@@ -173,7 +176,7 @@ class CasRepository(Repository):
         _require(kind, "kind")
         blob = _as_bytes(data)
         digest = cas_hash(blob)
-        self._sql(_STORE, (digest, kind, blob))
+        self._execute(_STORE, {"hash": digest, "kind": kind, "data": blob})
         return digest
 
     def store_many(self, kind: str, blobs: Iterable[bytes | bytearray | memoryview]) -> list[str]:
@@ -191,10 +194,13 @@ class CasRepository(Repository):
         """
         self._writable()
         _require(kind, "kind")
-        rows = [(cas_hash(b), kind, b) for b in map(_as_bytes, blobs)]
-        if rows:
-            self._raw_many(_STORE, rows)
-        return [r[0] for r in rows]
+        data = [_as_bytes(b) for b in blobs]
+        hashes = [cas_hash(b) for b in data]
+        if data:
+            self._execute(
+                _STORE, [{"hash": h, "kind": kind, "data": b} for h, b in zip(hashes, data, strict=True)]
+            )
+        return hashes
 
     def get(self, hash: str) -> bytes:
         """The bytes of an object.
@@ -299,7 +305,7 @@ class CasRepository(Repository):
         self._writable()
         _require(namespace, "namespace")
         _require(name, "name")
-        self._sql(_BIND, (namespace, name, hash))
+        self._execute(_BIND, {"namespace": namespace, "name": name, "hash": hash})
 
     def lookup_name(self, namespace: str, name: str) -> str:
         """The hash ``namespace.name`` points at.
@@ -435,7 +441,7 @@ class CasRepository(Repository):
         """
         self._writable()
         _require(key, "key")
-        self._sql(_SET_META, (hash, key, value))
+        self._execute(_SET_META, {"hash": hash, "key": key, "value": value})
 
     def get_object_metadata(self, hash: str, key: str) -> str:
         """One metadata value of an object.
@@ -482,7 +488,7 @@ class CasRepository(Repository):
             Conflict: Either hash names no stored object (foreign key).
         """
         self._writable()
-        return int(self._sql(_ADD_DEP, (hash, parent_hash)).rowcount) > 0
+        return int(self._execute(_ADD_DEP, {"hash": hash, "parent_hash": parent_hash}).rowcount) > 0
 
     def get_dependencies(self, hash: str) -> list[str]:
         """The parents of an object (what it depends on), sorted.

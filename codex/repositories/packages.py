@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, like_contains, rows_as
@@ -48,17 +49,20 @@ __all__ = [
 
 _ENTITY = "package"
 
-_PUBLISH = (
-    "INSERT INTO packages (name, version, hash, description, author, license, yanked) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0) "
-    "ON CONFLICT (name, version) DO UPDATE SET hash = excluded.hash, description = excluded.description, "
-    "author = excluded.author, license = excluded.license, yanked = 0, published_at = datetime('now')"
+_publish = sqlite_insert(packages)
+_PUBLISH = _publish.on_conflict_do_update(
+    index_elements=[packages.c.name, packages.c.version],
+    set_={
+        **{c: _publish.excluded[c] for c in ("hash", "description", "author", "license")},
+        "yanked": 0,
+        "published_at": sa.func.datetime("now"),
+    },
 )
-_ADD_DEP = (
-    "INSERT INTO package_deps (package_name, package_version, dep_name, dep_version_req) "
-    "VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (package_name, package_version, dep_name) DO UPDATE SET "
-    "dep_version_req = excluded.dep_version_req"
+"""Publishing a version again replaces it and un-yanks it."""
+_add_dep = sqlite_insert(package_deps)
+_ADD_DEP = _add_dep.on_conflict_do_update(
+    index_elements=[package_deps.c.package_name, package_deps.c.package_version, package_deps.c.dep_name],
+    set_={"dep_version_req": _add_dep.excluded.dep_version_req},
 )
 _YANK = (
     sa.update(packages)
@@ -113,6 +117,15 @@ def _require(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{what} must be a non-empty string", field=what)
     return value
+
+
+def _dep_row(name: str, version: str, dep_name: str, dep_version_req: str) -> dict[str, str]:
+    return {
+        "package_name": name,
+        "package_version": version,
+        "dep_name": dep_name,
+        "dep_version_req": dep_version_req,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +220,17 @@ class PackageRepository(Repository):
         self._writable()
         topic = self._topic(name)
         _require(version, "version")
-        dep_rows = [(name, version, _require(dep, "dep_name"), req) for dep, req in (deps or {}).items()]
-        self._sql(_PUBLISH, (name, version, hash, description, author, license))
+        dep_rows = [
+            _dep_row(name, version, _require(dep, "dep_name"), req) for dep, req in (deps or {}).items()
+        ]
+        row = {"name": name, "version": version, "hash": hash}
+        self._execute(
+            _PUBLISH, {**row, "description": description, "author": author, "license": license, "yanked": 0}
+        )
         if deps is not None:
             self._deps.delete_where(*self._deps_of(name, version))
             if dep_rows:
-                self._raw_many(_ADD_DEP, dep_rows)
+                self._execute(_ADD_DEP, dep_rows)
         payload: dict[str, Any] = {"name": name, "version": version, "hash": hash}
         if deps is not None:
             payload["deps"] = dict(deps)
@@ -235,7 +253,7 @@ class PackageRepository(Repository):
         self._writable()
         topic = self._topic(name)
         _require(dep_name, "dep_name")
-        self._sql(_ADD_DEP, (name, version, dep_name, dep_version_req))
+        self._execute(_ADD_DEP, _dep_row(name, version, dep_name, dep_version_req))
         self._change(
             topic,
             "update",

@@ -46,11 +46,11 @@ from codex.repositories._base import (
     Repository,
     clamp_limit,
     dump_json,
+    insert_next_index,
     json_property,
     now_ms,
     row_as,
     sql_timestamp,
-    translating,
 )
 from codex.repositories.gateway import TableGateway
 from domains._meta import TENANT_COLUMN
@@ -95,14 +95,12 @@ _a = audit_log
 
 _NOW = sa.func.datetime("now")
 _RUN_INSERT = sa.insert(_r).returning(*_r.c)
-_STEP_COLUMNS = ", ".join(c.name for c in _s.c)
-# The next step index is computed and inserted by one statement (atomic under the write transaction);
-# the cached SQL string carries the tenant as a bound parameter.
-_STEP_NEXT: Final = (
-    "INSERT INTO processing_run_steps (processing_run_id, step_index, step_name, status, detail_json, "
-    "started_at_ms, tenant_id) SELECT ?, COALESCE(MAX(step_index) + 1, 0), ?, ?, ?, ?, ? "
-    "FROM processing_run_steps WHERE processing_run_id = ? AND tenant_id = ? "
-    f"RETURNING {_STEP_COLUMNS}"
+# The next step index is computed and inserted by one statement (atomic under the write transaction).
+_STEP_NEXT: Final = insert_next_index(
+    _s,
+    "step_index",
+    "processing_run_id",
+    ("processing_run_id", "step_name", "status", "detail_json", "started_at_ms", "tenant_id"),
 )
 _STEP_AT = sa.insert(_s).returning(*_s.c)
 _AUDIT_INSERT = sa.insert(_a).returning(*_a.c)
@@ -398,21 +396,18 @@ class ProcessingRepository(Repository):
         detail_json = dump_json(detail)
         tenant = self._run_tenant(run_id)
         started = now_ms() if status == "running" else 0
+        values: dict[str, Any] = {
+            "processing_run_id": run_id,
+            "step_name": step_name,
+            "status": status,
+            "detail_json": detail_json,
+            "started_at_ms": started,
+            "tenant_id": tenant,
+        }
         if step_index is None:
-            params = (run_id, step_name, status, detail_json, started, tenant, run_id, tenant)
-            with translating():
-                row = self._sql(_STEP_NEXT, params).one()
+            row = self._execute(_STEP_NEXT, values).one()
         else:
-            values = {
-                "processing_run_id": run_id,
-                "step_index": int(step_index),
-                "step_name": step_name,
-                "status": status,
-                "detail_json": detail_json,
-                "started_at_ms": started,
-                "tenant_id": tenant,
-            }
-            row = self._execute(_STEP_AT, values).one()
+            row = self._execute(_STEP_AT, {**values, "step_index": int(step_index)}).one()
         step = row_as(StepRow, row)
         self._change(
             _run_topic(run_id),

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, now_ms, row_as
@@ -44,15 +47,28 @@ RELIABILITY_CEILING: Final = 0.98
 
 _t = agent_reliability
 
-_EMA = f"MIN(MAX(%s * {RELIABILITY_DECAY!r} + ? * {RELIABILITY_GAIN!r}, {RELIABILITY_FLOOR!r}), {RELIABILITY_CEILING!r})"
-# obs is bound twice: for a new row (old = the default score) and for the update of an existing one.
-_OBSERVE: Final = (
-    "INSERT INTO agent_reliability (agent_id, reliability, updated_at_ms) "
-    f"VALUES (?, {_EMA % '?'}, ?) "
-    f"ON CONFLICT(agent_id) DO UPDATE SET reliability = {_EMA % 'agent_reliability.reliability'}, "
-    "updated_at_ms = excluded.updated_at_ms "
-    "RETURNING agent_id, reliability, updated_at_ms"
+
+def _number(value: float) -> sa.ColumnElement[float]:
+    return sa.literal_column(repr(value), sa.Float)
+
+
+def _ema(old: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """``clamp(old * decay + :obs * gain, floor, ceiling)`` (the constants inline, as SQL literals)."""
+    moved = old * _number(RELIABILITY_DECAY) + sa.bindparam("obs", type_=sa.Float) * _number(RELIABILITY_GAIN)
+    clamped = sa.func.max(moved, _number(RELIABILITY_FLOOR), type_=sa.Float)
+    return sa.func.min(clamped, _number(RELIABILITY_CEILING), type_=sa.Float)
+
+
+_observe = sqlite_insert(_t).values(
+    agent_id=sa.bindparam("agent_id"),
+    reliability=_ema(_number(DEFAULT_RELIABILITY)),
+    updated_at_ms=sa.bindparam("now"),
 )
+# obs is used twice: for a new row (old = the default score) and for the update of an existing one.
+_OBSERVE: Final = _observe.on_conflict_do_update(
+    index_elements=[_t.c.agent_id],
+    set_={"reliability": _ema(_t.c.reliability), "updated_at_ms": _observe.excluded.updated_at_ms},
+).returning(_t.c.agent_id, _t.c.reliability, _t.c.updated_at_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +106,7 @@ class ReliabilityRepository(Repository):
         if not isinstance(success, bool):
             raise InvalidInput("success must be a bool", field="success")
         obs = 1.0 if success else 0.0
-        row = self._sql(_OBSERVE, (agent_id, DEFAULT_RELIABILITY, obs, now_ms(), obs)).one()
+        row = self._execute(_OBSERVE, {"agent_id": agent_id, "obs": obs, "now": now_ms()}).one()
         return row_as(ReliabilityRow, row)
 
     def get(self, agent_id: int) -> ReliabilityRow:

@@ -20,8 +20,8 @@ conversation of the call's message) with ``entity_kind="tool_call"``: ``add`` â†
 
 Tenancy: the table is tenant-owned. A call is recorded only on a message in the repository's scope, with
 the message's tenant; every read, status change and ordinal allocation carries the tenant condition in
-SQL (a bound parameter of the cached statements), so another tenant's call is indistinguishable from a
-missing one (``NotFound``, not listed, not counted).
+SQL (the repository's scope, or the message's tenant for the allocation), so another tenant's call is
+indistinguishable from a missing one (``NotFound``, not listed, not counted).
 """
 
 from __future__ import annotations
@@ -30,10 +30,20 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
+import sqlalchemy as sa
+
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, dump_json, json_property, now_ms, row_as, translating
+from codex.repositories._base import (
+    Repository,
+    dump_json,
+    insert_next_index,
+    json_property,
+    now_ms,
+    row_as,
+)
 from codex.repositories.gateway import TableGateway
 from domains.tool_calls import conversation_tool_calls
+from domains.user_chat import conversation_messages
 
 __all__ = [
     "FINAL_TOOL_CALL_STATUSES",
@@ -49,40 +59,14 @@ FINAL_TOOL_CALL_STATUSES: Final = ("succeeded", "failed", "cancelled")
 """Statuses a call ends in; a call in one of them cannot change again."""
 
 _t = conversation_tool_calls
-_COLUMNS = ", ".join(c.name for c in _t.c)
+_m = conversation_messages
+_NEW = ("conversation_message_id", "tool_name", "arguments_json", "status", "started_at_ms", "tenant_id")
+"""The columns ``add`` binds (the ordinal is given or allocated)."""
 
 # The next ordinal is computed and inserted by one statement (atomic under the write transaction). The
 # tenant is the message's (looked up in scope first); the MAX is taken over the message's calls of it.
-_ADD_NEXT = (
-    "INSERT INTO conversation_tool_calls "
-    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms, tenant_id) "
-    "SELECT ?, COALESCE(MAX(ordinal) + 1, 0), ?, ?, ?, ?, ? "
-    "FROM conversation_tool_calls WHERE conversation_message_id = ? AND tenant_id = ? "
-    f"RETURNING {_COLUMNS}"
-)
-_ADD_AT = (
-    "INSERT INTO conversation_tool_calls "
-    "(conversation_message_id, ordinal, tool_name, arguments_json, status, started_at_ms, tenant_id) "
-    f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
-)
-# Each statement below comes in two forms, keyed by "scoped": a tenant's (the tenant the last bound
-# parameter) and the unscoped operator form.
-_IN_TENANT = {True: " AND tenant_id = ?", False: ""}
-_FINISH = {
-    scoped: "UPDATE conversation_tool_calls SET status = ?, result_json = ?, error_text = ?, "
-    f"finished_at_ms = ? WHERE id = ? AND status IN ('pending', 'running'){_IN_TENANT[scoped]} "
-    f"RETURNING {_COLUMNS}"
-    for scoped in (True, False)
-}
-_START = {
-    scoped: "UPDATE conversation_tool_calls SET status = 'running', started_at_ms = ? "
-    f"WHERE id = ? AND status = 'pending'{_IN_TENANT[scoped]} RETURNING {_COLUMNS}"
-    for scoped in (True, False)
-}
-_MESSAGE_OF = {
-    scoped: f"SELECT conversation_id, tenant_id FROM conversation_messages WHERE id = ?{_IN_TENANT[scoped]}"
-    for scoped in (True, False)
-}
+_ADD_NEXT = insert_next_index(_t, "ordinal", "conversation_message_id", _NEW)
+_ADD_AT = sa.insert(_t).returning(*_t.c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,24 +141,18 @@ class ToolCallRepository(Repository):
             raise InvalidInput("ordinal must be a non-negative integer", field="ordinal")
         args_json = dump_json({} if arguments is None else arguments)
         conversation_id, tenant = self._message_of(message_id)
-        started = now_ms()
+        values: dict[str, Any] = {
+            "conversation_message_id": message_id,
+            "tool_name": tool_name,
+            "arguments_json": args_json,
+            "status": status,
+            "started_at_ms": now_ms(),
+            "tenant_id": tenant,
+        }
         if ordinal is None:
-            params: tuple[Any, ...] = (
-                message_id,
-                tool_name,
-                args_json,
-                status,
-                started,
-                tenant,
-                message_id,
-                tenant,
-            )
-            with translating():
-                row = self._sql(_ADD_NEXT, params).one()
+            row = self._execute(_ADD_NEXT, values).one()
         else:
-            params = (message_id, int(ordinal), tool_name, args_json, status, started, tenant)
-            with translating():
-                row = self._sql(_ADD_AT, params).one()
+            row = self._execute(_ADD_AT, {**values, "ordinal": int(ordinal)}).one()
         call = row_as(ToolCallRow, row)
         self._change(
             f"conversations/{conversation_id}",
@@ -196,7 +174,7 @@ class ToolCallRepository(Repository):
             Conflict: The call is not pending.
         """
         self._writable()
-        row = self._sql(_START[self._scoped], (now_ms(), call_id, *self._tenant_param)).first()
+        row = self._update(call_id, ("pending",), status="running", started_at_ms=now_ms())
         if row is None:
             self._refuse(call_id, "running")
         call = row_as(ToolCallRow, row)
@@ -229,8 +207,14 @@ class ToolCallRepository(Repository):
                 f"finish() needs a final status ({', '.join(FINAL_TOOL_CALL_STATUSES)}); got {status!r}",
                 field="status",
             )
-        params = (status, dump_json(result), error, now_ms(), call_id, *self._tenant_param)
-        row = self._sql(_FINISH[self._scoped], params).first()
+        row = self._update(
+            call_id,
+            ("pending", "running"),
+            status=status,
+            result_json=dump_json(result),
+            error_text=error,
+            finished_at_ms=now_ms(),
+        )
         if row is None:
             self._refuse(call_id, status)
         call = row_as(ToolCallRow, row)
@@ -273,14 +257,15 @@ class ToolCallRepository(Repository):
         return self._calls.count(_t.c.conversation_message_id == message_id)
 
     # -- helpers --------------------------------------------------------------------------------
-    @property
-    def _scoped(self) -> bool:
-        return self.scope.tenant is not None
-
-    @property
-    def _tenant_param(self) -> tuple[str, ...]:
-        """The tenant for the scoped statements' last placeholder (nothing when unscoped)."""
-        return () if self.scope.tenant is None else (self.scope.tenant,)
+    def _update(self, call_id: int, from_statuses: tuple[str, ...], **values: Any) -> sa.Row[Any] | None:
+        """Change a call in scope that is in one of ``from_statuses``; the updated row, or None."""
+        stmt = (
+            sa.update(_t)
+            .where(_t.c.id == call_id, _t.c.status.in_(from_statuses), self._in_scope(_t))
+            .values(**values)
+            .returning(*_t.c)
+        )
+        return self._execute(stmt).first()
 
     def _message_of(self, message_id: int) -> tuple[int, str]:
         """The conversation and tenant of a message in scope.
@@ -288,10 +273,13 @@ class ToolCallRepository(Repository):
         Raises:
             NotFound: No such message in scope.
         """
-        row = self._sql(_MESSAGE_OF[self._scoped], (message_id, *self._tenant_param)).first()
+        stmt = sa.select(_m.c.conversation_id, _m.c.tenant_id).where(
+            _m.c.id == message_id, self._in_scope(_m)
+        )
+        row = self._execute(stmt).first()
         if row is None:
             raise NotFound(f"message {message_id} not found")
-        return int(row._mapping["conversation_id"]), str(row._mapping["tenant_id"])
+        return int(row.conversation_id), str(row.tenant_id)
 
     def _refuse(self, call_id: int, requested: str) -> NoReturn:
         current = self.get(call_id).status  # NotFound when the call does not exist in scope

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from codex.errors import InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, row_as, rows_as
@@ -61,15 +62,12 @@ _Blob = bytes | bytearray | memoryview
 SCHEDULE_STATUSES = ("pending", "running", "completed", "failed")
 """The lifecycle of a scheduled row: pending → running (claimed) → completed | failed."""
 
-_LOG = (
-    "INSERT INTO execution_log (workflow_id, activity_name, status, attempt, input, output, error, options) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SCHEDULE = "INSERT INTO scheduled (function_hash, args, run_at, cron_expr) VALUES (?, ?, ?, ?)"
-_REGISTER = (
-    "INSERT INTO components (name, namespace, schema_hash, description, version) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET namespace = excluded.namespace, schema_hash = excluded.schema_hash, "
-    "description = excluded.description, version = excluded.version"
+_LOG = sa.insert(execution_log).returning(execution_log.c.id)
+_SCHEDULE = sa.insert(scheduled).returning(scheduled.c.id)
+_register = sqlite_insert(components)
+_REGISTER = _register.on_conflict_do_update(
+    index_elements=[components.c.name],
+    set_={c: _register.excluded[c] for c in ("namespace", "schema_hash", "description", "version")},
 )
 
 _DUE_WHERE = (scheduled.c.status == "pending", scheduled.c.run_at <= sa.bindparam("now"))
@@ -260,17 +258,17 @@ class WorkflowRepository(Repository):
         _require(status, "status")
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
             raise InvalidInput(f"attempt must be an integer >= 1; got {attempt!r}", field="attempt")
-        params = (
-            workflow_id,
-            activity_name,
-            status,
-            attempt,
-            _blob(input, "input"),
-            _blob(output, "output"),
-            error,
-            dump_json(None if options is None else dict(options)),
-        )
-        return int(self._sql(_LOG, params).lastrowid)
+        params = {
+            "workflow_id": workflow_id,
+            "activity_name": activity_name,
+            "status": status,
+            "attempt": attempt,
+            "input": _blob(input, "input"),
+            "output": _blob(output, "output"),
+            "error": error,
+            "options": dump_json(None if options is None else dict(options)),
+        }
+        return int(self._execute(_LOG, params).scalar_one())
 
     def history(self, workflow_id: str) -> list[ExecutionRow]:
         """Every log entry of a workflow, in the order they were appended (by id).
@@ -326,8 +324,13 @@ class WorkflowRepository(Repository):
             Conflict: ``function_hash`` names no stored object (foreign key).
         """
         self._writable()
-        params = (function_hash, _blob(args, "args"), utc_text(run_at), cron_expr)
-        return int(self._sql(_SCHEDULE, params).lastrowid)
+        params = {
+            "function_hash": function_hash,
+            "args": _blob(args, "args"),
+            "run_at": utc_text(run_at),
+            "cron_expr": cron_expr,
+        }
+        return int(self._execute(_SCHEDULE, params).scalar_one())
 
     def get_scheduled(self, id: int) -> ScheduledRow:
         """One scheduled row.
@@ -472,7 +475,16 @@ class WorkflowRepository(Repository):
         _require(name, "name")
         _require(namespace, "namespace")
         _require(version, "version")
-        self._sql(_REGISTER, (name, namespace, schema_hash, description, version))
+        self._execute(
+            _REGISTER,
+            {
+                "name": name,
+                "namespace": namespace,
+                "schema_hash": schema_hash,
+                "description": description,
+                "version": version,
+            },
+        )
         return self.get_component(name)
 
     def get_component(self, name: str) -> ComponentRow:

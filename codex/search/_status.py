@@ -33,9 +33,9 @@ def status(conn: sa.Connection, *, uri_prefix: str | None = None) -> dict[str, A
         "vector_cursor": int}}``
 
     Example:
-        >>> from codex.config import DbConfig
+        >>> from codex.config import MemoryDb
         >>> from codex.store import open_store
-        >>> with open_store(DbConfig("memory")) as store, store.connect() as conn:
+        >>> with open_store(MemoryDb()) as store, store.connect() as conn:
         ...     status(conn)["search_documents"]
         0
     """

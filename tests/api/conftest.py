@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb
 from codex.repositories.tenancy import TokenRepository
 from codex.store import Store, open_store
 from tests.sqld import free_port
@@ -131,10 +131,10 @@ def shared_server(
 
     tmp = tmp_path_factory.mktemp("shared")
     if request.param == "local":
-        config = DbConfig("local", path=str(tmp / "codex.db"))
+        config = LocalDb(path=str(tmp / "codex.db"))
     else:
         sqld = request.getfixturevalue("sqld_server")
-        config = DbConfig("remote", url=sqld.url, token="")
+        config = RemoteDb(url=sqld.url, token="")
         engine = make_engine(config)
         wipe(engine)
         engine.dispose()

@@ -21,7 +21,7 @@ from pydantic import Json
 from codex.api import create_app, default_registry
 from codex.api.boundary import JsonProblem, parse_json
 from codex.api.registry import Query
-from codex.config import DbConfig, load_settings
+from codex.config import LocalDb, load_settings
 from codex.reactive import sse
 from codex.repositories._base import dump_json, load_json
 from codex.repositories.changelog import ChangeLogRepository
@@ -131,7 +131,7 @@ def app_client(
 
     registry = default_registry()
     registry.query(Query("echo.filter", FilterParams, lambda conn, who, p: p.where, "Echo a JSON filter."))
-    store = open_store(DbConfig("local", path=str(tmp_path_factory.mktemp("boundary") / "codex.db")))
+    store = open_store(LocalDb(path=str(tmp_path_factory.mktemp("boundary") / "codex.db")))
     tokens = make_tokens(store)
     app = create_app(store, settings=load_settings(environ={}), registry=registry)
     try:

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from codex.api.streaming import TransportSink
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.reactive.push import PushStream
 from tests.api.test_live import App, Collector, running
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    with running(DbConfig("local", path=str(tmp_path / "codex.db"))) as running_app:
+    with running(LocalDb(path=str(tmp_path / "codex.db"))) as running_app:
         yield running_app
 
 

@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from codex.config import DbConfig
+from codex.config import LocalDb, RemoteDb
 from codex.repositories.usage import UsageRepository
 from tests.api.conftest import REPO, Server, start_server
 from tests.sqld import start_sqld
@@ -38,7 +38,7 @@ ENV = {
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server over a local file with small caps and waits, logging at info."""
     tmp = tmp_path_factory.mktemp("hygiene")
-    srv = start_server(DbConfig("local", path=str(tmp / "codex.db")), tmp, ENV)
+    srv = start_server(LocalDb(path=str(tmp / "codex.db")), tmp, ENV)
     try:
         yield srv
     finally:
@@ -70,7 +70,7 @@ def test_a_write_blocked_by_a_lock_is_503_database_busy_with_retry_after(hostile
 @pytest.mark.sqld
 def test_an_unreachable_database_is_503_database_unavailable_with_retry_after(tmp_path: Path) -> None:
     with start_sqld(tmp_path / "sqld") as sqld:
-        srv = start_server(DbConfig("remote", url=sqld.url, token=""), tmp_path)
+        srv = start_server(RemoteDb(url=sqld.url, token=""), tmp_path)
         try:
             sqld.stop()
             with srv.client() as c:

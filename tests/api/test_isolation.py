@@ -35,7 +35,7 @@ import sqlalchemy as sa
 import yaml
 
 from codex.api import create_app, default_registry
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.repositories.tenancy import TokenRepository
 from codex.store import open_store
 from domains.usage_governance import usage_limit_definitions
@@ -734,7 +734,7 @@ def test_an_operator_reaches_across_tenants(world: World) -> None:
 
 def test_codex_tokens_create_refuses_unknown_scopes_and_bad_tenants(tmp_path: Path) -> None:
     path = tmp_path / "codex.db"
-    open_store(DbConfig("local", path=str(path))).dispose()
+    open_store(LocalDb(path=str(path))).dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOX_", "TURSO_"))}
     env.update(VOX_DB_PATH=str(path), HOME=str(tmp_path))
 
@@ -757,7 +757,7 @@ def test_codex_tokens_create_refuses_unknown_scopes_and_bad_tenants(tmp_path: Pa
     ok = cli("--tenant", "default", "--scopes", "operator")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().splitlines()[-1].startswith("codex_")
-    store = open_store(DbConfig("local", path=str(path)), migrate="none")
+    store = open_store(LocalDb(path=str(path)), migrate="none")
     try:
         with store.connect() as conn:
             tokens = TokenRepository(conn).list()

@@ -6,14 +6,14 @@ import json
 import time
 from pathlib import Path
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from tests.api.conftest import start_server
 from tests.api.test_logs import TOKEN
 
 
 def test_serve_writes_one_json_object_per_line_with_the_access_fields(tmp_path: Path) -> None:
     srv = start_server(
-        DbConfig("local", path=str(tmp_path / "codex.db")),
+        LocalDb(path=str(tmp_path / "codex.db")),
         tmp_path,
         {"VOX_CODEX_LOG_FORMAT": "auto", "VOX_CODEX_LOG_LEVEL": "info"},  # stdout is a file: JSON
     )

@@ -25,7 +25,7 @@ from websockets.sync.client import connect as ws_connect
 
 from codex.api import create_app
 from codex.api.state import AppState
-from codex.config import DbConfig, load_settings
+from codex.config import DbConfig, LocalDb, load_settings
 from codex.store import Store, open_store
 from tests.api.conftest import make_tokens
 from tests.api.inprocess import serve_in_thread
@@ -268,7 +268,7 @@ step = st.one_of(
 
 @pytest.fixture(scope="module")
 def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    config = DbConfig("local", path=str(tmp_path_factory.mktemp("live") / "codex.db"))
+    config = LocalDb(path=str(tmp_path_factory.mktemp("live") / "codex.db"))
     with running(config, live_debounce_seconds=0.005) as app:
         yield app
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from codex.api import create_app
 from codex.api.metrics import METRICS_SCOPE, Metrics, metrics_scope, record_live_query_evaluation
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.errors import CodexError
 from codex.migrate import head_revision
 from codex.store import open_store
@@ -169,7 +169,7 @@ def test_live_queries_count_their_subscribers_and_evaluations(server: Server) ->
 def test_a_separate_port_serves_metrics_without_a_token(tmp_path: Path) -> None:
     port = free_port()
     srv = start_server(
-        DbConfig("local", path=str(tmp_path / "codex.db")), tmp_path, {"VOX_CODEX_METRICS_PORT": str(port)}
+        LocalDb(path=str(tmp_path / "codex.db")), tmp_path, {"VOX_CODEX_METRICS_PORT": str(port)}
     )
     try:
         with srv.client("a_all") as c:
@@ -187,7 +187,7 @@ def test_a_separate_port_serves_metrics_without_a_token(tmp_path: Path) -> None:
 def test_every_app_has_its_own_registry_and_db_errors_are_counted(tmp_path: Path) -> None:
     from tests.api.inprocess import serve_in_thread
 
-    store = open_store(DbConfig("local", path=str(tmp_path / "codex.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "codex.db")))
     try:
         apps = [create_app(store), create_app(store)]
         with serve_in_thread(apps[0]), serve_in_thread(apps[1]):

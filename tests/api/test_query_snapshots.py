@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.repositories.reactivity import ProjectionRepository, QuerySnapshotRepository, snapshot_key
 from tests.api.conftest import Server, start_server
 
@@ -76,7 +76,7 @@ def test_alternating_parameter_sets_record_each_result_once(server: Server) -> N
 
 def test_named_query_answers_while_another_connection_holds_the_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "codex.db"
-    server = start_server(DbConfig("local", path=str(path)), tmp_path)
+    server = start_server(LocalDb(path=str(path)), tmp_path)
     holder = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         with server.client("a_all") as c:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from codex.config import DbConfig
+from codex.config import RemoteDb
 from codex.engine import make_engine
 from codex.repositories.usage import UsageRepository
 from tests.api.conftest import Server, start_server
@@ -79,7 +79,7 @@ def test_concurrent_writers_lose_nothing_and_health_stays_fast(server: Server) -
 
 @pytest.fixture
 def two_servers(sqld_server: SqldServer, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    config = DbConfig("remote", url=sqld_server.url, token="", source="test")
+    config = RemoteDb(url=sqld_server.url, token="", source="test")
     engine = make_engine(config)
     wipe(engine)
     (tmp_path / "a").mkdir()
@@ -135,7 +135,7 @@ def test_a_commit_on_one_server_reaches_subscribers_on_another(two_servers: tupl
 
 @pytest.mark.sqld
 def test_embedded_replica_reads_its_own_writes(sqld_server: SqldServer, tmp_path: Path) -> None:
-    config = DbConfig("remote", url=sqld_server.url, token="", source="test")
+    config = RemoteDb(url=sqld_server.url, token="", source="test")
     engine = make_engine(config)
     wipe(engine)
     srv = start_server(config, tmp_path, env_extra={"VOX_DB_PATH": str(tmp_path / "replica.db")})

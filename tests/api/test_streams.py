@@ -16,7 +16,7 @@ import httpx
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.reactivity import SubscriptionRepository
 from codex.store import Store, open_store
@@ -130,7 +130,7 @@ def test_bad_websocket_messages_get_an_error_and_the_socket_stays_usable(server:
 
 
 def test_rows_of_dead_servers_are_swept_at_startup_and_periodically(tmp_path: Path) -> None:
-    config = DbConfig("local", path=str(tmp_path / "codex.db"))
+    config = LocalDb(path=str(tmp_path / "codex.db"))
     store = open_store(config)
 
     def plant(prefix: str) -> None:

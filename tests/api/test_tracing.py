@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from codex.api import create_app
 from codex.api.tracing import install_tracing
-from codex.config import DbConfig, load_settings
+from codex.config import LocalDb, load_settings
 from codex.store import open_store
 from tests.api.conftest import make_tokens
 from tests.api.inprocess import serve_in_thread
@@ -31,7 +31,7 @@ def test_one_span_per_request_named_by_the_route_template(tmp_path: Path) -> Non
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    store = open_store(DbConfig("local", path=str(tmp_path / "codex.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "codex.db")))
     try:
         token = make_tokens(store)["a_all"]
         app = create_app(store, settings=load_settings({}))

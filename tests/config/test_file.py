@@ -59,3 +59,35 @@ def test_data_dirs_share_vox_data_dir_with_db_config() -> None:
     assert (str(dirs.data), str(dirs.cache), str(dirs.spool)) == ("/data", "/c", "/data/spool")
     assert str(dirs.config) == "/h/.config/vox"
     assert resolve_db_config(env, platform="linux").path == str(dirs.data / "vox.db")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[codex]\nport = 9001\n[db]\ntoken = "secret-value"\n',
+        '[codex]\nport = 9001\nauth = "secret-value"\n',
+        '[codex]\nhost = "libsql://h?authToken=secret-value"\n',
+    ],
+)
+def test_settings_refuse_a_credential_anywhere_in_the_file(tmp_path: Path, text: str) -> None:
+    env = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert "secret-value" not in str(info.value) and "codex.toml" in str(info.value)
+
+
+def test_settings_precedence_kwargs_env_file_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _write(tmp_path, "[codex]\nport = 9001\nread_threads = 3\nnot_a_setting = 1\n")
+    env |= {"VOX_CODEX_READ_THREADS": "4", "VOX_CODEX_PORT": "  "}  # blank counts as unset
+    settings = load_settings(env)
+    assert (settings.port, settings.read_threads, settings.host) == (9001, 4, "127.0.0.1")
+    assert load_settings(env, read_threads=5, host=None).read_threads == 5  # None: flag not given
+    monkeypatch.setenv("VOX_CODEX_PORT", "9999")  # the mapping given is the environment, not os.environ
+    assert load_settings(env).port == 9001 and load_settings().port == 9999
+
+
+def test_a_codex_key_that_is_not_a_table_is_ignored(tmp_path: Path) -> None:
+    assert load_settings(_write(tmp_path, 'codex = "x"\n')).port == 8787
+    assert load_settings({"HOME": str(tmp_path)}).port == 8787  # no file at all

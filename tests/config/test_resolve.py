@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import pickle
 
 import pytest
 
-from codex.config import DbConfig, resolve_db_config
+from codex.config import DbConfig, LocalDb, MemoryDb, RemoteDb, ReplicaDb, resolve_db_config
 from codex.errors import ConfigError
 
 URL, TOK = "libsql://db.example.turso.io", "tok-canonical"
@@ -125,3 +126,35 @@ def test_token_never_in_repr_or_describe() -> None:
     cfg = resolve(VOX_DB_URL=URL, VOX_DB_TOKEN=TOK)
     assert TOK not in repr(cfg)
     assert TOK not in str(cfg.describe())
+
+
+def test_each_mode_is_its_own_type() -> None:
+    assert type(resolve(VOX_DB_URL=URL, VOX_DB_TOKEN=TOK)) is RemoteDb
+    assert type(resolve(VOX_DB_URL=URL, VOX_DB_TOKEN=TOK, VOX_DB_PATH="/r.db")) is ReplicaDb
+    assert type(resolve(VOX_DB_PATH="/a.db")) is LocalDb
+    assert type(resolve(VOX_DB_PATH=":memory:")) is MemoryDb
+
+
+def test_a_remote_config_cannot_lack_its_url_or_token_and_the_mode_is_fixed() -> None:
+    with pytest.raises(TypeError):
+        RemoteDb(token=TOK)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        ReplicaDb(URL, TOK)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        LocalDb("/a.db", mode="remote")  # type: ignore[call-arg]
+    assert (LocalDb("/a.db").mode, RemoteDb(URL, TOK).mode, ReplicaDb(URL, TOK, "/r.db").mode) == (
+        "local",
+        "remote",
+        "replica",
+    )
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [LocalDb("/a.db", source="t"), MemoryDb(), RemoteDb(URL, TOK, source="t"), ReplicaDb(URL, TOK, "/r.db")],
+)
+def test_configs_pickle_and_describe_the_same_keys(cfg: DbConfig) -> None:
+    """Configs cross into ``spawn`` worker processes; the token stays out of ``repr`` either way."""
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again == cfg and again.mode == cfg.mode and TOK not in repr(again)
+    assert set(cfg.describe()) == {"mode", "url", "path", "source", "token"}

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from tests.api.conftest import REPO, Server, server, shared_server, start_server
 
 __all__ = ["ARTIFACTS", "BROWSER_ARGS", "CHROMIUM", "Tab", "login_session", "server", "shared_server"]
@@ -55,7 +55,7 @@ def login_session(server: Server, token: str) -> Iterator[tuple[httpx.Client, st
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server per module over a local file, with the test-only stream-drop route."""
     tmp = tmp_path_factory.mktemp("console")
-    srv = start_server(DbConfig("local", path=str(tmp / "codex.db")), tmp, module=HOOKED)
+    srv = start_server(LocalDb(path=str(tmp / "codex.db")), tmp, module=HOOKED)
     try:
         yield srv
     finally:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import LocalDb, RemoteDb
 from codex.engine import READ_ONLY, make_engine, translate_db_error
 from codex.errors import Conflict, DatabaseUnavailable
+from tests.sqld import SqldServer
 
 
 def test_wide_integers_round_trip_exactly(engine: sa.Engine) -> None:
@@ -54,7 +57,7 @@ def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
 
 
 def test_local_pragmas(tmp_path: object) -> None:
-    eng = make_engine(DbConfig("local", path=f"{tmp_path}/p.db"), busy_timeout_ms=1234)
+    eng = make_engine(LocalDb(path=f"{tmp_path}/p.db"), busy_timeout_ms=1234)
     with eng.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -63,7 +66,7 @@ def test_local_pragmas(tmp_path: object) -> None:
 
 
 def test_read_only_connections_do_not_take_the_write_lock(tmp_path: object) -> None:
-    config = DbConfig("local", path=f"{tmp_path}/r.db")
+    config = LocalDb(path=f"{tmp_path}/r.db")
     writer = make_engine(config, busy_timeout_ms=200)
     reader = make_engine(config, role="read", busy_timeout_ms=200)
     with writer.begin() as conn:
@@ -79,7 +82,34 @@ def test_read_only_connections_do_not_take_the_write_lock(tmp_path: object) -> N
 
 
 def test_unreachable_server_is_database_unavailable() -> None:
-    eng = make_engine(DbConfig("remote", url="http://127.0.0.1:9", token="x"))
+    eng = make_engine(RemoteDb(url="http://127.0.0.1:9", token="x"))
     with pytest.raises((DatabaseUnavailable, sa.exc.OperationalError)), eng.connect() as conn:
         conn.exec_driver_sql("SELECT 1").scalar()
     eng.dispose()
+
+
+def test_a_transaction_sqld_ended_keeps_the_callers_error(sqld_server: SqldServer) -> None:
+    """sqld ends a transaction that holds the write lock for ~5 s while another writer waits; the
+    ROLLBACK on leaving ``begin()`` then fails server-side, and must not replace the caller's error."""
+    eng = make_engine(RemoteDb(url=sqld_server.url, token=""))
+    try:
+        with eng.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE ended (x INTEGER)")
+        other = threading.Thread(target=_insert, args=(eng, 2))
+        with pytest.raises(RuntimeError, match="the caller's error"), eng.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO ended VALUES (1)")
+            other.start()
+            other.join(timeout=30)  # it gets the lock only once sqld has ended this transaction
+            assert not other.is_alive()
+            raise RuntimeError("the caller's error")
+        with eng.connect() as conn:  # nothing of ours committed, the other writer did, the pool is sound
+            assert conn.exec_driver_sql("SELECT x FROM ended").scalars().all() == [2]
+    finally:
+        with eng.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS ended")
+        eng.dispose()
+
+
+def _insert(engine: sa.Engine, value: int) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO ended VALUES (?)", (value,))

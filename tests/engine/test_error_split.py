@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from codex.api.errors import error_headers, status_for
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.engine import LibsqlDriverError, translate_db_error
 from codex.errors import DatabaseBusy, DatabaseUnavailable, InvalidInput, QuotaExceeded
 from codex.store import open_store
@@ -56,7 +56,7 @@ def test_busy_and_unavailable_are_503_with_retry_after_and_name_which() -> None:
 
 
 def test_a_string_the_driver_cannot_bind_is_invalid_input_not_an_outage(tmp_path: Path) -> None:
-    store = open_store(DbConfig("local", path=str(tmp_path / "codex.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "codex.db")))
     try:
         with pytest.raises(InvalidInput), store.begin() as conn:
             conn.execute(sa.text("SELECT :v"), {"v": "lone \ud800 surrogate"})

@@ -12,7 +12,7 @@ import libsql_experimental
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import RemoteDb
 from codex.engine import _hrana, make_engine, translate_db_error
 from codex.errors import Conflict, DatabaseUnavailable, InvalidInput
 from tests.conftest import wipe
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.sqld
 @pytest.fixture
 def url(sqld_server: SqldServer) -> Iterator[str]:
     """The session's sqld, emptied before and after."""
-    engine = make_engine(DbConfig("remote", url=sqld_server.url, token="", source="test"))
+    engine = make_engine(RemoteDb(url=sqld_server.url, token="", source="test"))
     wipe(engine)
     try:
         yield sqld_server.url
@@ -190,7 +190,7 @@ def test_the_server_ending_a_transaction_is_not_an_error_on_rollback(
 
 
 def test_engine_errors_and_unreachable_server(url: str) -> None:
-    engine = make_engine(DbConfig("remote", url=url, token="", source="test"), remote_driver="hrana")
+    engine = make_engine(RemoteDb(url=url, token="", source="test"), remote_driver="hrana")
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE)")
         conn.exec_driver_sql("INSERT INTO u (email) VALUES ('a@x')")
@@ -198,6 +198,6 @@ def test_engine_errors_and_unreachable_server(url: str) -> None:
         conn.exec_driver_sql("INSERT INTO u (email) VALUES ('a@x')")
     assert isinstance(translate_db_error(info.value), Conflict)
     engine.dispose()
-    dead = make_engine(DbConfig("remote", url=f"http://127.0.0.1:{free_port()}", token="", source="test"))
+    dead = make_engine(RemoteDb(url=f"http://127.0.0.1:{free_port()}", token="", source="test"))
     with pytest.raises(DatabaseUnavailable, match="cannot open the remote database"), dead.connect():
         pass

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.engine import make_engine
 from codex.guards.review import SchemaReview, open_inspected, review_schema
 from codex.migrate import head_revision, migrations_dir, upgrade
@@ -101,7 +101,7 @@ class Chain:
         name: str = "inspected.db",
     ) -> DbConfig:
         """A local libSQL file upgraded to ``revision`` holding ``rows`` (table → dicts)."""
-        config = DbConfig("local", path=str(self.tmp_path / name), source="test")
+        config = LocalDb(path=str(self.tmp_path / name), source="test")
         seed(config, revision, rows)
         return config
 
@@ -110,7 +110,9 @@ class Chain:
         if config is None:
             return review_schema(**kw)
         with open_inspected(config) as conn:
-            return review_schema(connection=conn, database=str(config.path or config.url), **kw)
+            return review_schema(
+                connection=conn, database=str(config.describe()["path"] or config.describe()["url"]), **kw
+            )
 
 
 def seed(config: DbConfig, revision: str, rows: Mapping[str, Sequence[Mapping[str, Any]]] | None) -> None:

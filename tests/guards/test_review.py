@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite
 from typer.testing import CliRunner
 
 from codex.cli import app
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.errors import ConfigError, SchemaError
 from codex.guards.review import (
     CODES,
@@ -223,7 +223,7 @@ def test_model_changes_without_a_database(tmp_path: Path) -> None:
 
 
 def test_model_changes_are_counted_on_an_inspected_database(tmp_path: Path) -> None:
-    config = DbConfig("local", path=str(tmp_path / "codex.db"), source="test")
+    config = LocalDb(path=str(tmp_path / "codex.db"), source="test")
     seed(config, "head", {"users": USERS})
     metadata = load_metadata(str(write_module(tmp_path, "destructive_models_db", DESTRUCTIVE)))
     with open_inspected(config) as conn:
@@ -395,7 +395,7 @@ def test_cli_bad_input_is_one_line(no_db: Path, args: list[str], message: str) -
 
 
 def test_cli_reviews_the_configured_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = DbConfig("local", path=str(tmp_path / "codex.db"), source="test")
+    config = LocalDb(path=str(tmp_path / "codex.db"), source="test")
     seed(config, "0002", {})
     monkeypatch.setenv("VOX_DB_PATH", str(config.path))
     result = runner.invoke(app, ["db", "review", "--format", "json"])

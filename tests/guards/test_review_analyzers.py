@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.engine import make_engine
 from codex.guards.review import Finding, ReviewedOperation, SchemaReview
 from codex.migrate import current_revision
@@ -301,7 +301,7 @@ def test_the_inspected_database_is_only_read(chain: Chain, monkeypatch: pytest.M
     result = CliRunner().invoke(app, ["db", "review", "--format", "json"])
     assert result.exit_code == 2, result.output
     assert digest_files(path) == before
-    engine = make_engine(DbConfig("local", path=str(path)), role="read", wal=False)
+    engine = make_engine(LocalDb(path=str(path)), role="read", wal=False)
     try:
         with engine.connect() as conn:
             assert current_revision(conn) == chain.tables

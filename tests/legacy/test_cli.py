@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codex.cli import app
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.legacy import LEGACY_EXPORT_TABLES
 from codex.migrate import LEGACY_REMEDY
 from codex.store import open_store
@@ -31,7 +31,7 @@ def use_db(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
 
 def test_export_verify_import_sequence(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     legacy = env / "legacy.db"
-    build_legacy(DbConfig("local", path=str(legacy)), 2)
+    build_legacy(LocalDb(path=str(legacy)), 2)
     use_db(monkeypatch, legacy)
 
     verify = runner.invoke(app, ["legacy", "verify"])
@@ -93,7 +93,7 @@ def test_import_reports_the_line_and_resumes(env: Path, monkeypatch: pytest.Monk
     assert resumed.exit_code == 0, resumed.stderr
     assert resumed.stdout.strip() == f"Imported 7 row(s) from {path} (resumed after line 4)"
     assert not (env / "rows.jsonl.progress").exists()
-    store = open_store(DbConfig("local", path=str(env / "fresh.db")), migrate="none")
+    store = open_store(LocalDb(path=str(env / "fresh.db")), migrate="none")
     with store.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() == 7
     store.dispose()
@@ -102,7 +102,7 @@ def test_import_reports_the_line_and_resumes(env: Path, monkeypatch: pytest.Monk
 def test_named_source_commands(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_db(monkeypatch, env / "fresh.db")
     old = env / "store.db"
-    build_legacy(DbConfig("local", path=str(old)), 2, chain=(1,))
+    build_legacy(LocalDb(path=str(old)), 2, chain=(1,))
     copied = runner.invoke(app, ["legacy", "import-store", str(old)])
     assert copied.exit_code == 0, copied.stderr
     assert copied.stdout.strip() == f"Imported 82 row(s) from {old}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.engine import make_engine
 from codex.legacy import (
     LegacyFormatError,
@@ -37,7 +37,7 @@ def target(db_config: DbConfig) -> Iterator[Store]:
 
 @pytest.fixture
 def local_target(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(DbConfig("local", path=str(tmp_path / "target.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "target.db")))
     try:
         yield store
     finally:
@@ -75,7 +75,7 @@ def present(store: Store, record: dict[str, Any]) -> bool:
 @pytest.fixture
 def exported(tmp_path: Path) -> tuple[Path, dict[str, list[tuple[Any, ...]]]]:
     """A legacy file (4 rows in every table) exported to JSONL, with its expected snapshot."""
-    legacy = DbConfig("local", path=str(tmp_path / "legacy.db"))
+    legacy = LocalDb(path=str(tmp_path / "legacy.db"))
     build_legacy(legacy, 4)
     engine = make_engine(legacy, wal=False)
     expected = snapshot(engine)

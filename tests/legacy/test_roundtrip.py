@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, MemoryDb, ReplicaDb
 from codex.engine import make_engine
 from codex.errors import ConfigError, SchemaError
 from codex.legacy import (
@@ -33,7 +33,7 @@ def _sha(path: Path) -> str:
 
 
 def test_round_trip_every_row_of_every_table_on_a_local_file(tmp_path: Path) -> None:
-    legacy = DbConfig("local", path=str(tmp_path / "legacy.db"))
+    legacy = LocalDb(path=str(tmp_path / "legacy.db"))
     build_legacy(legacy, N_LOCAL, large=True)
     source = make_engine(legacy, wal=False)
     expected = snapshot(source)
@@ -61,7 +61,7 @@ def test_round_trip_every_row_of_every_table_on_a_local_file(tmp_path: Path) -> 
     )
     assert any(r["row"].get("content") == LARGE_TEXT for r in records if r["table"] == "memories")
 
-    target = open_store(DbConfig("local", path=str(tmp_path / "fresh.db")))
+    target = open_store(LocalDb(path=str(tmp_path / "fresh.db")))
     try:
         imported = import_legacy(target, out)
         assert imported.total == 41 * N_LOCAL and imported.unknown_tables == {} and imported.dangling == {}
@@ -94,7 +94,7 @@ def test_round_trip_on_each_backend(db_config: DbConfig, backend: str, tmp_path:
     out = tmp_path / "rows.jsonl"
     assert export_database(db_config, out).total == 41 * 3
     if backend == "local":
-        target_config = DbConfig("local", path=str(tmp_path / "fresh.db"))
+        target_config = LocalDb(path=str(tmp_path / "fresh.db"))
     else:  # the upstream sequence on one server: export, start a fresh database, import
         wipe(engine)
         target_config = db_config
@@ -110,21 +110,19 @@ def test_round_trip_on_each_backend(db_config: DbConfig, backend: str, tmp_path:
 def test_export_refuses_a_missing_path_instead_of_creating_one(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "vox.db"
     with pytest.raises(ConfigError, match="refusing to create"):
-        export_database(DbConfig("local", path=str(missing)), tmp_path / "rows.jsonl")
+        export_database(LocalDb(path=str(missing)), tmp_path / "rows.jsonl")
     assert not missing.exists() and not missing.parent.exists()
     assert not (tmp_path / "rows.jsonl").exists()
 
 
-@pytest.mark.parametrize(
-    "config", [DbConfig("memory"), DbConfig("replica", url="http://127.0.0.1:1", token="t", path="x.db")]
-)
+@pytest.mark.parametrize("config", [MemoryDb(), ReplicaDb(url="http://127.0.0.1:1", token="t", path="x.db")])
 def test_export_refuses_memory_and_replicas(config: DbConfig) -> None:
     with pytest.raises(ConfigError):
         open_legacy_engine(config)
 
 
 def test_a_legacy_chain_is_refused_as_import_target_and_readable_for_export(tmp_path: Path) -> None:
-    legacy = DbConfig("local", path=str(tmp_path / "legacy.db"))
+    legacy = LocalDb(path=str(tmp_path / "legacy.db"))
     build_legacy(legacy, 2)
     with pytest.raises(SchemaError, match="legacy export"):
         open_store(legacy)
@@ -147,7 +145,7 @@ def test_a_legacy_chain_is_refused_as_import_target_and_readable_for_export(tmp_
 
 
 def test_a_database_without_reactivity_tables_is_reported(tmp_path: Path) -> None:
-    engine = make_engine(DbConfig("local", path=str(tmp_path / "old.db")))
+    engine = make_engine(LocalDb(path=str(tmp_path / "old.db")))
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
         conn.exec_driver_sql("INSERT INTO schema_version VALUES (1)")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, MemoryDb
 from codex.engine import FOREIGN_KEYS_OFF, make_engine
 from codex.errors import ConfigError
 from codex.legacy import (
@@ -54,7 +54,7 @@ def _rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
 
 def build_code_store(path: Path, n: int = 5) -> DbConfig:
     """An old CodeStore file: only the CAS tables, one with a column Codex does not have."""
-    config = DbConfig("local", path=str(path))
+    config = LocalDb(path=str(path))
     engine = make_engine(config)
     with engine.connect() as conn:
         conn.info[FOREIGN_KEYS_OFF] = True
@@ -85,12 +85,12 @@ def test_code_store_is_copied_through_the_jsonl_route(target: Store, tmp_path: P
 
 
 def test_code_store_must_exist_and_must_not_be_the_target(tmp_path: Path) -> None:
-    memory = open_store(DbConfig("memory"))
+    memory = open_store(MemoryDb())
     with pytest.raises(ConfigError, match="refusing to create"):
         import_code_store(memory, tmp_path / "missing.db")
     memory.dispose()
     assert not (tmp_path / "missing.db").exists()
-    store = open_store(DbConfig("local", path=str(tmp_path / "same.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "same.db")))
     try:
         with pytest.raises(LegacyImportError, match="target database itself"):
             import_code_store(store, tmp_path / "same.db")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.errors import SchemaError
 from codex.migrate import (
@@ -18,6 +20,8 @@ from codex.migrate import (
     expected_head_schema,
     head_revision,
     head_schema_version,
+    ledger_head,
+    read_ledger,
     read_schema_version,
     schema_at,
     schema_version_of,
@@ -66,6 +70,20 @@ def test_upgrade_head_creates_every_domain_table_and_index(engine: sa.Engine) ->
         assert report.live_digest == expected_head_schema().digest()
         assert [d for _, d in _ledger(conn)] == ["upgrade"] * len(list(script_directory().walk_revisions()))
         assert check_models(conn) == []
+
+
+def test_read_ledger_is_the_ledger_newest_first(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        assert read_ledger(conn) == [] and ledger_head(conn) is None  # no ledger table yet
+        conn.rollback()  # end the read transaction: migrations manage their own
+        upgrade(conn, "head")
+    with engine.connect() as conn:
+        entries = read_ledger(conn)
+        assert [(e.revision, e.direction) for e in entries] == _ledger(conn)[::-1]
+        assert [e.id for e in read_ledger(conn, limit=2)] == [e.id for e in entries[:2]]
+        newest = entries[0]
+        assert newest.revision == head_revision() and newest.host and newest.error_text is None
+        assert ledger_head(conn) == {k: v for k, v in asdict(newest).items() if k != "id"}
 
 
 def test_downgrade_base_then_upgrade_again(engine: sa.Engine) -> None:
@@ -190,7 +208,7 @@ def test_failed_step_rolls_back_the_whole_run_and_is_recorded(engine: sa.Engine)
 
 def test_empty_to_head_equals_the_models() -> None:
     """The gate autogenerate-reviewed PRs rely on: migrations reproduce the models exactly."""
-    from_models = make_engine(DbConfig("memory"))
+    from_models = make_engine(MemoryDb())
     with from_models.begin() as conn:
         metadata.create_all(conn)
         models = read_live_schema(conn)

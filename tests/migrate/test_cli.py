@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb
 from codex.migrate import expected_head_schema, head_revision
 from codex.schema import read_live_schema
 from codex.store import Store
@@ -144,7 +144,7 @@ def test_embedded_replica_upgrade_and_verify(
         result = run(args, env)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     # the primary sees what the replica forwarded
-    primary = Store(DbConfig("remote", url=sqld_server.url, token=""))
+    primary = Store(RemoteDb(url=sqld_server.url, token=""))
     with primary.connect() as conn:
         assert read_live_schema(conn).digest() == expected_head_schema().digest()
     primary.dispose()
@@ -171,7 +171,7 @@ def test_kill_9_during_upgrade_leaves_old_or_new_revision(tmp_path: Path) -> Non
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        store = Store(DbConfig("local", path=str(path)))
+        store = Store(LocalDb(path=str(path)))
         with store.connect() as conn:
             live = read_live_schema(conn)
             revision = (

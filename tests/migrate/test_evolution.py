@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import RemoteDb
 from codex.migrate import head_revision, head_schema_version
 from tests.sqld import SqldServer
 
@@ -188,7 +188,7 @@ def test_baseline_table_change_upgrades_an_existing_sqld_database(
     from codex.engine import make_engine
     from tests.conftest import wipe
 
-    engine = make_engine(DbConfig("remote", url=sqld_server.url, token="", source="test"))
+    engine = make_engine(RemoteDb(url=sqld_server.url, token="", source="test"))
     wipe(engine)
     try:
         remote = {"VOX_DB_URL": sqld_server.url, "VOX_DB_ALLOW_NO_TOKEN": "1"}

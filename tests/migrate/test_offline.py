@@ -16,7 +16,7 @@ from typing import Any
 import libsql_experimental
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.engine import dbapi_connection, make_engine
 from codex.migrate import (
     LEDGER_TABLE,
@@ -160,7 +160,7 @@ def test_whole_chain_script_builds_the_same_database_as_an_online_upgrade(
     verify = run(["codex", "db", "verify"], verify_env(db_config, tmp_path))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    reference = DbConfig("local", path=str(tmp_path / "online.db"))
+    reference = LocalDb(path=str(tmp_path / "online.db"))
     online(reference, ("upgrade", "head"))
     offline_state, online_state = db_state(db_config), db_state(reference)
     assert offline_state == online_state
@@ -213,8 +213,8 @@ def test_downgrade_script_matches_an_online_downgrade(tmp_path: Path) -> None:
     down = script_for(["codex", "db", "downgrade", "--sql", "head:0002"], tmp_path)
     up = script_for(["codex", "db", "upgrade", "--sql", "0002:head"], tmp_path)
     to_base = script_for(["codex", "db", "downgrade", "--sql", "head:base"], tmp_path)
-    by_script = DbConfig("local", path=str(tmp_path / "script.db"))
-    by_alembic = DbConfig("local", path=str(tmp_path / "alembic.db"))
+    by_script = LocalDb(path=str(tmp_path / "script.db"))
+    by_alembic = LocalDb(path=str(tmp_path / "alembic.db"))
     online(by_script, ("upgrade", "head"))
     online(by_alembic, ("upgrade", "head"))
 

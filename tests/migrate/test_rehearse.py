@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb, ReplicaDb
 from codex.engine import make_engine
 from codex.migrate import head_revision, migrations_dir, pending_revisions, upgrade, verify_database
 from codex.migrate._alembic import current_revision
@@ -52,7 +52,7 @@ def revision_of(path: Path) -> str | None:
 
 def make_db(path: Path, config: DbConfig | None = None) -> None:
     """A database at revision 0002 holding two topics with the same label."""
-    engine = make_engine(config or DbConfig("local", path=str(path)))
+    engine = make_engine(config or LocalDb(path=str(path)))
     try:
         with engine.connect() as conn:
             upgrade(conn, "0002")
@@ -122,7 +122,7 @@ def test_keep_leaves_the_copy_at_head(env: dict[str, str], db: Path, tmp_path: P
     assert all(r["duration_ms"] >= 0 for r in report["revisions"])
     assert digest(db) == before and revision_of(db) == "0002"
     assert kept.is_file() and not Path(f"{kept}-wal").exists()
-    engine = make_engine(DbConfig("local", path=str(kept)))
+    engine = make_engine(LocalDb(path=str(kept)))
     try:
         with engine.connect() as conn:
             assert current_revision(conn) == head_revision()
@@ -215,12 +215,12 @@ def test_pending_revisions_order() -> None:
 def test_embedded_replica_is_synced_then_copied(sqld_server: SqldServer, tmp_path: Path) -> None:
     from tests.conftest import wipe
 
-    primary = DbConfig("remote", url=sqld_server.url, token="")
+    primary = RemoteDb(url=sqld_server.url, token="")
     primary_engine = make_engine(primary)
     wipe(primary_engine)
     try:
         replica = tmp_path / "replica.db"
-        make_db(replica, DbConfig("replica", url=sqld_server.url, token="", path=str(replica)))
+        make_db(replica, ReplicaDb(url=sqld_server.url, token="", path=str(replica)))
         e = {k: v for k, v in os.environ.items() if not k.startswith(("VOX_", "TURSO_", "CODEX_MIGRATIONS"))}
         e.update(
             HOME=str(tmp_path),
@@ -233,7 +233,7 @@ def test_embedded_replica_is_synced_then_copied(sqld_server: SqldServer, tmp_pat
         assert "0004 (0003 -> 0004)" in result.stdout and "copy deleted" in result.stdout
         with primary_engine.connect() as conn:  # the primary was not migrated
             assert current_revision(conn) == "0002"
-        replica_engine = make_engine(DbConfig("replica", url=sqld_server.url, token="", path=str(replica)))
+        replica_engine = make_engine(ReplicaDb(url=sqld_server.url, token="", path=str(replica)))
         try:  # and the replica still opens, at the primary's revision
             with replica_engine.connect() as conn:
                 assert current_revision(conn) == "0002"

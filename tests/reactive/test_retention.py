@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codex.cli import app
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.errors import CursorExpired, InvalidInput
 from codex.reactive.feed import read_changes
 from codex.reactive.retention import RetentionPolicy, parse_duration, prune
@@ -106,7 +106,7 @@ def test_bad_durations_and_policies_are_refused(bad: str) -> None:
 def test_cli_prunes_and_refuses_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("VOX_DB_PATH", str(tmp_path / "codex.db"))
-    store = open_store(DbConfig("local", path=str(tmp_path / "codex.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "codex.db")))
     ids = _append(store, 12)
     runner = CliRunner()
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb
 from codex.engine import FOREIGN_KEYS_OFF
 from codex.store import Store, open_store
 from tests.conftest import wipe
@@ -24,14 +24,14 @@ KEEP = ("alembic_version", "schema_version", "codex_migration_ledger")
 def local_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local file migrated to head once per session."""
     path = tmp_path_factory.mktemp("template") / "codex.db"
-    open_store(DbConfig("local", path=str(path))).dispose()
+    open_store(LocalDb(path=str(path))).dispose()
     return path
 
 
 @pytest.fixture(scope="session")
 def sqld_migrated(sqld_server: SqldServer) -> DbConfig:
     """The session's sqld, wiped and migrated to head once."""
-    config = DbConfig("remote", url=sqld_server.url, token="", source="test")
+    config = RemoteDb(url=sqld_server.url, token="", source="test")
     store = Store(config)
     wipe(store.engine)
     store.dispose()
@@ -89,7 +89,7 @@ def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
         template: Path = request.getfixturevalue("local_template")
         path = tmp_path / "codex.db"
         shutil.copyfile(template, path)
-        s = open_store(DbConfig("local", path=str(path)), migrate="none")
+        s = open_store(LocalDb(path=str(path)), migrate="none")
     else:
         config: DbConfig = request.getfixturevalue("sqld_migrated")
         s = open_store(config, migrate="none")

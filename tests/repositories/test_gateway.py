@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.errors import Conflict, InvalidInput, NotFound, TenantScopeError
 from codex.repositories.gateway import OPERATOR, Page, Scope, TableGateway, scope_of
 from codex.repositories.user_chat import ChatRepository, ConversationRow
@@ -307,7 +307,7 @@ operation = st.one_of(
 def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """One local libSQL file migrated to head (each example runs in a transaction rolled back after it)."""
     path = tmp_path_factory.mktemp("gateway") / "codex.db"
-    store = open_store(DbConfig("local", path=str(path)))
+    store = open_store(LocalDb(path=str(path)))
     try:
         yield store
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb
 from codex.errors import ConfigError, InvalidInput, NotFound, SchemaError
 from codex.satellites import SATELLITES
 from codex.satellites.vault import (
@@ -103,7 +103,7 @@ def test_the_vault_uses_its_own_file_and_engine_never_the_main_stores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    main_config = DbConfig("local", path=str(tmp_path / "vox.db"))
+    main_config = LocalDb(path=str(tmp_path / "vox.db"))
     store = open_store(main_config)
     vault = open_vault(environ={"VOX_SECRETS_VAULT_KEY": KEY.material.hex()}, main=main_config)
     try:
@@ -125,7 +125,7 @@ def test_the_vault_uses_its_own_file_and_engine_never_the_main_stores(
 
 
 def test_a_vault_configured_onto_the_main_stores_file_is_refused(tmp_path: Path) -> None:
-    main_config = DbConfig("local", path=str(tmp_path / "vox.db"))
+    main_config = LocalDb(path=str(tmp_path / "vox.db"))
     with pytest.raises(ConfigError, match="must not share the Codex database file"):
         open_vault(environ={"VOX_SECRETS_VAULT_PATH": str(tmp_path / "vox.db")}, main=main_config)
     assert not (tmp_path / "vox.db").exists()
@@ -140,7 +140,7 @@ def test_a_malformed_key_is_refused_at_open(tmp_path: Path) -> None:
 
 
 def test_a_foreign_newer_or_drifted_vault_is_refused(tmp_path: Path) -> None:
-    config = DbConfig("local", path=str(tmp_path / "v.db"))
+    config = LocalDb(path=str(tmp_path / "v.db"))
     partial = SecretsVault(config)
     with partial.engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE clavis_audit_log (id INTEGER PRIMARY KEY)")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.search import SearchRepository
 from codex.store import Store
 from tests.api.conftest import Server, start_server
@@ -21,7 +21,7 @@ TEXT = "Sourdough bread needs a lively starter, strong flour and a long, cool pr
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server (uvicorn subprocess) over a local file for the module; tests use distinct URIs."""
     tmp = tmp_path_factory.mktemp("search-api")
-    srv = start_server(DbConfig("local", path=str(tmp / "codex.db")), tmp)
+    srv = start_server(LocalDb(path=str(tmp / "codex.db")), tmp)
     try:
         yield srv
     finally:

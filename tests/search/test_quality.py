@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from codex.config import DbConfig
+from codex.config import LocalDb
 from codex.search import DocumentInput, Embedder, get_embedder, ingest_many, search
 from codex.store import Store, open_store
 
@@ -156,7 +156,7 @@ def corpus(seed: int = 20) -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     path: Path = tmp_path_factory.mktemp("quality") / "codex.db"
-    store = open_store(DbConfig("local", path=str(path)))
+    store = open_store(LocalDb(path=str(path)))
     with store.begin() as conn:
         ingest_many(conn, [DocumentInput(uri, text, "text/plain", uri) for uri, _, text in corpus()])
     try:
@@ -196,7 +196,7 @@ ONNX = all(
 @pytest.mark.skipif(not ONNX, reason="the onnx extra is not installed")
 def test_precision_at_10_with_the_onnx_model(tmp_path: Path) -> None:
     model = get_embedder("minilm-onnx")
-    store = open_store(DbConfig("local", path=str(tmp_path / "onnx.db")))
+    store = open_store(LocalDb(path=str(tmp_path / "onnx.db")))
     try:
         with store.begin() as conn:
             ingest_many(

@@ -42,10 +42,10 @@ def database(*, create: bool = False) -> Iterator[sa.Connection]:
         SchemaError: No database file at the configured local path (read-only commands).
     """
     config = db_config()
-    new_file = config.mode in ("local", "replica") and config.path not in (None, ":memory:")
-    new_file = new_file and not Path(str(config.path)).exists()
+    file = config.path if config.mode in ("local", "replica") else None
+    new_file = file not in (None, ":memory:") and not Path(str(file)).exists()
     if new_file and not create and config.mode == "local":
-        raise SchemaError(f"no database at {config.path}: run `codex db upgrade` to create it")
+        raise SchemaError(f"no database at {file}: run `codex db upgrade` to create it")
     ok = False
     try:
         with open_engine() as engine, engine.connect() as conn:
@@ -59,5 +59,5 @@ def database(*, create: bool = False) -> Iterator[sa.Connection]:
                     ok = bool(user_tables(conn))  # keep a file that holds tables after all
     finally:
         if not ok and new_file and config.mode == "local":
-            for path in _local_files(str(config.path)):
+            for path in _local_files(config.path):
                 path.unlink(missing_ok=True)

@@ -53,11 +53,13 @@ def database_present(config: DbConfig) -> bool:
         return False
     if config.mode == "remote":
         return True
-    return config.path not in (None, ":memory:") and Path(str(config.path)).expanduser().is_file()
+    return config.path != ":memory:" and Path(config.path).expanduser().is_file()
 
 
 def describe_database(config: DbConfig) -> str:
     """``local /path/codex.db`` or ``remote https://host`` (never the token)."""
+    if config.mode == "memory":
+        return config.mode
     where = config.url if config.mode == "remote" else config.path
     return f"{config.mode} {where}"
 

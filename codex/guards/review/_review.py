@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
-from codex.config import DbConfig
+from codex.config import MemoryDb
 from codex.engine import make_engine
 from codex.errors import ConfigError, SchemaError
 from codex.guards.review._probe import Probe
@@ -214,7 +214,7 @@ def review_schema(
             "(it is pinned by digest)."
         )
     recorder = Recorder(Probe(connection), rebuild_warn_rows)
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     sa.event.listen(engine, "before_cursor_execute", recorder.on_statement)
     try:
         with engine.connect() as conn:

@@ -20,7 +20,6 @@ from codex.repositories._base import (
     json_property,
     like_contains,
     row_as,
-    translating,
 )
 from codex.repositories.gateway import TableGateway
 from codex.repositories.users_marketplace._common import upsert_statement
@@ -118,14 +117,28 @@ _ARTIFACT_ORDER: tuple[sa.UnaryExpression[Any], ...] = (
 )
 
 # One statement: the review is inserted only when its artifact exists (no FK, as upstream).
-_REVIEW_INSERT = sa.text(
-    "INSERT INTO artifact_reviews (artifact_id, reviewer_id, status, comment, rating)"
-    " SELECT :artifact_id, :reviewer_id, :status, :comment, :rating"
-    " WHERE EXISTS (SELECT 1 FROM artifacts WHERE id = :artifact_id) RETURNING id"
+_REVIEW_COLUMNS = ("artifact_id", "reviewer_id", "status", "comment", "rating")
+_REVIEW_INSERT = (
+    sa.insert(_ar)
+    .from_select(
+        _REVIEW_COLUMNS,
+        sa.select(*(sa.bindparam(c, type_=_ar.c[c].type) for c in _REVIEW_COLUMNS)).where(
+            sa.exists().where(_a.c.id == sa.bindparam("artifact_id"))
+        ),
+    )
+    .returning(_ar.c.id)
 )
-_AVG_RATING = sa.text(
-    "UPDATE artifacts SET avg_rating = COALESCE((SELECT AVG(rating) FROM artifact_reviews"
-    " WHERE artifact_id = :artifact_id AND rating IS NOT NULL), 0.0) WHERE id = :artifact_id"
+_AVG_RATING = (
+    sa.update(_a)
+    .where(_a.c.id == sa.bindparam("artifact_id"))
+    .values(
+        avg_rating=sa.func.coalesce(
+            sa.select(sa.func.avg(_ar.c.rating))
+            .where(_ar.c.artifact_id == sa.bindparam("artifact_id"), _ar.c.rating.is_not(None))
+            .scalar_subquery(),
+            0.0,
+        )
+    )
 )
 
 _AGENT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
@@ -277,8 +290,7 @@ class MarketplaceRepository(Repository):
             "comment": comment,
             "rating": _check_rating(rating),
         }
-        with translating():  # a text() RETURNING: _execute does not buffer it
-            rows = self._execute(_REVIEW_INSERT, params).all()
+        rows = self._execute(_REVIEW_INSERT, params).all()
         if not rows:
             raise NotFound(f"artifact {artifact_id!r} not found")
         self._execute(_AVG_RATING, {"artifact_id": artifact_id})

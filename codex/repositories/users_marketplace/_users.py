@@ -128,15 +128,40 @@ _SUMMARY = (
 # Metadata is JSON written by record_event, but rows from importers may hold any text: every JSON
 # function sits behind json_valid() in a CASE (SQLite evaluates CASE branches lazily), so malformed
 # metadata counts as "no success, no duration" instead of failing the query.
-_COMMAND_FREQUENCY = sa.text(
-    "SELECT COALESCE(context, '') AS command, COUNT(*) AS count,"
-    " COALESCE(SUM(CASE WHEN json_valid(metadata)"
-    "  THEN json_type(metadata, '$.success') = 'true' ELSE 0 END), 0) AS success_count,"
-    " AVG(CASE WHEN json_valid(metadata) THEN CASE WHEN json_type(metadata, '$.duration_ms')"
-    "  IN ('integer', 'real') THEN CAST(json_extract(metadata, '$.duration_ms') AS REAL) END END)"
-    "  AS avg_duration_ms"
-    " FROM behavior_events WHERE user_id = :user_id AND event_type = :event_type"
-    " GROUP BY COALESCE(context, '') ORDER BY count DESC, command LIMIT :limit"
+_meta = _b.c["metadata"]
+_valid = sa.func.json_valid(_meta)
+_command = sa.func.coalesce(_b.c.context, "")
+_count = sa.func.count().label("count")
+_duration = sa.func.json_extract(_meta, "$.duration_ms")
+_COMMAND_FREQUENCY = (
+    sa.select(
+        _command.label("command"),
+        _count,
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case((_valid, sa.func.json_type(_meta, "$.success") == "true"), else_=0), type_=sa.Integer
+            ),
+            0,
+            type_=sa.Integer,
+        ).label("success_count"),
+        sa.func.avg(
+            sa.case(
+                (
+                    _valid,
+                    sa.case(
+                        (
+                            sa.func.json_type(_meta, "$.duration_ms").in_(("integer", "real")),
+                            sa.cast(_duration, sa.REAL),
+                        )
+                    ),
+                )
+            )
+        ).label("avg_duration_ms"),
+    )
+    .where(_b.c.user_id == sa.bindparam("user_id"), _b.c.event_type == sa.bindparam("event_type"))
+    .group_by(_command)
+    .order_by(_count.desc(), sa.literal_column("command"))
+    .limit(sa.bindparam("limit"))
 )
 
 _PATTERN_INSERT = sa.insert(_lp).returning(_lp.c.id)

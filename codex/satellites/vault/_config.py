@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from codex.config import DbConfig
+from codex.config import DbConfig, LocalDb, RemoteDb
 from codex.errors import ConfigError
 
 __all__ = [
@@ -101,7 +101,7 @@ def _token(environ: Mapping[str, str], aliases: bool) -> str:
 
 def _from_value(value: str, variable: str, environ: Mapping[str, str], aliases: bool) -> DbConfig:
     if value.lower().startswith("file:") or "://" not in value:
-        return DbConfig("local", path=_file_path(value), source=variable)
+        return LocalDb(_file_path(value), source=variable)
     parts = urlsplit(value)
     if parts.scheme.lower() not in _REMOTE_SCHEMES or not parts.hostname:
         raise ConfigError(
@@ -114,7 +114,7 @@ def _from_value(value: str, variable: str, environ: Mapping[str, str], aliases: 
             f"{variable} carries credentials; put the token in VOX_SECRETS_VAULT_TOKEN (environment only)",
             variable=variable,
         )
-    return DbConfig("remote", url=value, token=_token(environ, aliases), source=variable)
+    return RemoteDb(value, _token(environ, aliases), source=variable)
 
 
 def resolve_vault_config(environ: Mapping[str, str]) -> DbConfig:
@@ -131,13 +131,13 @@ def resolve_vault_config(environ: Mapping[str, str]) -> DbConfig:
         ConfigError: A malformed URL, or a URL that carries credentials.
 
     Example:
-        >>> resolve_vault_config({}).path
+        >>> resolve_vault_config({}).describe()["path"]
         '.vox/clavis_vault.db'
     """
     aliases = compat_aliases_allowed(environ)
     path = _get(environ, "VOX_SECRETS_VAULT_PATH")
     if path is not None:
-        return DbConfig("local", path=_file_path(path), source="VOX_SECRETS_VAULT_PATH")
+        return LocalDb(_file_path(path), source="VOX_SECRETS_VAULT_PATH")
     url = _get(environ, "VOX_SECRETS_VAULT_URL")
     if url is not None:
         return _from_value(url, "VOX_SECRETS_VAULT_URL", environ, aliases)
@@ -149,7 +149,7 @@ def resolve_vault_config(environ: Mapping[str, str]) -> DbConfig:
                     "%s is a deprecated location for the secrets vault; set VOX_SECRETS_VAULT_URL", name
                 )
                 return _from_value(alias, name, environ, aliases)
-    return DbConfig("local", path=DEFAULT_VAULT_PATH, source="default")
+    return LocalDb(DEFAULT_VAULT_PATH, source="default")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codex.config import DbConfig
+from codex.config import DbConfig, MemoryDb
 from codex.engine import make_engine, translate_db_error
 from codex.errors import CodexError, ConfigError, SchemaError
 from codex.repositories._base import now_ms
@@ -87,7 +87,7 @@ def _apply_baseline(conn: sa.Connection) -> None:
 
 @functools.cache
 def _expected_live() -> LiveSchema:
-    engine = make_engine(DbConfig("memory"))
+    engine = make_engine(MemoryDb())
     try:
         with engine.begin() as conn:
             _apply_baseline(conn)
@@ -103,8 +103,10 @@ def _tables(conn: sa.Connection) -> set[str]:
 
 def _describe(config: DbConfig) -> str:
     if config.mode == "local":
-        return str(Path(str(config.path)).expanduser().resolve())
-    return str(config.url or config.mode)
+        return str(Path(config.path).expanduser().resolve())
+    if config.mode == "memory":
+        return config.mode
+    return config.url
 
 
 class SecretsVault:
@@ -222,8 +224,8 @@ class SecretsVault:
         back, then its audit entry is written in a transaction of its own, and the error propagates.
 
         Example:
-            >>> from codex.config import DbConfig
-            >>> vault = open_vault(DbConfig("memory"), key=VaultKey(bytes(32)), environ={})
+            >>> from codex.config import MemoryDb
+            >>> vault = open_vault(MemoryDb(), key=VaultKey(bytes(32)), environ={})
             >>> with vault.session(actor="doc") as secrets:
             ...     _ = secrets.put("API_TOKEN", "s3cret")
             >>> with vault.session(actor="doc") as secrets:
@@ -258,13 +260,13 @@ class SecretsVault:
 
 def _same_database(a: DbConfig, b: DbConfig) -> bool:
     if a.mode == "local" and b.mode in ("local", "replica"):
-        return _describe(a) == str(Path(str(b.path)).expanduser().resolve())
+        return _describe(a) == str(Path(b.path).expanduser().resolve())
     return False
 
 
 def _create_private_file(config: DbConfig) -> None:
     """Create a new local vault file readable by its owner only (before the driver creates it)."""
-    if config.mode != "local" or config.path is None:
+    if config.mode != "local":
         return
     path = Path(config.path).expanduser()
     if path.exists():
