@@ -44,6 +44,7 @@ __all__ = [
     "LocalDb",
     "MemoryDb",
     "RemoteDb",
+    "RemoteDriver",
     "ReplicaDb",
     "default_data_dir",
     "is_loopback_url",
@@ -100,6 +101,22 @@ class MemoryDb:
         return _described(self.mode, self.source)
 
 
+RemoteDriver = Literal["hrana", "libsql"]
+"""The DBAPI drivers a remote primary can be reached through."""
+
+
+def _remote_driver(environ: Mapping[str, str]) -> RemoteDriver:
+    """``VOX_DB_REMOTE_DRIVER`` (empty counts as unset): ``hrana`` by default."""
+    value = (environ.get("VOX_DB_REMOTE_DRIVER") or "").strip().lower() or "hrana"
+    if value == "hrana":
+        return "hrana"
+    if value == "libsql":
+        return "libsql"
+    raise ConfigError(
+        f"VOX_DB_REMOTE_DRIVER must be 'hrana' or 'libsql', not {value!r}", field="VOX_DB_REMOTE_DRIVER"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteDb:
     """A remote sqld / Turso database.
@@ -109,12 +126,16 @@ class RemoteDb:
         token: The auth token, from the environment only; never printed (``repr`` hides it). Empty for
             a loopback server without auth (``VOX_DB_ALLOW_NO_TOKEN``).
         source: The variables it was resolved from, e.g. ``"VOX_DB_URL+VOX_DB_TOKEN"``.
+        driver: The DBAPI driver (``VOX_DB_REMOTE_DRIVER``): ``hrana``, Codex's own Hrana client that
+            waits on the network without the GIL (the default), or ``libsql``, the libSQL driver's
+            remote client.
         mode: Always ``"remote"``.
     """
 
     url: str
     token: str = field(repr=False)
     source: str = "default"
+    driver: RemoteDriver = "hrana"
     mode: Literal["remote"] = field(default="remote", init=False)
 
     def describe(self) -> dict[str, str | None]:
@@ -207,7 +228,12 @@ def _legacy(environ: Mapping[str, str]) -> DbConfig | None:
         url, token = _get(environ, url_var), _get(environ, token_var)
         if url and token:
             log.warning("%s/%s are deprecated; set VOX_DB_URL and VOX_DB_TOKEN instead", url_var, token_var)
-            return RemoteDb(_check_url(url, url_var), token, source=f"{url_var}+{token_var}")
+            return RemoteDb(
+                _check_url(url, url_var),
+                token,
+                source=f"{url_var}+{token_var}",
+                driver=_remote_driver(environ),
+            )
         if url or token:
             log.warning("ignoring the incomplete legacy pair %s/%s (both must be set)", url_var, token_var)
     return None
@@ -246,7 +272,7 @@ def resolve_db_config(environ: Mapping[str, str], *, platform: str = sys.platfor
         source = "VOX_DB_URL+VOX_DB_TOKEN" if token else "VOX_DB_URL+VOX_DB_ALLOW_NO_TOKEN"
         if path:
             return ReplicaDb(url, token, path, source=source + "+VOX_DB_PATH")
-        return RemoteDb(url, token, source=source)
+        return RemoteDb(url, token, source=source, driver=_remote_driver(environ))
     if url or token:
         legacy = _legacy(environ)
         if legacy is not None:

@@ -119,7 +119,7 @@ def make_engine(
         create_dirs: Create the local file's parent directory.
         remote_driver: For a remote primary, ``"hrana"`` (the default: :mod:`codex.engine._hrana`,
             which releases the GIL while it waits on the network) or ``"libsql"`` (the libSQL
-            driver's remote client); None reads ``VOX_DB_REMOTE_DRIVER``. Embedded replicas and local
+            driver's remote client); None takes the configuration's (``VOX_DB_REMOTE_DRIVER``). Embedded replicas and local
             files always use the libSQL driver.
         **engine_kw: Extra ``create_engine`` arguments (pool sizing, echo…).
 
@@ -158,12 +158,9 @@ def make_engine(
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
     begin_mode = "DEFERRED" if role == "read" else "IMMEDIATE"
 
-    driver = remote_driver if remote_driver is not None else os.environ.get("VOX_DB_REMOTE_DRIVER", "hrana")
-    if driver not in ("hrana", "libsql"):
-        raise ConfigError(f"VOX_DB_REMOTE_DRIVER must be 'hrana' or 'libsql', not {driver!r}")
     connector = (
         functools.partial(_hrana.connect, busy_timeout=busy_timeout_ms / 1000)
-        if config.mode == "remote" and driver == "hrana"
+        if config.mode == "remote" and (remote_driver or config.driver) == "hrana"
         else libsql_experimental.connect
     )
 

@@ -158,3 +158,18 @@ def test_configs_pickle_and_describe_the_same_keys(cfg: DbConfig) -> None:
     again = pickle.loads(pickle.dumps(cfg))
     assert again == cfg and again.mode == cfg.mode and TOK not in repr(again)
     assert set(cfg.describe()) == {"mode", "url", "path", "source", "token"}
+
+
+def test_remote_driver_is_hrana_unless_the_environment_picks_libsql() -> None:
+    pair = {"VOX_DB_URL": "libsql://db.example", "VOX_DB_TOKEN": "t"}
+    default = resolve_db_config(pair)
+    assert isinstance(default, RemoteDb) and default.driver == "hrana"
+    chosen = resolve_db_config({**pair, "VOX_DB_REMOTE_DRIVER": " LibSQL "})
+    assert isinstance(chosen, RemoteDb) and chosen.driver == "libsql"
+    assert resolve_db_config({**pair, "VOX_DB_REMOTE_DRIVER": ""}) == default  # empty counts as unset
+    legacy = resolve_db_config(
+        {"TURSO_URL": "libsql://db.example", "TURSO_AUTH_TOKEN": "t", "VOX_DB_REMOTE_DRIVER": "libsql"}
+    )
+    assert isinstance(legacy, RemoteDb) and legacy.driver == "libsql"
+    with pytest.raises(ConfigError, match="VOX_DB_REMOTE_DRIVER must be 'hrana' or 'libsql'"):
+        resolve_db_config({**pair, "VOX_DB_REMOTE_DRIVER": "odbc"})

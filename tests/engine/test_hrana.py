@@ -201,3 +201,13 @@ def test_engine_errors_and_unreachable_server(url: str) -> None:
     dead = make_engine(RemoteDb(url=f"http://127.0.0.1:{free_port()}", token="", source="test"))
     with pytest.raises(DatabaseUnavailable, match="cannot open the remote database"), dead.connect():
         pass
+
+
+def test_the_configured_driver_is_the_one_connected(url: str) -> None:
+    for driver, kind in (("hrana", _hrana.Connection), ("libsql", libsql_experimental.Connection)):
+        engine = make_engine(RemoteDb(url=url, token="", source="test", driver=driver))
+        try:
+            with engine.connect() as conn:
+                assert isinstance(conn.connection.dbapi_connection, kind)
+        finally:
+            engine.dispose()
