@@ -10,9 +10,11 @@ a transaction is open, one Hrana *stream* (its ``baton`` travels with each reque
 transaction every statement runs on a stream of its own, closed in the same request, as the libSQL
 driver does. Round trips are saved where that changes nothing:
 
-* ``BEGIN …`` is held back and sent with the transaction's first statement, as one Hrana *batch*
-  whose second step runs only if the BEGIN succeeded (a BEGIN refused for a lock can never let the
-  statement run outside the transaction); a transaction that ran no statement costs no round trip;
+* ``BEGIN …`` is held back until the transaction's first statement; a transaction that ran no
+  statement costs no round trip. A deferred BEGIN followed by a read goes with it, as one Hrana
+  *batch* whose second step runs only if the BEGIN succeeded. A BEGIN that takes the write lock
+  (``IMMEDIATE``) goes alone, and is retried while sqld answers "database is locked" at once
+  (:meth:`Connection._open`);
 * ``COMMIT`` / ``ROLLBACK`` close the stream in the same request;
 * each request asks the server whether the stream is still in a transaction (``get_autocommit``), so
   :meth:`Connection.rollback` after the server ended a transaction itself is a no-op, not an error.
