@@ -107,7 +107,7 @@ class ConfigFileSource(TomlConfigSettingsSource):
     """
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        super().__init__(settings_cls, toml_file=config_file_path(environ), toml_table_header=())
+        super().__init__(settings_cls, toml_file=config_file_path(environ))
 
     def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
         section = load_config_file(Path(str(file_path))).get("codex", {})
