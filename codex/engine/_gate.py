@@ -8,11 +8,10 @@ out. The gate makes that impossible: a writer waits for its turn **here**, in Py
 the GIL), before it checks out a connection, and gives up after ``timeout`` seconds with
 :class:`~codex.errors.DatabaseBusy` (nothing was sent to the database).
 
-Three doors, one count: :meth:`WriteGate.hold` for threads (``Store.begin``); :meth:`WriteGate.run`,
+Two doors, one count: :meth:`WriteGate.hold` for threads (``Store.begin``); :meth:`WriteGate.run`,
 the *write lane*, for the event loop: one thread runs the units of work of the loop's requests back to
 back, so a request waiting for its turn holds no worker thread, and the event loop (busy with every
-other request) is not on the path from one write to the next; and :meth:`WriteGate.turn`, the
-loop-side door for background tasks that want a worker thread of their own.
+other request) is not on the path from one write to the next.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from codex.errors import DatabaseBusy
@@ -55,7 +54,6 @@ class WriteGate:
         self.slots, self.timeout = slots, timeout
         self._sem = threading.BoundedSemaphore(slots)
         self._local = threading.local()
-        self._async: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._lane: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
         self._lane_lock = threading.Lock()
         self.waits = 0
@@ -97,34 +95,6 @@ class WriteGate:
         finally:
             self._local.depth = 0
             self._sem.release()
-
-    @contextlib.asynccontextmanager
-    async def turn(self, timeout: float | None = None) -> AsyncIterator[None]:
-        """Wait on the event loop (no thread held) until a write may start, then let one thread in.
-
-        The async door bounds how many requests of this loop go to a thread to write at once, so the
-        thread they run in takes the thread-level slot (:meth:`hold`) without waiting.
-
-        Raises:
-            DatabaseBusy: No turn within ``timeout`` seconds.
-        """
-        loop = asyncio.get_running_loop()
-        sem = self._async.get(loop)
-        if sem is None:
-            sem = self._async[loop] = asyncio.Semaphore(self.slots)
-        wait = self.timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(wait):
-                await sem.acquire()
-        except TimeoutError:
-            self.refusals += 1
-            raise DatabaseBusy(
-                f"no write turn within {wait:g} s; nothing was written, retry shortly", retry_after=1
-            ) from None
-        try:
-            yield
-        finally:
-            sem.release()
 
     # -- the write lane ------------------------------------------------------------------------------
     async def run(self, work: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
