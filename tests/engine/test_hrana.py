@@ -140,7 +140,45 @@ def test_a_script_keeps_its_pragma_and_transaction_on_one_stream(
     assert conn.in_transaction
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (0,)
     conn.rollback()
-    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)  # a new stream: sqld's default
+    # The stream outlives the transaction, so its pragma does too, as on a SQLite connection.
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (0,)
+    conn.execute("PRAGMA foreign_keys=ON")
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert connect().execute("PRAGMA foreign_keys").fetchone() == (1,)  # another stream: sqld's default
+
+
+def test_the_stream_is_kept_between_transactions_and_replaced_when_gone(
+    connect: Callable[[], _hrana.Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = connect()
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.execute("PRAGMA foreign_keys=OFF")  # lives as long as the stream's connection: the marker
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.rollback()  # nothing open: sends nothing
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (0,)  # the same stream
+    conn._baton = "forgotten"  # as after a server restart
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)  # sent again on a new stream
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    conn.execute("PRAGMA foreign_keys=OFF")
+    monkeypatch.setattr(_hrana, "STREAM_IDLE", 0.0)  # every idle stream is let go before the next request
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+
+
+def test_a_stream_the_server_expired_is_replaced(
+    connect: Callable[[], _hrana.Connection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_hrana, "STREAM_IDLE", 60.0)  # keep it past sqld's 10 s expiry
+    conn = connect()
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    baton = conn._baton
+    time.sleep(10.5)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES (1)")  # STREAM_EXPIRED, then the BEGIN goes on a new stream
+    assert conn._baton not in (None, baton)
+    conn.commit()
+    assert connect().execute("SELECT count(*) FROM t").fetchone() == (1,)
 
 
 def test_threads_overlap_their_round_trips(connect: Callable[[], _hrana.Connection]) -> None:
