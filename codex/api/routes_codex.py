@@ -29,7 +29,6 @@ from codex.api.errors import ApiError
 from codex.api.registry import Mutation, Query, Registry
 from codex.api.state import AppState
 from codex.errors import InvalidInput
-from codex.repositories.changelog import ChangeLogRepository
 from codex.repositories.reactivity import (
     QuerySnapshotRepository,
     canonical_json,
@@ -129,9 +128,8 @@ def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) 
     """
     key = snapshot_key(query.name, params.model_dump(mode="json"))
     with state.store.connect(tenant=who.tenant) as conn:
-        cursor = ChangeLogRepository(conn).head()
         result = query.run(conn, who, params)
-        latest, version = QuerySnapshotRepository(conn).latest_with_version(key)
+        latest, version, cursor = QuerySnapshotRepository(conn).latest_with_version(key)
     digest = keccak256_hex(canonical_json(result))
     if latest is not None and latest.digest == digest:
         return QueryResponse(

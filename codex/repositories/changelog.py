@@ -44,6 +44,7 @@ __all__ = [
     "ChangeRow",
     "ChangeTail",
     "TopicPattern",
+    "head_expression",
     "validate_topic",
 ]
 
@@ -52,6 +53,14 @@ _sequence = sa.table("sqlite_sequence", sa.column("name", sa.Text), sa.column("s
 _LAST_ASSIGNED = sa.select(_sequence.c.seq).where(_sequence.c.name == _t.name).scalar_subquery()
 """The largest id AUTOINCREMENT ever assigned (it survives the rows' deletion)."""
 _HEAD = sa.select(sa.func.coalesce(sa.select(sa.func.max(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED, 0))
+
+
+def head_expression() -> sa.ScalarSelect[Any]:
+    """:meth:`ChangeLogRepository.head` as a scalar subquery, for a statement that reads it together
+    with other things (one round trip to a remote primary instead of two)."""
+    return _HEAD.scalar_subquery()
+
+
 _OLDEST = sa.select(
     sa.func.coalesce(sa.select(sa.func.min(_t.c.id)).scalar_subquery(), _LAST_ASSIGNED + 1, 1)
 )

@@ -37,6 +37,7 @@ emits change-log rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -48,7 +49,7 @@ import sqlalchemy as sa
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
 from codex.repositories._rows import row_as
-from codex.repositories.changelog import validate_topic
+from codex.repositories.changelog import head_expression, validate_topic
 from codex.repositories.gateway import TableGateway
 from codex.schema import keccak256_hex
 from domains.codex_reactivity import (
@@ -69,6 +70,7 @@ __all__ = [
     "QuerySnapshotRow",
     "RecordedResult",
     "SchemaLineageRepository",
+    "SnapshotState",
     "SubscriptionRepository",
     "SubscriptionRow",
     "canonical_json",
@@ -603,6 +605,36 @@ class RecordedResult(NamedTuple):
     changed: bool
 
 
+class SnapshotState(NamedTuple):
+    """What a named query's read needs besides its result (:meth:`QuerySnapshotRepository.latest_with_version`)."""
+
+    snapshot: QuerySnapshotRow | None
+    """The key's newest snapshot, or None."""
+    version: int
+    """The key's projection version (0 before the first)."""
+    head: int
+    """The change-log head of the same read."""
+
+
+@functools.cache
+def _state_statement(scoped: bool) -> sa.Select[Any]:
+    """The statement of :meth:`QuerySnapshotRepository.latest_with_version`, built once: it runs on every
+    named query, and building it each time was a sixth of the read path's CPU."""
+    t, v = codex_query_snapshots, codex_projection_versions
+    version = sa.select(sa.func.coalesce(sa.func.max(v.c.version), 0)).where(
+        v.c.projection_name == sa.bindparam("projection")
+    )
+    latest = sa.select(*t.c).where(t.c.query_name == sa.bindparam("key"))
+    if scoped:
+        version = version.where(v.c.tenant_id == sa.bindparam("tenant"))
+        latest = latest.where(t.c.tenant_id == sa.bindparam("tenant"))
+    newest = latest.order_by(t.c.created_at.desc(), _ROWID.desc()).limit(1).subquery()
+    one = sa.select(sa.literal(1).label("one")).subquery()
+    return sa.select(
+        head_expression().label("codex_head"), version.scalar_subquery().label("codex_version"), newest
+    ).select_from(one.outerjoin(newest, sa.true()))
+
+
 class QuerySnapshotRepository(Repository):
     """The tenant-owned ``codex_query_snapshots`` table: named-query results with a Keccak-256 digest.
 
@@ -658,23 +690,17 @@ class QuerySnapshotRepository(Repository):
         """
         return self._one_or_none(QuerySnapshotRow, self._newest_first(query_name).limit(1))
 
-    def latest_with_version(self, query_name: str) -> tuple[QuerySnapshotRow | None, int]:
-        """:meth:`latest` and the key's projection version (:meth:`ProjectionRepository.current`), in
-        one statement (one round trip to a remote primary on the read path of every named query)."""
-        v = codex_projection_versions
-        version = sa.select(sa.func.coalesce(sa.func.max(v.c.version), 0)).where(
-            v.c.projection_name == f"{self.tenant}:{query_name}"
-        )
-        if self.scope.tenant is not None:
-            version = version.where(v.c.tenant_id == self.scope.tenant)
-        latest = self._newest_first(query_name).limit(1).subquery()
-        one = sa.select(sa.literal(1).label("one")).subquery()
-        stmt = sa.select(version.scalar_subquery().label("codex_version"), latest).select_from(
-            one.outerjoin(latest, sa.true())
-        )
-        row = self._execute(stmt).one()
+    def latest_with_version(self, query_name: str) -> SnapshotState:
+        """:meth:`latest`, the key's projection version (:meth:`ProjectionRepository.current`) and the
+        change-log head (:meth:`ChangeLogRepository.head`), read in one statement: one round trip to a
+        remote primary on the read path of every named query, and all three of the same snapshot."""
+        tenant = self.scope.tenant
+        params = {"key": query_name, "projection": f"{self.tenant}:{query_name}"}
+        if tenant is not None:
+            params["tenant"] = tenant
+        row = self._execute(_state_statement(tenant is not None), params).one()
         snapshot = None if row.id is None else row_as(QuerySnapshotRow, row)
-        return snapshot, int(row.codex_version or 0)
+        return SnapshotState(snapshot, int(row.codex_version or 0), int(row.codex_head or 0))
 
     def latest_of_query(self, query_name: str) -> QuerySnapshotRow | None:
         """The newest snapshot of any parameter set of a query (keys ``<query_name>?…``), or None.

@@ -423,14 +423,17 @@ def test_snapshots_and_projections_are_per_tenant(store: Store) -> None:
 def test_latest_with_version_is_latest_and_current_in_one_read(store: Store) -> None:
     with store.begin(tenant="t1") as conn:
         snaps = QuerySnapshotRepository(conn)
-        assert snaps.latest_with_version("q?{}") == (None, 0)
+        assert snaps.latest_with_version("q?{}") == (None, 0, ChangeLogRepository(conn).head())
         snaps.record_result("q?{}", [1])
         snaps.record_result("q?{}", [2])
     with store.begin(tenant="t2") as conn:  # another tenant's versions and snapshots never count
         for n in range(3):
             QuerySnapshotRepository(conn).record_result("q?{}", [n, "other"])
+    with store.begin(tenant="t1") as conn:
+        ChangeLogRepository(conn).append("t/x", "insert")
     with store.connect(tenant="t1") as conn:
-        latest, version = QuerySnapshotRepository(conn).latest_with_version("q?{}")
+        latest, version, head = QuerySnapshotRepository(conn).latest_with_version("q?{}")
         assert latest == QuerySnapshotRepository(conn).latest("q?{}")
         assert latest is not None and latest.result == [2]
         assert version == ProjectionRepository(conn).current("q?{}") == 2
+        assert head == ChangeLogRepository(conn).head() > 0
