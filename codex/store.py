@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 import sqlalchemy as sa
 
 from codex.config import DbConfig, environ_with_file, resolve_db_config
-from codex.engine import READ_ONLY, WriteGate, make_engine, sync_replica, translate_db_error
+from codex.engine import READ_ONLY, Outcome, WriteGate, make_engine, sync_replica, translate_db_error
 from codex.errors import DatabaseUnavailable
 from codex.migrate import (
     VerifyReport,
@@ -138,6 +138,47 @@ class Store:
                 attempt += 1
                 time.sleep(0.05 * attempt)
 
+    async def write(self, work: Callable[[sa.Connection], T], *, tenant: str | None = None) -> T:
+        """Run ``work(conn)`` on the write lane, as :meth:`run_write` would, and return its result.
+
+        The units queued on the lane together run in **one** write transaction (group commit), each
+        inside its own savepoint and bound to its own tenant: a unit that raises is rolled back to its
+        savepoint and gets its error; the others commit together. On a remote primary that turns two
+        round trips per unit (``BEGIN``, ``COMMIT``), paid while holding the write lock, into two per
+        group. The retry rules are :meth:`run_write`'s, for the group as a whole: a database error
+        before the commit was sent runs every unit again; one from the commit reaches every unit that
+        did not fail on its own, with ``commit_sent=True``.
+        """
+        result: T = await self.write_gate.run_grouped(self._run_units, (work, tenant))
+        return result
+
+    def _run_units(
+        self, units: list[tuple[Callable[[sa.Connection], object], str | None]], retries: int = 2
+    ) -> list[Outcome]:
+        attempt = 0
+        while True:
+            outcomes: list[Outcome] = []
+            committing = False
+            try:
+                with self.begin() as conn:
+                    changed = None
+                    for work, tenant in units:
+                        outcomes.append(_run_unit(conn, work, tenant))
+                        changed = conn.info.pop(LAST_CHANGE_KEY, None) or changed
+                    conn.execution_options(codex_tenant=None)
+                    if changed is not None:
+                        conn.info[LAST_CHANGE_KEY] = changed  # the commit listeners run
+                    committing = True
+                return outcomes
+            except DatabaseUnavailable as exc:
+                if committing:  # the commit itself failed: it may have landed, never run the units again
+                    lost = type(exc)(exc.message, **{**exc.details, "commit_sent": True})
+                    return [(None, lost) if error is None else (result, error) for result, error in outcomes]
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                time.sleep(0.05 * attempt)
+
     @contextmanager
     def connect(self, *, tenant: str | None = None) -> Iterator[sa.Connection]:
         """A read connection: its transactions are ``BEGIN DEFERRED`` and take no write lock.
@@ -201,6 +242,29 @@ class Store:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.dispose()
+
+
+def _run_unit(conn: sa.Connection, work: Callable[[sa.Connection], object], tenant: str | None) -> Outcome:
+    """One unit of a group (:meth:`Store.write`): bound to its tenant, inside a savepoint.
+
+    An error that leaves the transaction usable (a refused statement, a validation error) rolls the
+    unit back to its savepoint and is its outcome; a :class:`DatabaseUnavailable` (the transaction or
+    the connection is lost) propagates, for the group to run again.
+    """
+    conn.execution_options(codex_tenant=tenant)
+    conn.info.pop(LAST_CHANGE_KEY, None)
+    savepoint = conn.begin_nested()
+    try:
+        result = work(conn)
+    except Exception as exc:
+        error = translate_db_error(exc) if isinstance(exc, sa.exc.DBAPIError) else exc
+        if isinstance(error, DatabaseUnavailable):
+            raise error from exc
+        conn.info.pop(LAST_CHANGE_KEY, None)
+        savepoint.rollback()
+        return None, error
+    savepoint.commit()
+    return result, None
 
 
 def open_store(

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -45,6 +46,7 @@ __all__ = [
     "QueryResponse",
     "SnapshotResponse",
     "add_codex_routes",
+    "mutation_unit",
     "read_latest_snapshot",
     "run_query",
 ]
@@ -79,15 +81,15 @@ class SnapshotResponse(BaseModel):
     created_at: str
 
 
-def run_mutation(
-    state: AppState, who: Principal, mutation: Mutation, body: BaseModel, idempotency_key: str | None = None
-) -> MutateResponse:
-    """Run a mutation in the tenant's write transaction, with its usage consumption.
+def mutation_unit(
+    who: Principal, mutation: Mutation, body: BaseModel, idempotency_key: str | None = None
+) -> Callable[[Connection], MutateResponse]:
+    """A mutation as a unit of work for the tenant's write transaction, with its usage consumption.
 
-    The unit of work is retried when the database refused it before the commit was sent (a lock or a
-    server-side timeout: nothing was written); see :meth:`codex.store.Store.run_write`. With an
-    ``idempotency_key`` the response is stored in the same transaction, and a request that repeats the
-    key gets the stored response without running again (the same key with another body is refused).
+    With an ``idempotency_key`` the response is stored in the same transaction, and a request that
+    repeats the key gets the stored response without running again (the same key with another body is
+    refused). The unit may run more than once (:meth:`codex.store.Store.run_write` retries it when the
+    database refused it before the commit was sent: nothing was written).
     """
     request_hash = keccak256_hex(canonical_json([mutation.name, body.model_dump(mode="json")]))
 
@@ -115,7 +117,14 @@ def run_mutation(
             keys.remember(who.tenant, idempotency_key, request_hash, response.model_dump_json())
         return response
 
-    return state.store.run_write(work, tenant=who.tenant)
+    return work
+
+
+def run_mutation(
+    state: AppState, who: Principal, mutation: Mutation, body: BaseModel, idempotency_key: str | None = None
+) -> MutateResponse:
+    """Run a mutation (:func:`mutation_unit`) in its own write transaction, from a worker thread."""
+    return state.store.run_write(mutation_unit(who, mutation, body, idempotency_key), tenant=who.tenant)
 
 
 def run_query(state: AppState, who: Principal, query: Query, params: BaseModel) -> QueryResponse:
@@ -210,8 +219,9 @@ def _mutation_route(mutation: Mutation) -> Any:
     ) -> MutateResponse:
         state: AppState = request.app.state.codex
         key = None if idempotency_key is None else IdempotencyRepository.validate_key(idempotency_key)
-        # the write lane: waits on the loop, not in a worker thread
-        return await state.store.write_gate.run(run_mutation, state, who, mutation, body, key)
+        # the write lane: waits on the loop, not in a worker thread; grouped with the mutations
+        # queued beside it in one transaction
+        return await state.store.write(mutation_unit(who, mutation, body, key), tenant=who.tenant)
 
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     body = inspect.Parameter("body", positional, annotation=mutation.model)

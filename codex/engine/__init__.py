@@ -15,12 +15,13 @@ from codex.engine._factory import (
     safe_params,
     sync_replica,
 )
-from codex.engine._gate import WriteGate
+from codex.engine._gate import Outcome, WriteGate
 
 __all__ = [
     "FOREIGN_KEYS_OFF",
     "READ_ONLY",
     "LibsqlDriverError",
+    "Outcome",
     "Role",
     "WriteGate",
     "classify_driver_error",

@@ -56,6 +56,7 @@ paramstyle = "qmark"
 _BEGIN = re.compile(r"\s*BEGIN\b", re.IGNORECASE)
 _TAKES_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
 _READ = re.compile(r"\s*(SELECT|VALUES|EXPLAIN)\b", re.IGNORECASE)
+_SAVEPOINT = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.IGNORECASE)
 _AUTOCOMMIT = {"type": "get_autocommit"}
 STREAM_IDLE = 5.0
 """Seconds a stream may sit idle between transactions before it is let go (sqld expires it after 10)."""
@@ -248,6 +249,7 @@ class Connection:
         self._stream_path: str | None = None
         self._in_txn = False
         self._begin: str | None = None
+        self._held: list[str] = []
         self._closed = False
         self.isolation_level: str | None = None
 
@@ -290,7 +292,11 @@ class Connection:
             self._baton, self._stream_path = None, None  # the server expires it
         reused = not self._in_txn and self._baton is not None
         body = json.dumps({"baton": self._baton, "requests": [*requests, _AUTOCOMMIT]}).encode()
-        status, raw = self._post(body)
+        try:
+            status, raw = self._post(body)
+        except Error:  # no answer: the stream's state is unknown, the server expires it
+            self._baton, self._stream_path, self._in_txn = None, None, False
+            raise
         if status != 200:
             self._baton, self._stream_path, self._in_txn = None, None, False
             text = raw.decode("utf-8", "replace")
@@ -352,14 +358,16 @@ class Connection:
 
     def _batch(self, steps: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
         """Run ``steps`` (each conditioned on the previous one) as one batch on the stream; returns
-        their results. A held-back deferred BEGIN followed by a read goes first in the same batch."""
+        their results. What was held back goes first in the same batch: a deferred BEGIN followed by a
+        read, and the savepoint statements (a lock-taking BEGIN is sent alone first, :meth:`_open`)."""
         begin = self._begin
         if begin is not None and (_TAKES_LOCK.match(begin) or not _READ.match(steps[0]["stmt"]["sql"])):
             self._open()
             begin = None
         self._begin = None
-        if begin is not None:
-            steps = [{"stmt": {"sql": begin, "want_rows": False}}, *steps]
+        held = [*([begin] if begin is not None else []), *self._held]
+        self._held = []
+        steps = [*({"stmt": {"sql": sql, "want_rows": False}} for sql in held), *steps]
         for i, step in enumerate(steps[1:], start=1):
             step["condition"] = {"type": "ok", "step": i - 1}
         (result,) = self._pipeline([{"type": "batch", "batch": {"steps": steps}}])
@@ -368,14 +376,17 @@ class Connection:
             if error is not None:
                 raise _error(error)
         results: list[dict[str, Any] | None] = batch["step_results"]
-        return results[1:] if begin is not None else results
+        return results[len(held) :]
 
     def _run(self, sql: str, params: Sequence[Any] | None) -> dict[str, Any] | None:
         if _BEGIN.match(sql) and not self._in_txn and self._begin is None:
             self._begin = sql  # sent with the first statement of the transaction
             return None
+        if self.in_transaction and not params and _SAVEPOINT.match(sql):
+            self._held.append(sql)  # sent with the next statement, or the COMMIT
+            return None
         stmt = _stmt(sql, params)
-        if self._begin is not None:
+        if self._begin is not None or self._held:
             return self._batch([{"stmt": stmt}])[0]
         (result,) = self._pipeline([{"type": "execute", "stmt": stmt}])
         executed: dict[str, Any] = self._ok(result)["result"]
@@ -398,8 +409,8 @@ class Connection:
     def executescript(self, script: str) -> None:
         """Run ``;``-separated statements in one request, on the connection's stream (a script that
         opens a transaction keeps it open, with the pragmas it set)."""
-        if self._begin is not None:
-            self._run("SELECT 1", None)  # open the held-back transaction first
+        if self._begin is not None or self._held:
+            self._batch([{"stmt": {"sql": "SELECT 1", "want_rows": False}}])  # what was held back first
         (result,) = self._pipeline([{"type": "sequence", "sql": script}])
         self._ok(result)
 
@@ -415,16 +426,19 @@ class Connection:
 
     def _end(self, sql: str) -> None:
         self._begin = None
+        held, self._held = self._held, []
         if not self._in_txn:
             return
-        try:
-            (result,) = self._pipeline([{"type": "execute", "stmt": {"sql": sql, "want_rows": False}}])
-        finally:
-            self._in_txn = False
-        if result.get("type") == "error" and sql == "COMMIT":
-            raise _error(result["error"])
+        if sql == "COMMIT":
+            # With the savepoint statements held back, in one batch; a refused COMMIT leaves the
+            # transaction open (the server says so), for the caller's ROLLBACK.
+            self._held = held
+            self._batch([{"stmt": {"sql": sql, "want_rows": False}}])
+            return
+        (result,) = self._pipeline([{"type": "execute", "stmt": {"sql": sql, "want_rows": False}}])
         # A refused ROLLBACK means the server already ended the transaction (it timed it out, or a
         # statement failed hard): it is over either way, and raising would hide the error that led here.
+        del result
 
     def commit(self) -> None:
         """Commit the open transaction (nothing to do when none is open)."""

@@ -93,7 +93,7 @@ def test_held_back_begin_costs_nothing_and_a_refused_begin_runs_nothing(
     conn.execute("BEGIN DEFERRED")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
     conn.rollback()
-    assert posts == 2  # a deferred BEGIN went with the SELECT; ROLLBACK closed the stream
+    assert posts == 2  # a deferred BEGIN went with the SELECT; then the ROLLBACK
     conn.execute("BEGIN IMMEDIATE")  # takes the lock: sent alone, never batched with what follows
     conn.execute("INSERT INTO t (v) VALUES ('a')")
     conn.commit()
@@ -104,6 +104,46 @@ def test_held_back_begin_costs_nothing_and_a_refused_begin_runs_nothing(
         conn.execute("INSERT INTO t (v) VALUES ('b')")
     assert not conn.in_transaction
     assert conn.execute("SELECT v FROM t").fetchall() == [("a",)]
+
+
+def test_savepoints_go_with_the_next_statement_and_keep_their_meaning(
+    connect: Callable[[], _hrana.Connection],
+) -> None:
+    conn = connect()
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+    posts = 0
+    post = conn._post
+
+    def counting(body: bytes) -> tuple[int, bytes]:
+        nonlocal posts
+        posts += 1
+        return post(body)
+
+    conn._post = counting  # type: ignore[method-assign]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("SAVEPOINT one")
+    conn.execute("INSERT INTO t (v) VALUES ('a')")  # BEGIN alone, then SAVEPOINT + INSERT
+    conn.execute("RELEASE SAVEPOINT one")
+    conn.execute("SAVEPOINT two")
+    with pytest.raises(_hrana.IntegrityError):
+        conn.execute("INSERT INTO t (v) VALUES ('a')")  # RELEASE + SAVEPOINT + INSERT (refused)
+    conn.execute("INSERT INTO t (v) VALUES ('b')")  # the transaction goes on
+    conn.execute("ROLLBACK TO SAVEPOINT two")
+    conn.execute("SAVEPOINT three")
+    conn.execute("INSERT INTO t (v) VALUES ('c')")
+    conn.execute("RELEASE SAVEPOINT three")
+    conn.commit()  # RELEASE + COMMIT
+    assert posts == 6 and not conn.in_transaction
+    assert conn.execute("SELECT v FROM t ORDER BY v").fetchall() == [("a",), ("c",)]
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t (v) VALUES ('d')")
+    conn.execute("RELEASE SAVEPOINT nosuch")
+    with pytest.raises(_hrana.DatabaseError, match="no such savepoint"):
+        conn.commit()  # a refused step: the COMMIT did not run, the transaction is still open
+    assert conn.in_transaction
+    conn.rollback()
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
 
 
 def test_transactions_commit_roll_back_and_see_their_own_writes(
