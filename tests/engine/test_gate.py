@@ -131,3 +131,48 @@ def test_the_lane_and_threads_share_one_slot() -> None:
     asyncio.run(main())
     gate.close()
     assert events == ["thread done", "lane ran"]
+
+
+def test_grouped_jobs_queued_together_reach_their_runner_in_one_call_in_order() -> None:
+    gate = WriteGate(1, timeout=5)
+    calls: list[list[int]] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def blocker() -> None:
+        started.set()
+        release.wait(5)
+
+    def runner(items: list[int]) -> list[tuple[object, BaseException | None]]:
+        calls.append(items)
+        return [(None, ValueError(f"odd {n}")) if n % 2 else (n * 10, None) for n in items]
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(gate.run(blocker))  # keeps the lane busy while the others queue
+        await asyncio.to_thread(started.wait, 5)
+        grouped = [asyncio.ensure_future(gate.run_grouped(runner, n)) for n in range(5)]
+        plain = asyncio.ensure_future(gate.run(lambda: "plain"))  # another kind: not in the group
+        more = [asyncio.ensure_future(gate.run_grouped(runner, n)) for n in (10, 12)]
+        await asyncio.sleep(0.05)
+        release.set()
+        await first
+        return await asyncio.gather(*grouped, plain, *more, return_exceptions=True)
+
+    out = asyncio.run(main())
+    assert calls == [[0, 1, 2, 3, 4], [10, 12]]  # the plain job ended the first group
+    assert out[0] == 0 and out[2] == 20 and out[4] == 40 and out[5] == "plain" and out[6:] == [100, 120]
+    assert isinstance(out[1], ValueError) and str(out[3]) == "odd 3"
+    gate.close()
+
+
+def test_a_runner_that_raises_fails_every_job_of_its_group() -> None:
+    gate = WriteGate(1, timeout=5)
+
+    def runner(items: list[int]) -> list[tuple[object, BaseException | None]]:
+        raise DatabaseBusy("lost", retry_after=1)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(gate.run_grouped(runner, n) for n in range(3)), return_exceptions=True)
+
+    assert all(isinstance(e, DatabaseBusy) for e in asyncio.run(main()))
+    gate.close()
