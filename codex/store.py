@@ -26,7 +26,16 @@ from typing import Literal, TypeVar
 import sqlalchemy as sa
 
 from codex.config import DbConfig, environ_with_file, resolve_db_config
-from codex.engine import READ_ONLY, Outcome, WriteGate, make_engine, sync_replica, translate_db_error
+from codex.engine import (
+    READ_ONLY,
+    WRITE_CACHE,
+    Outcome,
+    WriteGate,
+    host_lock_for,
+    make_engine,
+    sync_replica,
+    translate_db_error,
+)
 from codex.errors import DatabaseUnavailable
 from codex.migrate import (
     VerifyReport,
@@ -56,7 +65,10 @@ class Store:
 
     def __init__(self, config: DbConfig, *, busy_timeout_ms: int = 5000, write_slots: int = 1) -> None:
         self.config = config
-        self.write_gate = WriteGate(write_slots, timeout=busy_timeout_ms / 1000)
+        host_lock = (
+            host_lock_for(_database_name(config)) if write_slots == 1 and config.mode != "memory" else None
+        )
+        self.write_gate = WriteGate(write_slots, timeout=busy_timeout_ms / 1000, host_lock=host_lock)
         """At most ``write_slots`` write transactions in flight in this process (see :mod:`codex.engine._gate`)."""
         self.engine = make_engine(config, role="write", busy_timeout_ms=busy_timeout_ms)
         if config.mode == "local":
@@ -88,6 +100,7 @@ class Store:
             try:
                 with self.engine.begin() as conn:
                     conn.info.pop(LAST_CHANGE_KEY, None)
+                    conn.info[WRITE_CACHE] = {}
                     if tenant is not None:
                         conn.execution_options(codex_tenant=tenant)
                     try:
@@ -95,6 +108,7 @@ class Store:
                         changed = conn.info.pop(LAST_CHANGE_KEY, None) is not None
                     finally:
                         conn.info.pop(LAST_CHANGE_KEY, None)
+                        conn.info.pop(WRITE_CACHE, None)
             except sa.exc.DBAPIError as exc:
                 raise translate_db_error(exc) from exc
             if self.config.mode == "replica":
@@ -242,6 +256,13 @@ class Store:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.dispose()
+
+
+def _database_name(config: DbConfig) -> str:
+    """What names the database the same way in every process of this machine: the primary's URL, or
+    the local file's absolute path."""
+    url = getattr(config, "url", None)
+    return str(url) if url else os.path.abspath(str(getattr(config, "path", "")))
 
 
 def _run_unit(conn: sa.Connection, work: Callable[[sa.Connection], object], tenant: str | None) -> Outcome:

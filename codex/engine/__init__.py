@@ -6,6 +6,7 @@ from codex.engine._errors import LibsqlDriverError, classify_driver_error, trans
 from codex.engine._factory import (
     FOREIGN_KEYS_OFF,
     READ_ONLY,
+    WRITE_CACHE,
     Role,
     dbapi_connection,
     engine_mode,
@@ -16,10 +17,13 @@ from codex.engine._factory import (
     sync_replica,
 )
 from codex.engine._gate import Outcome, WriteGate
+from codex.engine._hostlock import HostLock, host_lock_for
 
 __all__ = [
     "FOREIGN_KEYS_OFF",
     "READ_ONLY",
+    "WRITE_CACHE",
+    "HostLock",
     "LibsqlDriverError",
     "Outcome",
     "Role",
@@ -28,6 +32,7 @@ __all__ = [
     "dbapi_connection",
     "engine_mode",
     "engine_url",
+    "host_lock_for",
     "make_engine",
     "raw_connection",
     "safe_params",

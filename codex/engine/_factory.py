@@ -44,6 +44,7 @@ from codex.errors import ConfigError, DatabaseUnavailable
 __all__ = [
     "FOREIGN_KEYS_OFF",
     "READ_ONLY",
+    "WRITE_CACHE",
     "Role",
     "dbapi_connection",
     "engine_mode",
@@ -64,6 +65,11 @@ _MODES: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 FOREIGN_KEYS_OFF = "codex_foreign_keys_off"
 """``conn.info`` key: while set, the connection's transactions begin with foreign keys OFF (migrations)."""
+
+WRITE_CACHE = "codex_write_cache"
+"""``conn.info`` key of a dict that lives exactly as long as a write transaction of ``Store.begin`` (it
+holds the write lock, so what it read cannot change under it but by its own writes): repositories may
+keep reads there that their own writes keep current (the governing usage limits)."""
 
 READ_ONLY: Mapping[str, Any] = {"codex_read_only": True}
 """Execution options that make a connection's transactions ``BEGIN DEFERRED`` (no write lock)."""

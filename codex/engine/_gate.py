@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from codex.engine._hostlock import HostLock
 from codex.errors import DatabaseBusy
 
 __all__ = ["MAX_GROUP", "GroupRunner", "Outcome", "WriteGate"]
@@ -55,12 +56,16 @@ class WriteGate:
     Args:
         slots: Write transactions allowed in flight (1 for a local file and for a remote primary).
         timeout: Seconds a writer waits for its turn before :class:`DatabaseBusy`.
+        host_lock: Also take turns with the other processes of this machine that write to the same
+            database (:mod:`codex.engine._hostlock`); needs ``slots == 1``.
     """
 
-    def __init__(self, slots: int = 1, timeout: float = 5.0) -> None:
+    def __init__(self, slots: int = 1, timeout: float = 5.0, host_lock: HostLock | None = None) -> None:
         if slots < 1:
             raise ValueError("a write gate needs at least one slot")
-        self.slots, self.timeout = slots, timeout
+        if host_lock is not None and slots != 1:
+            raise ValueError("a host lock is held by one writer of a process at a time: use one slot")
+        self.slots, self.timeout, self.host_lock = slots, timeout, host_lock
         self._sem = threading.BoundedSemaphore(slots)
         self._local = threading.local()
         self._lane: queue.SimpleQueue[tuple[Any, ...] | None] | None = None
@@ -98,11 +103,19 @@ class WriteGate:
                     waited_s=round(time.monotonic() - started, 3),
                     retry_after=1,
                 )
+        try:
+            if self.host_lock is not None:
+                self.host_lock.acquire(wait)
+        except BaseException:
+            self._sem.release()
+            raise
         self._local.depth = 1
         try:
             yield
         finally:
             self._local.depth = 0
+            if self.host_lock is not None:
+                self.host_lock.release()
             self._sem.release()
 
     # -- the write lane ------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from codex.engine import WRITE_CACHE
 from codex.errors import InvalidInput, NotFound, QuotaExceeded
 from codex.repositories._base import Repository, clamp_limit
 from codex.repositories.changelog import validate_topic
@@ -317,6 +318,7 @@ class UsageRepository(Repository):
         self._check_vocab(period_kind, PERIOD_KINDS, "period_kind")
         self._int(limit_value, "limit_value", 0)
         self._check_vocab(enforcement, ENFORCEMENTS, "enforcement")
+        self._limits_changed()
         row = self._raw(
             _UPSERT_LIMIT, (metric_key, scope_kind, scope_id, period_kind, limit_value, enforcement)
         ).fetchone()
@@ -407,12 +409,29 @@ class UsageRepository(Repository):
         params: list[str] = [metric_key]
         for kind, sid in levels:
             params += (kind, sid)
+        # In a write transaction of Store.begin the answer cannot change but by this transaction's own
+        # set_limit/delete_limit (which drop it): a group of mutations looks it up once.
+        cache: dict[Any, UsageLimit | None] | None = self.conn.info.get(WRITE_CACHE)
+        key = ("usage-governing", *params)
+        if cache is not None and key in cache:
+            return cache[key]
         sql = _lookup_sql(len(levels))
         rows = self._raw(sql, tuple(params)).fetchall() if hot else self._sql(sql, tuple(params)).all()
-        if not rows:
-            return None
-        best = min(rows, key=lambda r: (levels.index((r[2], r[3])), _PERIOD_RANK.get(r[4], 99)))
-        return _limit_row(best)
+        best = (
+            _limit_row(min(rows, key=lambda r: (levels.index((r[2], r[3])), _PERIOD_RANK.get(r[4], 99))))
+            if rows
+            else None
+        )
+        if cache is not None:
+            cache[key] = best
+        return best
+
+    def _limits_changed(self) -> None:
+        """Forget the governing limits this write transaction looked up (a limit was written)."""
+        cache = self.conn.info.get(WRITE_CACHE)
+        if cache is not None:
+            for key in [k for k in cache if k[0] == "usage-governing"]:
+                del cache[key]
 
     def delete_limit(self, metric_key: str, scope_kind: str, scope_id: str, period_kind: str) -> None:
         """Remove a limit (the scope falls back to the next level). Emits ``delete``.
@@ -433,6 +452,7 @@ class UsageRepository(Repository):
             )
             .returning(t.c.id)
         )
+        self._limits_changed()
         limit_id = self._execute(stmt).scalar_one_or_none()
         if limit_id is None:
             raise NotFound(f"no {period_kind} limit for {metric_key} ({scope_kind}:{scope_id})")

@@ -383,3 +383,17 @@ def test_quota_exceeded_escaping_the_block_rolls_back_earlier_work(store: Store)
     with store.connect() as conn:
         assert UsageRepository(conn).list_counters() == []
         assert ChangeLogRepository(conn).count() == 1  # only the set_limit row
+
+
+def test_a_limit_written_in_the_same_write_transaction_governs_its_next_consume(store: Store) -> None:
+    """consume() keeps the governing limit for the rest of a write transaction; writing a limit drops it."""
+    with store.begin() as conn:
+        usage = UsageRepository(conn)
+        assert usage.consume("m.x", "tenant", "t1", 1, tenant_id="t1").allowed  # no limit yet
+        usage.set_limit("m.x", "tenant", "t1", "none", 1, "hard")
+        with pytest.raises(QuotaExceeded):
+            usage.consume("m.x", "tenant", "t1", 1, tenant_id="t1")
+        usage.delete_limit("m.x", "tenant", "t1", "none")
+        assert usage.consume("m.x", "tenant", "t1", 1, tenant_id="t1").allowed
+    with store.begin() as conn:
+        assert UsageRepository(conn).usage("m.x", "tenant", "t1", tenant_id="t1") == 2
