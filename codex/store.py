@@ -61,14 +61,21 @@ class Store:
     Args:
         config: Where the database is.
         busy_timeout_ms: How long a local writer waits for the lock.
+        write_slots: Write transactions in flight at once in this process.
+        host_lock: With one slot, also take turns with the other processes of this machine that write
+            to the same database (:mod:`codex.engine._hostlock`), instead of in SQLite's busy handler.
     """
 
-    def __init__(self, config: DbConfig, *, busy_timeout_ms: int = 5000, write_slots: int = 1) -> None:
+    def __init__(
+        self, config: DbConfig, *, busy_timeout_ms: int = 5000, write_slots: int = 1, host_lock: bool = True
+    ) -> None:
         self.config = config
-        host_lock = (
-            host_lock_for(_database_name(config)) if write_slots == 1 and config.mode != "memory" else None
+        shared = host_lock and write_slots == 1 and config.mode != "memory"
+        self.write_gate = WriteGate(
+            write_slots,
+            timeout=busy_timeout_ms / 1000,
+            host_lock=host_lock_for(_database_name(config)) if shared else None,
         )
-        self.write_gate = WriteGate(write_slots, timeout=busy_timeout_ms / 1000, host_lock=host_lock)
         """At most ``write_slots`` write transactions in flight in this process (see :mod:`codex.engine._gate`)."""
         self.engine = make_engine(config, role="write", busy_timeout_ms=busy_timeout_ms)
         if config.mode == "local":
@@ -289,7 +296,11 @@ def _run_unit(conn: sa.Connection, work: Callable[[sa.Connection], object], tena
 
 
 def open_store(
-    config: DbConfig | None = None, *, migrate: Migrate = "head", busy_timeout_ms: int = 5000
+    config: DbConfig | None = None,
+    *,
+    migrate: Migrate = "head",
+    busy_timeout_ms: int = 5000,
+    host_lock: bool = True,
 ) -> Store:
     """Open the configured database.
 
@@ -299,6 +310,7 @@ def open_store(
             ``"baseline"`` only baselines an empty database and refuses one that is ahead;
             ``"none"`` touches nothing.
         busy_timeout_ms: How long a local writer waits for the lock.
+        host_lock: As for :class:`Store`.
 
     Returns:
         The :class:`Store`.
@@ -314,7 +326,11 @@ def open_store(
         ...     store.verify().ok
         True
     """
-    store = Store(config or resolve_db_config(environ_with_file(os.environ)), busy_timeout_ms=busy_timeout_ms)
+    store = Store(
+        config or resolve_db_config(environ_with_file(os.environ)),
+        busy_timeout_ms=busy_timeout_ms,
+        host_lock=host_lock,
+    )
     try:
         if migrate == "head":
             with store.engine.begin() as conn:

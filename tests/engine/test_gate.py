@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from codex.engine import WriteGate
+from codex.engine import HostLock, WriteGate, host_lock_for
 from codex.errors import DatabaseBusy
 
 
@@ -176,3 +179,36 @@ def test_a_runner_that_raises_fails_every_job_of_its_group() -> None:
 
     assert all(isinstance(e, DatabaseBusy) for e in asyncio.run(main()))
     gate.close()
+
+
+def _hold_host_lock(path: str, held: Any, release: Any) -> None:
+    lock = HostLock(path)
+    lock.acquire(5)
+    held.set()
+    release.wait(10)
+    lock.release()
+
+
+def test_the_host_lock_makes_processes_of_one_machine_take_turns(tmp_path: Path) -> None:
+    path = str(tmp_path / "write.lock")
+    ctx = multiprocessing.get_context("spawn")
+    held, release = ctx.Event(), ctx.Event()
+    other = ctx.Process(target=_hold_host_lock, args=(path, held, release))
+    other.start()
+    try:
+        assert held.wait(30)
+        gate = WriteGate(1, timeout=0.2, host_lock=HostLock(path))
+        with pytest.raises(DatabaseBusy, match="another process"), gate.hold():
+            pass
+        release.set()
+        with gate.hold():  # given back by the other process: ours now
+            pass
+    finally:
+        release.set()
+        other.join(10)
+    assert other.exitcode == 0
+    with pytest.raises(ValueError, match="one slot"):
+        WriteGate(2, host_lock=HostLock(path))
+    one, same, another = (host_lock_for(name) for name in ("http://h:1", "http://h:1", "http://h:2"))
+    assert one is not None and same is not None and another is not None
+    assert one.path == same.path != another.path
