@@ -9,6 +9,10 @@ second where one worker made 110–130. An advisory ``flock`` on a file named af
 the turn over as soon as it is given back. It is an optimisation of the wait, not the lock itself:
 the database still enforces its own, and writers on other machines still wait in the busy handler.
 
+Turns are fair: a process waiting for the lock holds a shared lock on a second file
+(``….lock.wait``) while it polls, and a holder that sees a waiter when it gives the lock back lets two
+milliseconds pass before it asks again, so a busy process cannot take turn after turn.
+
 POSIX only; elsewhere the gate runs without it.
 """
 
@@ -38,14 +42,22 @@ class HostLock:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fd: int | None = None
+        self._fds: tuple[int, int, int] | None = None
         self._pid = 0
+        self._courtesy_until = 0.0
 
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _files(self) -> tuple[int, int, int]:
+        """The lock, the wait marker, and a second handle on the marker (to look for other waiters)."""
+        if self._fds is None or self._pid != os.getpid():
+            flags = os.O_RDWR | os.O_CREAT
+            wait = self.path + ".wait"
+            self._fds = (
+                os.open(self.path, flags, 0o600),
+                os.open(wait, flags, 0o600),
+                os.open(wait, flags, 0o600),
+            )
             self._pid = os.getpid()
-        return self._fd
+        return self._fds
 
     def acquire(self, timeout: float) -> None:
         """Take the lock, polling every half millisecond (without the GIL) for up to ``timeout`` s.
@@ -54,25 +66,43 @@ class HostLock:
             DatabaseBusy: Another process kept it for ``timeout`` seconds.
         """
         assert fcntl is not None
-        fd = self._file()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusy(
-                        f"another process on this machine kept the write turn for {timeout:g} s; "
-                        "nothing was written, retry shortly",
-                        retry_after=1,
-                    ) from None
-                time.sleep(0.0005)
+        fd, waiting, _ = self._files()
+        now = time.monotonic()
+        deadline = now + timeout
+        if now < self._courtesy_until:  # another process waited when this one gave the lock back
+            time.sleep(self._courtesy_until - now)
+        marked = False
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            f"another process on this machine kept the write turn for {timeout:g} s; "
+                            "nothing was written, retry shortly",
+                            retry_after=1,
+                        ) from None
+                    if not marked:
+                        fcntl.flock(waiting, fcntl.LOCK_SH)
+                        marked = True
+                    time.sleep(0.0005)
+        finally:
+            if marked:
+                fcntl.flock(waiting, fcntl.LOCK_UN)
 
     def release(self) -> None:
-        """Give the lock back."""
-        assert fcntl is not None and self._fd is not None
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        """Give the lock back (and, when another process waits for it, step back for its turn)."""
+        assert fcntl is not None and self._fds is not None
+        fd, _, probe = self._fds
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a waiter holds the marker
+            self._courtesy_until = time.monotonic() + 0.002
+        else:
+            fcntl.flock(probe, fcntl.LOCK_UN)
 
 
 def host_lock_for(database: str) -> HostLock | None:
