@@ -72,32 +72,42 @@ def test_unbindable_values_are_invalid_input(connect: Callable[[], _hrana.Connec
         assert isinstance(translate_db_error(info.value), InvalidInput)
 
 
+class _Requests:
+    """How many HTTP requests a connection sent since :func:`_count_requests`."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+
+def _count_requests(conn: _hrana.Connection) -> _Requests:
+    count, post = _Requests(), conn._post
+
+    def counting(body: bytes) -> tuple[int, bytes]:
+        count.sent += 1
+        return post(body)
+
+    conn._post = counting  # type: ignore[method-assign]
+    return count
+
+
 def test_held_back_begin_costs_nothing_and_a_refused_begin_runs_nothing(
     connect: Callable[[], _hrana.Connection],
 ) -> None:
     conn = connect()
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    posts = 0
-    post = conn._post
-
-    def counting(body: bytes) -> tuple[int, bytes]:
-        nonlocal posts
-        posts += 1
-        return post(body)
-
-    conn._post = counting  # type: ignore[method-assign]
+    posts = _count_requests(conn)
     conn.execute("BEGIN IMMEDIATE")
-    assert conn.in_transaction and posts == 0
+    assert conn.in_transaction and posts.sent == 0
     conn.rollback()
-    assert not conn.in_transaction and posts == 0  # a transaction that ran nothing cost no request
+    assert not conn.in_transaction and posts.sent == 0  # a transaction that ran nothing cost no request
     conn.execute("BEGIN DEFERRED")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
     conn.rollback()
-    assert posts == 2  # a deferred BEGIN went with the SELECT; then the ROLLBACK
+    assert posts.sent == 2  # a deferred BEGIN went with the SELECT; then the ROLLBACK
     conn.execute("BEGIN IMMEDIATE")  # takes the lock: sent alone, never batched with what follows
     conn.execute("INSERT INTO t (v) VALUES ('a')")
     conn.commit()
-    assert posts == 5
+    assert posts.sent == 5
     # A BEGIN the server refuses: the statement sent with it must not run outside a transaction.
     conn.execute("BEGIN NONSENSE")
     with pytest.raises(_hrana.Error, match=r"syntax error|near"):
@@ -111,15 +121,7 @@ def test_savepoints_go_with_the_next_statement_and_keep_their_meaning(
 ) -> None:
     conn = connect()
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
-    posts = 0
-    post = conn._post
-
-    def counting(body: bytes) -> tuple[int, bytes]:
-        nonlocal posts
-        posts += 1
-        return post(body)
-
-    conn._post = counting  # type: ignore[method-assign]
+    posts = _count_requests(conn)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("SAVEPOINT one")
     conn.execute("INSERT INTO t (v) VALUES ('a')")  # BEGIN alone, then SAVEPOINT + INSERT
@@ -133,7 +135,7 @@ def test_savepoints_go_with_the_next_statement_and_keep_their_meaning(
     conn.execute("INSERT INTO t (v) VALUES ('c')")
     conn.execute("RELEASE SAVEPOINT three")
     conn.commit()  # RELEASE + COMMIT
-    assert posts == 6 and not conn.in_transaction
+    assert posts.sent == 6 and not conn.in_transaction
     assert conn.execute("SELECT v FROM t ORDER BY v").fetchall() == [("a",), ("c",)]
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("INSERT INTO t (v) VALUES ('d')")
