@@ -111,8 +111,6 @@ class SnapshotRecorder:
 
     def _record(self, tenant: str, offers: list[_Offer]) -> None:
         def work(conn: Connection) -> None:
-            snapshots = QuerySnapshotRepository(conn, tenant)
-            for offer in offers:
-                snapshots.record_result(offer.key, offer.result)
+            QuerySnapshotRepository(conn, tenant).record_results({o.key: o.result for o in offers})
 
         self.store.run_write(work, tenant=tenant)

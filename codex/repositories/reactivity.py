@@ -37,10 +37,11 @@ emits change-log rows.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -145,6 +146,8 @@ _BUMP = {
     + " RETURNING version"
     for scoped in (True, False)
 }
+_BUMP_MANY = {scoped: sql.removesuffix(" RETURNING version") for scoped, sql in _BUMP.items()}
+""":data:`_BUMP` for ``executemany`` (:meth:`ProjectionRepository.bump_many`): no rows back."""
 _CURRENT = {
     scoped: "SELECT COALESCE(MAX(version), 0) FROM codex_projection_versions WHERE projection_name = ?"
     + (_IN_TENANT if scoped else "")
@@ -523,6 +526,22 @@ class ProjectionRepository(Repository):
         params = (stored, self.tenant, stored, *self._tenants())
         return int(self._raw(_BUMP[self.scope.tenant is not None], params).fetchone()[0])
 
+    def bump_many(self, projection_names: Iterable[str]) -> None:
+        """:meth:`bump` each projection (at most once each), in one ``executemany``: one request to a
+        remote primary for a whole round of the snapshot recorder.
+
+        Raises:
+            InvalidInput: Empty or over-long name.
+        """
+        self._writable()
+        rows = []
+        for projection_name in projection_names:
+            _name(projection_name, "projection_name", _KEY_MAX)
+            stored = self._stored(projection_name)
+            rows.append((stored, self.tenant, stored, *self._tenants()))
+        if rows:
+            self._raw_many(_BUMP_MANY[self.scope.tenant is not None], rows)
+
     def prune(self, projection_name: str, *, keep: int = KEEP_VERSIONS) -> int:
         """Delete all but the newest ``keep`` versions of a projection.
 
@@ -759,6 +778,86 @@ class QuerySnapshotRepository(Repository):
             sql += " AND created_at < datetime('now', ?)"
             params.append(f"-{max(0.0, older_than_seconds):.3f} seconds")
         return int(self._raw(sql + ")", tuple(params)).rowcount or 0)
+
+    def record_results(self, results: Mapping[str, Any], *, keep: int = KEEP_VERSIONS) -> builtins.list[str]:
+        """:meth:`record_result` for many keys at once, in a fixed number of statements: the latest digest
+        and the current version of every key in one read, the changed snapshots in one ``executemany``,
+        their projections bumped in another (a key past ``keep`` versions is then pruned on its own).
+
+        The snapshot recorder records a round of offers this way: one round of 200 keys costs a remote
+        primary 3 requests instead of 600, all of them under the write lock.
+
+        Args:
+            results: Snapshot key (see :func:`snapshot_key`) → result (any JSON value).
+            keep: Snapshots and versions kept per key (default :data:`KEEP_VERSIONS`).
+
+        Returns:
+            The keys whose result changed (and were recorded), in the order given.
+
+        Raises:
+            InvalidInput: A bad key or ``keep``, or a result that is not JSON.
+        """
+        self._writable()
+        _check_keep(keep)
+        texts = {}
+        for key, result in results.items():
+            _name(key, "query_name", _KEY_MAX)
+            text = canonical_json(result)
+            texts[key] = (text, keccak256_hex(text))
+        if not texts:
+            return []
+        digests, versions = self._latest_states(tuple(texts))
+        changed = [key for key, (_, digest) in texts.items() if digests.get(key) != digest]
+        rows = [
+            {
+                "id": uuid.uuid4().hex,
+                "query_name": key,
+                "snapshot_json": texts[key][0],
+                "digest": texts[key][1],
+            }
+            for key in changed
+        ]
+        self._snaps.insert_many(rows)
+        projections = ProjectionRepository(self.conn, self.scope)
+        projections.bump_many(changed)
+        for key in changed:
+            if versions.get(key, 0) + 1 > keep:
+                self.prune(key, keep=keep)
+                projections.prune(key, keep=keep)
+        return changed
+
+    def _latest_states(self, keys: Sequence[str]) -> tuple[dict[str, str], dict[str, int]]:
+        """The latest snapshot digest and the current projection version of each key, in one statement."""
+        t, v = codex_query_snapshots, codex_projection_versions
+        prefix = f"{self.tenant}:"
+        ranked = (
+            sa.select(
+                t.c.query_name,
+                t.c.digest,
+                sa.func.row_number()
+                .over(partition_by=t.c.query_name, order_by=(t.c.created_at.desc(), _ROWID.desc()))
+                .label("rn"),
+            )
+            .where(self._in_scope(t), t.c.query_name.in_(keys))
+            .subquery()
+        )
+        latest = sa.select(sa.literal("d").label("kind"), ranked.c.query_name, ranked.c.digest).where(
+            ranked.c.rn == 1
+        )
+        current = (
+            sa.select(sa.literal("v"), v.c.projection_name, sa.cast(sa.func.max(v.c.version), sa.Text))
+            .where(self._in_scope(v), v.c.projection_name.in_([prefix + key for key in keys]))
+            .group_by(v.c.projection_name)
+        )
+        digests: dict[str, str] = {}
+        versions: dict[str, int] = {}
+        rows: Sequence[Any] = self._execute(sa.union_all(latest, current)).all()
+        for kind, name, value in rows:
+            if kind == "d":
+                digests[name] = value
+            else:
+                versions[name.removeprefix(prefix)] = int(value)
+        return digests, versions
 
     def record_result(
         self, query_name: str, result: Any, *, projection: str | None = None, keep: int = KEEP_VERSIONS

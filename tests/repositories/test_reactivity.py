@@ -437,3 +437,25 @@ def test_latest_with_version_is_latest_and_current_in_one_read(store: Store) -> 
         assert latest is not None and latest.result == [2]
         assert version == ProjectionRepository(conn).current("q?{}") == 2
         assert head == ChangeLogRepository(conn).head() > 0
+
+
+def test_record_results_records_a_round_like_record_result_one_by_one(store: Store) -> None:
+    with store.begin(tenant="t1") as conn:
+        snaps = QuerySnapshotRepository(conn)
+        snaps.record_result("k1", [1])
+        assert snaps.record_results({"k1": [1], "k2": [2], "k3": [3]}) == ["k2", "k3"]  # k1 is unchanged
+        assert snaps.record_results({"k1": [9], "k2": [2]}) == ["k1"]
+        assert snaps.record_results({}) == []
+    with store.begin(tenant="t2") as conn:  # another tenant's keys of the same names are its own
+        assert QuerySnapshotRepository(conn).record_results({"k1": [1]}) == ["k1"]
+    with store.connect(tenant="t1") as conn:
+        snaps, versions = QuerySnapshotRepository(conn), ProjectionRepository(conn)
+        assert [(k, versions.current(k)) for k in ("k1", "k2", "k3")] == [("k1", 2), ("k2", 1), ("k3", 1)]
+        latest = snaps.latest("k1")
+        assert latest is not None and latest.result == [9]
+    with store.begin(tenant="t1") as conn:
+        snaps = QuerySnapshotRepository(conn)
+        for n in range(4):
+            snaps.record_results({"k2": [n, "x"]}, keep=2)
+        assert len(snaps.list("k2")) == 2
+        assert [v.version for v in ProjectionRepository(conn).history("k2")] == [5, 4]
