@@ -16,7 +16,7 @@ from codex.errors import ApiError
 from codex.repositories.tenancy import TokenRepository
 from codex.store import Store
 
-__all__ = ["AUTH_CACHE_SECONDS", "Principal", "authenticate_secret"]
+__all__ = ["AUTH_CACHE_SECONDS", "Principal", "authenticate_secret", "cached_principal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,29 +53,48 @@ _auth_cache: WeakKeyDictionary[Store, dict[str, tuple[float, Principal]]] = Weak
 _auth_lock = threading.Lock()
 
 
+def _cache_key(secret: str | None) -> str:
+    if not secret:
+        raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
+    return hashlib.sha256(secret.strip().encode()).hexdigest()
+
+
+def cached_principal(store: Store, secret: str | None) -> Principal | None:
+    """The principal of ``secret`` when this process resolved it within ``AUTH_CACHE_SECONDS`` (no I/O).
+
+    Safe on the event loop: an async adapter calls this first and only sends a miss to a worker thread
+    (:func:`authenticate_secret`).
+
+    Raises:
+        ApiError: 401 when there is no secret.
+    """
+    key = _cache_key(secret)
+    with _auth_lock:
+        hit = _auth_cache.get(store, {}).get(key)
+    if hit is not None and time.monotonic() - hit[0] < AUTH_CACHE_SECONDS:
+        return hit[1]
+    return None
+
+
 def authenticate_secret(store: Store, secret: str | None) -> Principal:
     """Resolve a token secret to a principal (successful lookups reused for ``AUTH_CACHE_SECONDS``).
 
     Raises:
         ApiError: 401 when the token is missing, unknown, expired or revoked.
     """
-    if not secret:
-        raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
-    key = hashlib.sha256(secret.strip().encode()).hexdigest()
-    now = time.monotonic()
+    hit = cached_principal(store, secret)  # refuses a missing secret
+    if hit is not None:
+        return hit
+    value = (secret or "").strip()
+    key, now = _cache_key(value), time.monotonic()
+    with store.connect() as conn:
+        token = TokenRepository(conn).authenticate(value)
     with _auth_lock:
         cache = _auth_cache.setdefault(store, {})
-        hit = cache.get(key)
-    if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
-        return hit[1]
-    with store.connect() as conn:
-        token = TokenRepository(conn).authenticate(secret.strip())
-    if token is None:
-        with _auth_lock:
+        if token is None:
             cache.pop(key, None)
-        raise ApiError(401, "Unauthorized", "the token is unknown, expired or revoked")
-    principal = Principal(token_id=token.id, tenant=token.tenant, scopes=token.scope_set)
-    with _auth_lock:
+            raise ApiError(401, "Unauthorized", "the token is unknown, expired or revoked")
+        principal = Principal(token_id=token.id, tenant=token.tenant, scopes=token.scope_set)
         if len(cache) >= _AUTH_CACHE_MAX:
             cache.clear()
         cache[key] = (now, principal)

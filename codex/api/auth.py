@@ -13,13 +13,14 @@ Each use is noted, and ``last_used_at`` is written off the request path
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import anyio
 from fastapi import Request
 from fastapi.security import HTTPBearer
 
 from codex.errors import ApiError
-from codex.principals import AUTH_CACHE_SECONDS, Principal, authenticate_secret
+from codex.principals import AUTH_CACHE_SECONDS, Principal, authenticate_secret, cached_principal
 from codex.repositories.tenancy import SCOPES
 from codex.store import Store
 
@@ -58,7 +59,12 @@ def _session_principal(request: Request) -> Principal | None:
     return found
 
 
-def require(scope: str) -> Callable[[Request], Principal]:
+def _without_header(request: Request, store: Store) -> Principal:
+    """The principal of a request without an ``Authorization`` header (a console session, or 401)."""
+    return _session_principal(request) or authenticate_secret(store, _secret(request))
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller must hold ``scope``.
 
     Example:
@@ -67,13 +73,21 @@ def require(scope: str) -> Callable[[Request], Principal]:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def dependency(request: Request) -> Principal:
-        store: Store = request.app.state.codex.store
-        principal = _session_principal(request) or authenticate_secret(store, _secret(request))
+    async def dependency(request: Request) -> Principal:
+        state = request.app.state.codex
+        store: Store = state.store
+        principal = None
+        if request.headers.get("authorization"):  # the usual case: a cached token costs no thread
+            secret = _secret(request)
+            principal = cached_principal(store, secret)
+            if principal is None:
+                principal = await anyio.to_thread.run_sync(authenticate_secret, store, secret)
+        else:  # a console session (or nothing): the lookups may read the database
+            principal = await anyio.to_thread.run_sync(_without_header, request, store)
         if not principal.allows(scope):
             raise ApiError(403, "Forbidden", f"this token lacks the {scope!r} scope", required_scope=scope)
         request.state.principal = principal
-        request.app.state.codex.book.token_used(principal.token_id)  # last_used_at, written later
+        state.book.token_used(principal.token_id)  # last_used_at, written later
         return principal
 
     dependency.__name__ = f"require_{scope}"
