@@ -16,6 +16,10 @@ are saved where that changes nothing:
   (``IMMEDIATE``) goes alone, and is retried while sqld answers "database is locked" at once
   (:meth:`Connection._open`);
 * ``ROLLBACK`` with no transaction open (a pool's reset) sends nothing;
+* the end of a transaction that only read (a deferred ``BEGIN`` and ``SELECT``s) is held back and goes
+  first in the stream's next request: a read costs no round trip to end it. Until then the server
+  keeps that reader's snapshot open, which holds nothing but the checkpoint's progress past it; a
+  stream let go idle (:data:`STREAM_IDLE`) ends it with the stream;
 * each request asks the server whether the stream is still in a transaction (``get_autocommit``), so
   :meth:`Connection.rollback` after the server ended a transaction itself is a no-op, not an error.
 
@@ -58,6 +62,7 @@ _TAKES_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
 _READ = re.compile(r"\s*(SELECT|VALUES|EXPLAIN)\b", re.IGNORECASE)
 _SAVEPOINT = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.IGNORECASE)
 _AUTOCOMMIT = {"type": "get_autocommit"}
+_ROLLBACK = {"type": "execute", "stmt": {"sql": "ROLLBACK", "want_rows": False}}
 STREAM_IDLE = 5.0
 """Seconds a stream may sit idle between transactions before it is let go (sqld expires it after 10)."""
 
@@ -250,6 +255,8 @@ class Connection:
         self._in_txn = False
         self._begin: str | None = None
         self._held: list[str] = []
+        self._wrote = False  # this transaction ran more than reads (or took the lock)
+        self._ending: list[dict[str, Any]] = []  # a read-only transaction's end, for the next request
         self._closed = False
         self.isolation_level: str | None = None
 
@@ -290,8 +297,9 @@ class Connection:
         """
         if not self._in_txn and self._baton is not None and time.monotonic() - self._idle_at > STREAM_IDLE:
             self._baton, self._stream_path = None, None  # the server expires it
+        ending, self._ending = (self._ending, []) if self._baton is not None else ([], [])
         reused = not self._in_txn and self._baton is not None
-        body = json.dumps({"baton": self._baton, "requests": [*requests, _AUTOCOMMIT]}).encode()
+        body = json.dumps({"baton": self._baton, "requests": [*ending, *requests, _AUTOCOMMIT]}).encode()
         try:
             status, raw = self._post(body)
         except Error:  # no answer: the stream's state is unknown, the server expires it
@@ -318,10 +326,11 @@ class Connection:
         last = results[-1]
         self._in_txn = last.get("type") == "ok" and not last["response"].get("is_autocommit", True)
         self._idle_at = time.monotonic()
-        return results[: len(requests)]
+        return results[len(ending) : len(ending) + len(requests)]
 
     def _close_stream(self) -> None:
         baton, self._baton, self._stream_path = self._baton, None, None
+        self._ending = []  # closing the stream ends its transaction
         if baton is not None:
             with contextlib.suppress(Error):  # else the server expires the abandoned stream itself
                 self._post(json.dumps({"baton": baton, "requests": [{"type": "close"}]}).encode())
@@ -346,6 +355,7 @@ class Connection:
         """
         begin, self._begin = self._begin, None
         assert begin is not None
+        self._wrote = True
         deadline = time.monotonic() + self._busy_timeout
         pause = 0.002
         while True:
@@ -380,12 +390,14 @@ class Connection:
 
     def _run(self, sql: str, params: Sequence[Any] | None) -> dict[str, Any] | None:
         if _BEGIN.match(sql) and not self._in_txn and self._begin is None:
-            self._begin = sql  # sent with the first statement of the transaction
+            self._begin, self._wrote = sql, False  # sent with the first statement of the transaction
             return None
         if self.in_transaction and not params and _SAVEPOINT.match(sql):
             self._held.append(sql)  # sent with the next statement, or the COMMIT
             return None
         stmt = _stmt(sql, params)
+        if not _READ.match(sql):
+            self._wrote = True
         if self._begin is not None or self._held:
             return self._batch([{"stmt": stmt}])[0]
         (result,) = self._pipeline([{"type": "execute", "stmt": stmt}])
@@ -393,6 +405,7 @@ class Connection:
         return executed
 
     def _run_many(self, sql: str, seq: Sequence[Sequence[Any]]) -> int:
+        self._wrote = True
         steps = [{"stmt": {**_stmt(sql, params), "want_rows": False}} for params in seq]
         if not steps:
             return 0
@@ -411,6 +424,7 @@ class Connection:
         opens a transaction keeps it open, with the pragmas it set)."""
         if self._begin is not None or self._held:
             self._batch([{"stmt": {"sql": "SELECT 1", "want_rows": False}}])  # what was held back first
+        self._wrote = True
         (result,) = self._pipeline([{"type": "sequence", "sql": script}])
         self._ok(result)
 
@@ -427,7 +441,13 @@ class Connection:
     def _end(self, sql: str) -> None:
         self._begin = None
         held, self._held = self._held, []
+        wrote, self._wrote = self._wrote, False
         if not self._in_txn:
+            return
+        if not wrote:
+            # Only reads ran: COMMIT and ROLLBACK both just end it. Held back for the next request
+            # (whatever the server answers to it then, the transaction is over).
+            self._ending, self._in_txn = [_ROLLBACK], False
             return
         if sql == "COMMIT":
             # With the savepoint statements held back, in one batch; a refused COMMIT leaves the

@@ -103,17 +103,51 @@ def test_held_back_begin_costs_nothing_and_a_refused_begin_runs_nothing(
     conn.execute("BEGIN DEFERRED")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
     conn.rollback()
-    assert posts.sent == 2  # a deferred BEGIN went with the SELECT; then the ROLLBACK
+    assert posts.sent == 1  # a deferred BEGIN went with the SELECT; its end waits for the next request
     conn.execute("BEGIN IMMEDIATE")  # takes the lock: sent alone, never batched with what follows
     conn.execute("INSERT INTO t (v) VALUES ('a')")
     conn.commit()
-    assert posts.sent == 5
+    assert posts.sent == 4
     # A BEGIN the server refuses: the statement sent with it must not run outside a transaction.
     conn.execute("BEGIN NONSENSE")
     with pytest.raises(_hrana.Error, match=r"syntax error|near"):
         conn.execute("INSERT INTO t (v) VALUES ('b')")
     assert not conn.in_transaction
     assert conn.execute("SELECT v FROM t").fetchall() == [("a",)]
+
+
+def test_a_read_only_transaction_ends_with_the_next_request(
+    connect: Callable[[], _hrana.Connection],
+) -> None:
+    reader, writer = connect(), connect()
+    reader.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    posts = _count_requests(reader)
+    for end in (reader.commit, reader.rollback):
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        end()
+        assert not reader.in_transaction
+    assert posts.sent == 2  # one request per read; the first one's end went with the second
+    for _ in range(2):  # the server still holds the reader's snapshot: writers go on
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO t DEFAULT VALUES")
+        writer.commit()
+    # The held end goes first: the reader's next statement sees every commit since, not its old snapshot.
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    assert posts.sent == 3 and not reader.in_transaction
+    # A transaction that wrote is rolled back at once, in its own request.
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t")
+    reader.execute("INSERT INTO t DEFAULT VALUES")
+    reader.rollback()
+    assert posts.sent == 6
+    assert writer.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    # A stream let go while its end was held: the end goes with it (the server expires the stream).
+    reader.execute("BEGIN")
+    reader.execute("SELECT 1")
+    reader.commit()
+    reader._baton = None
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (2,)
 
 
 def test_savepoints_go_with_the_next_statement_and_keep_their_meaning(
