@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
@@ -91,74 +92,163 @@ _PARAMS_TEXT_MAX = 512
 """Canonical parameter text longer than this is keyed by its digest instead (:func:`snapshot_key`)."""
 _ROWID: sa.ColumnClause[Any] = sa.literal_column("rowid")
 
-# Cached SQL of the subscription paths (P1a: ``upsert_many`` is one ``executemany``). Each comes in two
-# forms, keyed by "scoped": a tenant's (the tenant a bound parameter) and the unscoped operator form.
-_UPSERT_SUBSCRIPTION = {
-    scoped: "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint, tenant_id) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, "
-    "filter_json = excluded.filter_json, client_hint = excluded.client_hint"
-    + (" WHERE codex_subscriptions.tenant_id = excluded.tenant_id" if scoped else "")
-    for scoped in (True, False)
-}
-"""A tenant's upsert never takes over another tenant's row (the id is the whole primary key)."""
-_HEARTBEAT = {
-    scoped: "INSERT INTO codex_subscriptions (id, topic, filter_json, client_hint, tenant_id) VALUES "
-    "(?, ?, json_object('server', ?, 'seen', datetime('now'), 'info', json(?)), 'server', ?) "
-    "ON CONFLICT (id) DO UPDATE SET filter_json = excluded.filter_json, client_hint = excluded.client_hint"
-    + (" WHERE codex_subscriptions.tenant_id = excluded.tenant_id" if scoped else "")
-    for scoped in (True, False)
-}
-_SERVER_OF = "(CASE WHEN json_valid(filter_json) THEN json_extract(filter_json, '$.server') END)"
-_SERVICE_ROW = "client_hint IN ('sse', 'websocket', 'server')"
+# The statements of the subscription, projection and retention paths, built once (the heartbeat, the
+# bump and the snapshot reads run on every request or round). Each comes in two forms, keyed by
+# "scoped": a tenant's (``tenant_id = :tenant``) and the unscoped operator form.
+_SCOPES = (True, False)
 
 
-def _dead(scope: str) -> str:
-    """The service's rows whose server has not been seen within the window (``'-N seconds'``).
+def _quoted(*values: str) -> list[sa.ColumnElement[Any]]:
+    """Constant SQL text literals (an ``IN`` list rendered inline: no expanding parameters per call)."""
+    return [sa.literal_column(f"'{value}'") for value in values]
 
-    ``scope`` is ``""`` (operator) or ``" AND tenant_id = ?"``: then both the rows and the heartbeats
-    considered are the tenant's (parameters: tenant, tenant, window).
-    """
-    return (
-        f"{_SERVICE_ROW}{scope} AND COALESCE({_SERVER_OF}, '') NOT IN (SELECT {_SERVER_OF} "
-        f"FROM codex_subscriptions WHERE client_hint = 'server'{scope} AND {_SERVER_OF} IS NOT NULL "
-        "AND json_extract(filter_json, '$.seen') >= datetime('now', ?))"
+
+def _upsert_subscription(scoped: bool) -> sa.Insert:
+    """A tenant's upsert never takes over another tenant's row (the id is the whole primary key)."""
+    t = codex_subscriptions
+    columns = ("id", "topic", "filter_json", "client_hint", "tenant_id")
+    stmt = sqlite.insert(t).values({c: sa.bindparam(c, type_=t.c[c].type) for c in columns})
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.id],
+        set_={c: stmt.excluded[c] for c in ("topic", "filter_json", "client_hint")},
+        where=(t.c.tenant_id == stmt.excluded.tenant_id) if scoped else None,
     )
 
 
-_IN_TENANT = " AND tenant_id = ?"
-_SWEEP = {
-    scoped: f"DELETE FROM codex_subscriptions WHERE {_dead(_IN_TENANT if scoped else '')}"
-    for scoped in (True, False)
-}
+def _heartbeat(scoped: bool) -> sa.Insert:
+    """The upsert of a server's heartbeat row (``filter``: the server, the database's now, its info)."""
+    t = codex_subscriptions
+    stmt = sqlite.insert(t).values(
+        id=sa.bindparam("id", type_=t.c.id.type),
+        topic=sa.bindparam("topic", type_=t.c.topic.type),
+        filter_json=sa.func.json_object(
+            *_quoted("server"),
+            sa.bindparam("server", type_=sa.Text),
+            *_quoted("seen"),
+            sa.func.datetime(*_quoted("now")),
+            *_quoted("info"),
+            sa.func.json(sa.bindparam("info", type_=sa.Text)),
+        ),
+        client_hint=_quoted("server")[0],
+        tenant_id=sa.bindparam("tenant_id", type_=t.c.tenant_id.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.id],
+        set_={c: stmt.excluded[c] for c in ("filter_json", "client_hint")},
+        where=(t.c.tenant_id == stmt.excluded.tenant_id) if scoped else None,
+    )
+
+
+_UPSERT_SUBSCRIPTION = {scoped: _upsert_subscription(scoped) for scoped in _SCOPES}
+_HEARTBEAT = {scoped: _heartbeat(scoped) for scoped in _SCOPES}
+
+
+def _server_of(subs: sa.FromClause) -> sa.ColumnElement[Any]:
+    """The server a service row names in its filter (``filter.server``; NULL when the filter is not JSON)."""
+    return sa.case(
+        (
+            sa.func.json_valid(subs.c.filter_json, type_=sa.Boolean),
+            sa.func.json_extract(subs.c.filter_json, "$.server"),
+        )
+    )
+
+
+def _service_rows(subs: sa.FromClause, scoped: bool) -> builtins.list[sa.ColumnElement[bool]]:
+    """The service's rows (streams and heartbeats), the tenant's only when ``scoped``."""
+    where: builtins.list[sa.ColumnElement[bool]] = [subs.c.client_hint.in_(_quoted(*SERVICE_HINTS))]
+    if scoped:
+        where.append(subs.c.tenant_id == sa.bindparam("tenant"))
+    return where
+
+
+def _dead(scoped: bool) -> sa.ColumnElement[bool]:
+    """The service's rows whose server has not been seen within the window (``:window``, ``'-N seconds'``).
+
+    When ``scoped``, both the rows and the heartbeats considered are the tenant's. A row that names no
+    server counts as dead (``COALESCE(…, '')``: no live server is ``''``).
+    """
+    t, beat = codex_subscriptions, codex_subscriptions.alias("beat")
+    alive = sa.select(_server_of(beat)).where(
+        beat.c.client_hint == _quoted("server")[0],
+        *([beat.c.tenant_id == sa.bindparam("tenant")] if scoped else []),
+        _server_of(beat).is_not(None),
+        sa.func.json_extract(beat.c.filter_json, "$.seen")
+        >= sa.func.datetime(*_quoted("now"), sa.bindparam("window", type_=sa.Text)),
+    )
+    return sa.and_(*_service_rows(t, scoped), sa.func.coalesce(_server_of(t), "").not_in(alive))
+
+
+_SWEEP = {scoped: sa.delete(codex_subscriptions).where(_dead(scoped)) for scoped in _SCOPES}
 _COUNT_DEAD = {
-    scoped: f"SELECT COUNT(*) FROM codex_subscriptions WHERE {_dead(_IN_TENANT if scoped else '')}"
-    for scoped in (True, False)
+    scoped: sa.select(sa.func.count()).select_from(codex_subscriptions).where(_dead(scoped))
+    for scoped in _SCOPES
 }
 _FORGET_SERVER = {
-    scoped: f"DELETE FROM codex_subscriptions WHERE {_SERVICE_ROW}{_IN_TENANT if scoped else ''} "
-    f"AND {_SERVER_OF} = ?"
-    for scoped in (True, False)
+    scoped: sa.delete(codex_subscriptions).where(
+        *_service_rows(codex_subscriptions, scoped),
+        _server_of(codex_subscriptions) == sa.bindparam("server", type_=sa.Text),
+    )
+    for scoped in _SCOPES
 }
-_BUMP = {
-    scoped: "INSERT INTO codex_projection_versions (projection_name, version, tenant_id) "
-    "SELECT ?, COALESCE(MAX(version), 0) + 1, ? FROM codex_projection_versions WHERE projection_name = ?"
-    + (_IN_TENANT if scoped else "")
-    + " RETURNING version"
-    for scoped in (True, False)
-}
-_BUMP_MANY = {scoped: sql.removesuffix(" RETURNING version") for scoped, sql in _BUMP.items()}
+
+
+def _projection_where(scoped: bool) -> builtins.list[sa.ColumnElement[bool]]:
+    """``projection_name = :name``, and the tenant's rows only when ``scoped``."""
+    v = codex_projection_versions
+    where = [v.c.projection_name == sa.bindparam("name", type_=v.c.projection_name.type)]
+    if scoped:
+        where.append(v.c.tenant_id == sa.bindparam("tenant"))
+    return where
+
+
+def _bump(scoped: bool) -> sa.Insert:
+    """``INSERT … SELECT :name, COALESCE(MAX(version), 0) + 1, :owner`` over the projection's rows."""
+    v = codex_projection_versions
+    return sa.insert(v).from_select(
+        ["projection_name", "version", "tenant_id"],
+        sa.select(
+            sa.bindparam("name", type_=v.c.projection_name.type),
+            sa.func.coalesce(sa.func.max(v.c.version), 0) + 1,
+            sa.bindparam("owner", type_=v.c.tenant_id.type),
+        ).where(*_projection_where(scoped)),
+    )
+
+
+_BUMP = {scoped: _bump(scoped).returning(codex_projection_versions.c.version) for scoped in _SCOPES}
+_BUMP_MANY = {scoped: _bump(scoped) for scoped in _SCOPES}
 """:data:`_BUMP` for ``executemany`` (:meth:`ProjectionRepository.bump_many`): no rows back."""
 _CURRENT = {
-    scoped: "SELECT COALESCE(MAX(version), 0) FROM codex_projection_versions WHERE projection_name = ?"
-    + (_IN_TENANT if scoped else "")
-    for scoped in (True, False)
+    scoped: sa.select(sa.func.coalesce(sa.func.max(codex_projection_versions.c.version), 0)).where(
+        *_projection_where(scoped)
+    )
+    for scoped in _SCOPES
 }
-_PRUNE_SNAPSHOTS = (
-    "DELETE FROM codex_query_snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, created_at, "
-    "ROW_NUMBER() OVER (PARTITION BY tenant_id, query_name ORDER BY created_at DESC, rowid DESC) AS rn "
-    "FROM codex_query_snapshots{scope})"
-)
-"""Retention (every tenant's snapshots): rank each key's snapshots, newest first."""
+
+
+@functools.cache
+def _prune_snapshots(scoped: bool, by_age: bool) -> sa.Delete:
+    """Retention (every key's snapshots in scope): rank each key's snapshots, newest first, and delete
+    those past ``:keep`` (and, ``by_age``, created before ``datetime('now', :age)``)."""
+    t = codex_query_snapshots
+    ranked = (
+        sa.select(
+            _ROWID.label("rid"),
+            t.c.created_at,
+            sa.func.row_number()
+            .over(
+                partition_by=(t.c.tenant_id, t.c.query_name), order_by=(t.c.created_at.desc(), _ROWID.desc())
+            )
+            .label("rn"),
+        )
+        .where(*([t.c.tenant_id == sa.bindparam("tenant")] if scoped else []))
+        .subquery("ranked")
+    )
+    doomed = sa.select(ranked.c.rid).where(ranked.c.rn > sa.bindparam("keep", type_=sa.Integer))
+    if by_age:
+        doomed = doomed.where(
+            ranked.c.created_at < sa.func.datetime(*_quoted("now"), sa.bindparam("age", type_=sa.Text))
+        )
+    return sa.delete(t).where(_ROWID.in_(doomed.scalar_subquery()))
 
 
 def canonical_json(value: Any) -> str:
@@ -240,9 +330,10 @@ class SubscriptionRepository(Repository):
     def _subs(self) -> TableGateway[SubscriptionRow]:
         return self._gateway(codex_subscriptions, SubscriptionRow)
 
-    def _tenants(self, n: int) -> tuple[str, ...]:
-        """The tenant ``n`` times for the cached SQL's scope placeholders (none when unscoped)."""
-        return () if self.scope.tenant is None else (self.scope.tenant,) * n
+    def _scoped(self) -> tuple[bool, dict[str, Any]]:
+        """Which form of a cached statement to run, and its ``tenant`` parameter (none when unscoped)."""
+        tenant = self.scope.tenant
+        return (False, {}) if tenant is None else (True, {"tenant": tenant})
 
     def upsert(
         self, id: str, topic: str, filter: Any = None, client_hint: str | None = None
@@ -264,7 +355,9 @@ class SubscriptionRepository(Repository):
         """
         self._writable()
         scoped = self.scope.tenant is not None
-        self._raw(_UPSERT_SUBSCRIPTION[scoped], (*self._params(id, topic, filter, client_hint), self.tenant))
+        self._execute(
+            _UPSERT_SUBSCRIPTION[scoped], self._params(id, topic, filter, client_hint) | self._owner()
+        )
         row = self.get_one_or_none(id)
         if row is None:
             raise Conflict(f"subscription id {id!r} is taken", table="codex_subscriptions", columns=["id"])
@@ -283,19 +376,23 @@ class SubscriptionRepository(Repository):
             InvalidInput: Any item is invalid (nothing is written then).
         """
         self._writable()
-        tenant = self.tenant
-        rows = [(*self._params(*item), tenant) for item in items]
+        owner = self._owner()
+        rows = [self._params(*item) | owner for item in items]
         if rows:
-            self._raw_many(_UPSERT_SUBSCRIPTION[self.scope.tenant is not None], rows)
+            self._execute(_UPSERT_SUBSCRIPTION[self.scope.tenant is not None], rows)
         return len(rows)
 
+    def _owner(self) -> dict[str, str]:
+        """The ``tenant_id`` of the rows this repository writes."""
+        return {"tenant_id": self.tenant}
+
     @staticmethod
-    def _params(id: str, topic: str, filter: Any, client_hint: str | None) -> tuple[Any, ...]:
+    def _params(id: str, topic: str, filter: Any, client_hint: str | None) -> dict[str, Any]:
         _name(id, "id")
         validate_topic(topic)
         if client_hint is not None and (not isinstance(client_hint, str) or len(client_hint) > 1024):
             raise InvalidInput("client_hint must be a string of at most 1024 characters", field="client_hint")
-        return (id, topic, dump_json(filter), client_hint)
+        return {"id": id, "topic": topic, "filter_json": dump_json(filter), "client_hint": client_hint}
 
     def get(self, id: str) -> SubscriptionRow:
         """One subscription.
@@ -373,8 +470,14 @@ class SubscriptionRepository(Repository):
         """
         self._writable()
         _name(server_id, "server_id", 128)
-        params = (f"server:{server_id}", SERVER_TOPIC, server_id, dump_json(info) or "null", self.tenant)
-        self._raw(_HEARTBEAT[self.scope.tenant is not None], params)
+        params = {
+            "id": f"server:{server_id}",
+            "topic": SERVER_TOPIC,
+            "server": server_id,
+            "info": dump_json(info) or "null",
+            **self._owner(),
+        }
+        self._execute(_HEARTBEAT[self.scope.tenant is not None], params)
 
     def sweep(self, ttl_seconds: float) -> int:
         """Remove the service's rows (streams and heartbeats) of every server not seen for ``ttl_seconds``.
@@ -389,13 +492,15 @@ class SubscriptionRepository(Repository):
             How many rows were removed.
         """
         self._writable()
-        params = (*self._tenants(2), _window(ttl_seconds))
-        return int(self._raw(_SWEEP[self.scope.tenant is not None], params).rowcount or 0)
+        scoped, params = self._scoped()
+        return int(self._execute(_SWEEP[scoped], params | {"window": _window(ttl_seconds)}).rowcount or 0)
 
     def dead_rows(self, ttl_seconds: float) -> int:
         """How many rows :meth:`sweep` would remove now (a read)."""
-        params = (*self._tenants(2), _window(ttl_seconds))
-        return int(self._sql(_COUNT_DEAD[self.scope.tenant is not None], params).scalar() or 0)
+        scoped, params = self._scoped()
+        return int(
+            self._execute(_COUNT_DEAD[scoped], params | {"window": _window(ttl_seconds)}).scalar() or 0
+        )
 
     def forget_server(self, server_id: str) -> int:
         """Remove every row the service wrote for ``server_id`` (its streams and its heartbeat).
@@ -404,8 +509,8 @@ class SubscriptionRepository(Repository):
             How many rows were removed.
         """
         self._writable()
-        params = (*self._tenants(1), server_id)
-        return int(self._raw(_FORGET_SERVER[self.scope.tenant is not None], params).rowcount or 0)
+        scoped, params = self._scoped()
+        return int(self._execute(_FORGET_SERVER[scoped], params | {"server": server_id}).rowcount or 0)
 
 
 # -- schema lineage -----------------------------------------------------------------------------
@@ -499,8 +604,11 @@ class ProjectionRepository(Repository):
     def _stored(self, projection_name: str) -> str:
         return f"{self.tenant}:{projection_name}"
 
-    def _tenants(self) -> tuple[str, ...]:
-        return () if self.scope.tenant is None else (self.scope.tenant,)
+    def _params(self, projection_name: str) -> tuple[bool, dict[str, Any]]:
+        """Which form of a cached statement to run, and its parameters for ``projection_name``."""
+        tenant = self.scope.tenant
+        params = {"name": self._stored(projection_name), "owner": self.tenant}
+        return (False, params) if tenant is None else (True, params | {"tenant": tenant})
 
     @staticmethod
     def _row(row: Any) -> ProjectionVersion:
@@ -510,9 +618,8 @@ class ProjectionRepository(Repository):
 
     def current(self, projection_name: str) -> int:
         """The projection's current version (0 when it has none)."""
-        scoped = self.scope.tenant is not None
-        params = (self._stored(projection_name), *self._tenants())
-        return int(self._sql(_CURRENT[scoped], params).scalar() or 0)
+        scoped, params = self._params(projection_name)
+        return int(self._execute(_CURRENT[scoped], params).scalar() or 0)
 
     def bump(self, projection_name: str) -> int:
         """Record the next version (``MAX + 1``, in one statement) and return it.
@@ -522,9 +629,8 @@ class ProjectionRepository(Repository):
         """
         self._writable()
         _name(projection_name, "projection_name", _KEY_MAX)
-        stored = self._stored(projection_name)
-        params = (stored, self.tenant, stored, *self._tenants())
-        return int(self._raw(_BUMP[self.scope.tenant is not None], params).fetchone()[0])
+        scoped, params = self._params(projection_name)
+        return int(self._execute(_BUMP[scoped], params).scalar_one())
 
     def bump_many(self, projection_names: Iterable[str]) -> None:
         """:meth:`bump` each projection (at most once each), in one ``executemany``: one request to a
@@ -537,10 +643,9 @@ class ProjectionRepository(Repository):
         rows = []
         for projection_name in projection_names:
             _name(projection_name, "projection_name", _KEY_MAX)
-            stored = self._stored(projection_name)
-            rows.append((stored, self.tenant, stored, *self._tenants()))
+            rows.append(self._params(projection_name)[1])
         if rows:
-            self._raw_many(_BUMP_MANY[self.scope.tenant is not None], rows)
+            self._execute(_BUMP_MANY[self.scope.tenant is not None], rows)
 
     def prune(self, projection_name: str, *, keep: int = KEEP_VERSIONS) -> int:
         """Delete all but the newest ``keep`` versions of a projection.
@@ -770,14 +875,14 @@ class QuerySnapshotRepository(Repository):
         self._writable()
         if keep_last is None and older_than_seconds is None:
             return 0
-        scoped = self.scope.tenant is not None
-        sql = _PRUNE_SNAPSHOTS.format(scope=" WHERE tenant_id = ?" if scoped else "") + " WHERE rn > ?"
-        params: list[Any] = [self.scope.tenant] if scoped else []
-        params.append(max(1, keep_last if keep_last is not None else 1))
+        tenant = self.scope.tenant
+        params: dict[str, Any] = {"keep": max(1, keep_last if keep_last is not None else 1)}
+        if tenant is not None:
+            params["tenant"] = tenant
         if older_than_seconds is not None:
-            sql += " AND created_at < datetime('now', ?)"
-            params.append(f"-{max(0.0, older_than_seconds):.3f} seconds")
-        return int(self._raw(sql + ")", tuple(params)).rowcount or 0)
+            params["age"] = f"-{max(0.0, older_than_seconds):.3f} seconds"
+        stmt = _prune_snapshots(tenant is not None, older_than_seconds is not None)
+        return int(self._execute(stmt, params).rowcount or 0)
 
     def record_results(self, results: Mapping[str, Any], *, keep: int = KEEP_VERSIONS) -> builtins.list[str]:
         """:meth:`record_result` for many keys at once, in a fixed number of statements: the latest digest

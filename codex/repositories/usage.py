@@ -48,11 +48,13 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from codex.engine import WRITE_CACHE
 from codex.errors import InvalidInput, NotFound, QuotaExceeded
@@ -76,50 +78,85 @@ SCOPE_KINDS = ("user", "tenant", "global")
 PERIOD_KINDS = ("daily", "monthly", "none")
 ENFORCEMENTS = ("hard", "soft")
 
-_LIMIT_COLS = "id, metric_key, scope_kind, scope_id, period_kind, limit_value, enforcement, updated_at"
-_COUNTER_KEY = "(metric_key, scope_kind, scope_id, period_start)"
-_UPSERT_LIMIT = (
-    "INSERT INTO usage_limit_definitions "
-    "(metric_key, scope_kind, scope_id, period_kind, limit_value, enforcement) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (metric_key, scope_kind, scope_id, period_kind) DO UPDATE SET "
-    "limit_value = excluded.limit_value, enforcement = excluded.enforcement, updated_at = datetime('now') "
-    f"RETURNING {_LIMIT_COLS}"
-)
-# Add to a counter, creating it; RETURNING gives the counter id and the new total.
-_ADD = (
-    "INSERT INTO usage_counter_snapshots (metric_key, scope_kind, scope_id, period_start, amount) "
-    f"VALUES (?, ?, ?, ?, ?) ON CONFLICT {_COUNTER_KEY} DO UPDATE SET "
-    "amount = amount + excluded.amount, updated_at = datetime('now') RETURNING id, amount"
-)
-# The same, capped: a conflicting row is only updated while the new total stays <= the cap, so a
-# refused consume returns no row and has written nothing (the caller checks the insert case).
-_ADD_CAPPED = (
-    "INSERT INTO usage_counter_snapshots (metric_key, scope_kind, scope_id, period_start, amount) "
-    f"VALUES (?, ?, ?, ?, ?) ON CONFLICT {_COUNTER_KEY} DO UPDATE SET "
-    "amount = amount + excluded.amount, updated_at = datetime('now') "
-    "WHERE amount + excluded.amount <= ? RETURNING id, amount"
-)
-_SET = (
-    "INSERT INTO usage_counter_snapshots (metric_key, scope_kind, scope_id, period_start, amount) "
-    f"VALUES (?, ?, ?, ?, ?) ON CONFLICT {_COUNTER_KEY} DO UPDATE SET "
-    "amount = excluded.amount, updated_at = datetime('now') RETURNING id, amount"
-)
-_AMOUNT = (
-    "SELECT amount FROM usage_counter_snapshots "
-    "WHERE metric_key = ? AND scope_kind = ? AND scope_id = ? AND period_start = ?"
-)
 _PERIOD_RANK = {kind: rank for rank, kind in enumerate(PERIOD_KINDS)}
-_LOOKUP_SQL: dict[int, str] = {}
+
+# The statements of the limit and counter paths, built once (consume and check run them on every metered
+# request) and run with a parameter dict.
+_limits, _counters = usage_limit_definitions, usage_counter_snapshots
+_LIMIT_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
+    _limits.c.id,
+    _limits.c.metric_key,
+    _limits.c.scope_kind,
+    _limits.c.scope_id,
+    _limits.c.period_kind,
+    _limits.c.limit_value,
+    _limits.c.enforcement,
+    _limits.c.updated_at,
+)
+_COUNTER_KEY = ("metric_key", "scope_kind", "scope_id", "period_start")
+_NOW = sa.func.datetime(sa.literal_column("'now'"))
 
 
-def _lookup_sql(levels: int) -> str:
-    sql = _LOOKUP_SQL.get(levels)
-    if sql is None:
-        scopes = " OR ".join(["(scope_kind = ? AND scope_id = ?)"] * levels)
-        sql = _LOOKUP_SQL[levels] = (
-            f"SELECT {_LIMIT_COLS} FROM usage_limit_definitions WHERE metric_key = ? AND ({scopes})"
+def _values(table: sa.Table, columns: Sequence[str]) -> dict[str, Any]:
+    return {c: sa.bindparam(c, type_=table.c[c].type) for c in columns}
+
+
+def _upsert_limit() -> sa.Insert:
+    key = ("metric_key", "scope_kind", "scope_id", "period_kind")
+    stmt = sqlite.insert(_limits).values(_values(_limits, (*key, "limit_value", "enforcement")))
+    return stmt.on_conflict_do_update(
+        index_elements=key,
+        set_={
+            "limit_value": stmt.excluded.limit_value,
+            "enforcement": stmt.excluded.enforcement,
+            "updated_at": _NOW,
+        },
+    ).returning(*_LIMIT_COLUMNS)
+
+
+def _write_counter(amount: Callable[[Any], sa.ColumnElement[Any]], *, capped: bool = False) -> sa.Insert:
+    """Write a counter, creating it; RETURNING gives the counter id and the new total.
+
+    Args:
+        amount: The new amount of a conflicting row, from the ``excluded`` row.
+        capped: Only update a conflicting row while the new total stays <= ``:cap``, so a refused consume
+            returns no row and has written nothing (the caller checks the insert case).
+    """
+    stmt = sqlite.insert(_counters).values(_values(_counters, (*_COUNTER_KEY, "amount")))
+    new = amount(stmt.excluded)
+    return stmt.on_conflict_do_update(
+        index_elements=_COUNTER_KEY,
+        set_={"amount": new, "updated_at": _NOW},
+        where=(new <= sa.bindparam("cap", type_=sa.Integer)) if capped else None,
+    ).returning(_counters.c.id, _counters.c.amount)
+
+
+_UPSERT_LIMIT = _upsert_limit()
+_ADD = _write_counter(lambda excluded: _counters.c.amount + excluded.amount)
+_ADD_CAPPED = _write_counter(lambda excluded: _counters.c.amount + excluded.amount, capped=True)
+_SET = _write_counter(lambda excluded: excluded.amount)
+_AMOUNT = sa.select(_counters.c.amount).where(
+    *(_counters.c[c] == sa.bindparam(c, type_=_counters.c[c].type) for c in _COUNTER_KEY)
+)
+_LOOKUP: dict[int, sa.Select[Any]] = {}
+
+
+def _lookup(levels: int) -> sa.Select[Any]:
+    """The limits of ``:metric_key`` at ``levels`` scopes (``:kind<i>``, ``:sid<i>``), built once per count."""
+    stmt: sa.Select[Any] | None = _LOOKUP.get(levels)
+    if stmt is None:
+        scopes = (
+            sa.and_(
+                _limits.c.scope_kind == sa.bindparam(f"kind{i}"),
+                _limits.c.scope_id == sa.bindparam(f"sid{i}"),
+            )
+            for i in range(levels)
         )
-    return sql
+        stmt = sa.select(*_LIMIT_COLUMNS).where(
+            _limits.c.metric_key == sa.bindparam("metric_key"), sa.or_(*scopes)
+        )
+        _LOOKUP[levels] = stmt
+    return stmt
 
 
 def window_start(period_kind: str, at: datetime | None = None) -> str:
@@ -228,6 +265,18 @@ class ConsumeResult:
     enforcement: str | None
 
 
+def _counter_params(key: tuple[str, str, str], period_start: str, amount: int) -> dict[str, Any]:
+    """The parameters of :data:`_ADD` / :data:`_SET`: the counter key, its window and the amount."""
+    metric_key, scope_kind, scope_id = key
+    return {
+        "metric_key": metric_key,
+        "scope_kind": scope_kind,
+        "scope_id": scope_id,
+        "period_start": period_start,
+        "amount": amount,
+    }
+
+
 def _limit_row(row: Any) -> UsageLimit:
     return UsageLimit(
         id=int(row[0]),
@@ -319,9 +368,15 @@ class UsageRepository(Repository):
         self._int(limit_value, "limit_value", 0)
         self._check_vocab(enforcement, ENFORCEMENTS, "enforcement")
         self._limits_changed()
-        row = self._raw(
-            _UPSERT_LIMIT, (metric_key, scope_kind, scope_id, period_kind, limit_value, enforcement)
-        ).fetchone()
+        params = {
+            "metric_key": metric_key,
+            "scope_kind": scope_kind,
+            "scope_id": scope_id,
+            "period_kind": period_kind,
+            "limit_value": limit_value,
+            "enforcement": enforcement,
+        }
+        row = self._execute(_UPSERT_LIMIT, params).one()
         limit = _limit_row(row)
         self._change(
             f"usage/{metric_key}",
@@ -391,10 +446,10 @@ class UsageRepository(Repository):
         """
         self._metric(metric_key)
         self._scope(scope_kind, scope_id)
-        return self._governing(metric_key, scope_kind, scope_id, tenant_id, hot=False)
+        return self._governing(metric_key, scope_kind, scope_id, tenant_id)
 
     def _governing(
-        self, metric_key: str, scope_kind: str, scope_id: str, tenant_id: str | None, *, hot: bool
+        self, metric_key: str, scope_kind: str, scope_id: str, tenant_id: str | None
     ) -> UsageLimit | None:
         levels: list[tuple[str, str]] = []
         candidates = [(scope_kind, scope_id), (scope_kind, "")]
@@ -406,17 +461,17 @@ class UsageRepository(Repository):
         for level in candidates:
             if level not in levels:
                 levels.append(level)
-        params: list[str] = [metric_key]
-        for kind, sid in levels:
-            params += (kind, sid)
+        params: dict[str, str] = {"metric_key": metric_key}
+        for i, (kind, sid) in enumerate(levels):
+            params[f"kind{i}"] = kind
+            params[f"sid{i}"] = sid
         # In a write transaction of Store.begin the answer cannot change but by this transaction's own
         # set_limit/delete_limit (which drop it): a group of mutations looks it up once.
         cache: dict[Any, UsageLimit | None] | None = self.conn.info.get(WRITE_CACHE)
-        key = ("usage-governing", *params)
+        key = ("usage-governing", *params.values())
         if cache is not None and key in cache:
             return cache[key]
-        sql = _lookup_sql(len(levels))
-        rows = self._raw(sql, tuple(params)).fetchall() if hot else self._sql(sql, tuple(params)).all()
+        rows: Sequence[Any] = self._execute(_lookup(len(levels)), params).all()
         best = (
             _limit_row(min(rows, key=lambda r: (levels.index((r[2], r[3])), _PERIOD_RANK.get(r[4], 99))))
             if rows
@@ -532,11 +587,12 @@ class UsageRepository(Repository):
         self._metric(metric_key)
         self._scope(scope_kind, scope_id, concrete=True)
         self._int(amount, "amount", 1)
-        governing = self._governing(metric_key, scope_kind, scope_id, tenant_id, hot=True)
+        governing = self._governing(metric_key, scope_kind, scope_id, tenant_id)
         key = (metric_key, scope_kind, scope_id)
+        row: Any
         if governing is None:
             period_start = ""
-            row = self._raw(_ADD, (*key, period_start, amount)).fetchone()
+            row = self._execute(_ADD, _counter_params(key, period_start, amount)).first()
         else:
             period_start = window_start(governing.period_kind, at)
             if governing.enforcement == "hard":
@@ -544,10 +600,12 @@ class UsageRepository(Repository):
                 row = (
                     None
                     if amount > cap
-                    else self._raw(_ADD_CAPPED, (*key, period_start, amount, cap)).fetchone()
+                    else self._execute(
+                        _ADD_CAPPED, _counter_params(key, period_start, amount) | {"cap": cap}
+                    ).first()
                 )
                 if row is None:
-                    used = self._current(key, period_start, hot=True)
+                    used = self._current(key, period_start)
                     resets = window_end(governing.period_kind, at)
                     wait = None if resets is None else (resets - _utc(at)).total_seconds()
                     raise QuotaExceeded(
@@ -565,7 +623,7 @@ class UsageRepository(Repository):
                         retry_after=None if wait is None else max(1, math.ceil(wait)),
                     )
             else:
-                row = self._raw(_ADD, (*key, period_start, amount)).fetchone()
+                row = self._execute(_ADD, _counter_params(key, period_start, amount)).first()
         counter_id, used = int(row[0]), int(row[1])
         result = self._result(key, period_start, used, governing)
         self._change(
@@ -607,12 +665,10 @@ class UsageRepository(Repository):
         self._metric(metric_key)
         self._scope(scope_kind, scope_id, concrete=True)
         self._int(amount, "amount", 1)
-        governing = self._governing(metric_key, scope_kind, scope_id, tenant_id, hot=False)
+        governing = self._governing(metric_key, scope_kind, scope_id, tenant_id)
         period_start = "" if governing is None else window_start(governing.period_kind, at)
         key = (metric_key, scope_kind, scope_id)
-        return self._result(
-            key, period_start, self._current(key, period_start, hot=False) + amount, governing
-        )
+        return self._result(key, period_start, self._current(key, period_start) + amount, governing)
 
     @staticmethod
     def _result(
@@ -633,10 +689,9 @@ class UsageRepository(Repository):
             governing.enforcement,
         )
 
-    def _current(self, key: tuple[str, str, str], period_start: str, *, hot: bool) -> int:
-        params = (*key, period_start)
-        row = self._raw(_AMOUNT, params).fetchone() if hot else self._sql(_AMOUNT, params).first()
-        return 0 if row is None else int(row[0])
+    def _current(self, key: tuple[str, str, str], period_start: str) -> int:
+        value = self._execute(_AMOUNT, dict(zip(_COUNTER_KEY, (*key, period_start), strict=True))).scalar()
+        return 0 if value is None else int(value)
 
     def usage(
         self,
@@ -665,9 +720,9 @@ class UsageRepository(Repository):
         if period_start is None:
             self._metric(metric_key)
             self._scope(scope_kind, scope_id)
-            governing = self._governing(metric_key, scope_kind, scope_id, tenant_id, hot=False)
+            governing = self._governing(metric_key, scope_kind, scope_id, tenant_id)
             period_start = "" if governing is None else window_start(governing.period_kind, at)
-        return self._current((metric_key, scope_kind, scope_id), period_start, hot=False)
+        return self._current((metric_key, scope_kind, scope_id), period_start)
 
     def add_amount(
         self, metric_key: str, scope_kind: str, scope_id: str, period_start: str, delta: int
@@ -687,7 +742,8 @@ class UsageRepository(Repository):
         self._scope(scope_kind, scope_id)
         self._period_start(period_start)
         self._int(delta, "delta", None)
-        row = self._raw(_ADD, (metric_key, scope_kind, scope_id, period_start, delta)).fetchone()
+        key = (metric_key, scope_kind, scope_id)
+        row = self._execute(_ADD, _counter_params(key, period_start, delta)).one()
         return self._counter_changed(metric_key, scope_kind, scope_id, period_start, row, {"delta": delta})
 
     def set_amount(
@@ -708,7 +764,8 @@ class UsageRepository(Repository):
         self._scope(scope_kind, scope_id)
         self._period_start(period_start)
         self._int(amount, "amount", 0)
-        row = self._raw(_SET, (metric_key, scope_kind, scope_id, period_start, amount)).fetchone()
+        key = (metric_key, scope_kind, scope_id)
+        row = self._execute(_SET, _counter_params(key, period_start, amount)).one()
         return self._counter_changed(metric_key, scope_kind, scope_id, period_start, row, {"set": amount})
 
     def _counter_changed(

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
 
 from codex.errors import CodexError
 from codex.repositories._base import Repository
@@ -28,9 +31,30 @@ __all__ = ["FTS_TABLE", "IndexSizes", "SearchIndex"]
 
 FTS_TABLE = "search_chunks_fts"
 
-_FTS_INSERT = f"INSERT INTO {FTS_TABLE}(rowid, body_text) VALUES (?, ?)"
-_FTS_DELETE = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, body_text) VALUES ('delete', ?, ?)"
-_HAS_OBJECT = "SELECT 1 FROM sqlite_schema WHERE type = ? AND name = ?"
+_fts = sa.table(
+    FTS_TABLE, sa.column(FTS_TABLE), sa.column("rowid"), sa.column("body_text"), sa.column("rank")
+)
+"""The FTS5 table as Core sees it: not in the ``MetaData`` (it is raw DDL); its hidden column of the
+table's own name takes FTS5's commands (``'delete'``, ``'rebuild'``, …)."""
+_fts_docsize = sa.table(f"{FTS_TABLE}_docsize")
+_sqlite_schema = sa.table("sqlite_schema", sa.column("type"), sa.column("name"))
+
+
+def _fts_command(command: str, **columns: sa.ColumnElement[object]) -> sa.Insert:
+    """``INSERT INTO search_chunks_fts(search_chunks_fts, …) VALUES ('<command>', …)``."""
+    return sa.insert(_fts).values({FTS_TABLE: sa.literal_column(f"'{command}'"), **columns})
+
+
+_FTS_INSERT = sa.insert(_fts).values(rowid=sa.bindparam("rowid"), body_text=sa.bindparam("body_text"))
+_FTS_DELETE = _fts_command("delete", rowid=sa.bindparam("rowid"), body_text=sa.bindparam("body_text"))
+_FTS_REBUILD = _fts_command("rebuild")
+_FTS_DELETE_ALL = _fts_command("delete-all")
+_FTS_INTEGRITY_CHECK = _fts_command("integrity-check", rank=sa.literal_column("1"))
+_FTS_ROWS = sa.select(sa.func.count()).select_from(_fts_docsize)
+_HAS_OBJECT: sa.Select[Any] = sa.select(sa.literal_column("1")).where(
+    _sqlite_schema.c.type == sa.bindparam("kind"), _sqlite_schema.c.name == sa.bindparam("name")
+)
+_VECTOR_COUNTS = tuple(sa.select(sa.func.count()).select_from(t) for t in VECTOR_TABLES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +75,7 @@ class SearchIndex(Repository):
 
     def has_object(self, kind: str, name: str) -> bool:
         """True when ``sqlite_schema`` holds an object of that type and name."""
-        return self._sql(_HAS_OBJECT, (kind, name)).first() is not None
+        return self._execute(_HAS_OBJECT, {"kind": kind, "name": name}).first() is not None
 
     def has_fts(self) -> bool:
         """True when the FTS table exists."""
@@ -62,7 +86,7 @@ class SearchIndex(Repository):
         """Index chunks: ``(chunk_id, body_text)`` pairs (one executemany)."""
         self._writable()
         if rows:
-            self._raw_many(_FTS_INSERT, list(rows))
+            self._execute(_FTS_INSERT, [{"rowid": rowid, "body_text": text} for rowid, text in rows])
 
     def fts_delete(self, rows: Sequence[tuple[int, str]]) -> None:
         """Unindex chunks with FTS5's ``'delete'`` command: ``(chunk_id, old body_text)`` pairs.
@@ -71,22 +95,22 @@ class SearchIndex(Repository):
         """
         self._writable()
         if rows:
-            self._raw_many(_FTS_DELETE, list(rows))
+            self._execute(_FTS_DELETE, [{"rowid": rowid, "body_text": text} for rowid, text in rows])
 
     def rebuild_fts(self) -> None:
         """Rebuild the whole FTS index from ``search_document_chunks`` (FTS5 ``'rebuild'``)."""
         self._writable()
-        self._sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        self._execute(_FTS_REBUILD)
 
     def clear_fts(self) -> None:
         """Empty the FTS index (FTS5 ``'delete-all'``); the chunk rows are untouched."""
         self._writable()
-        self._sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
+        self._execute(_FTS_DELETE_ALL)
 
     def fts_integrity_ok(self) -> bool:
         """FTS5 ``integrity-check`` against the content table (rank 1): True when index and chunks agree."""
         try:
-            self._sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+            self._execute(_FTS_INTEGRITY_CHECK)
         except CodexError:  # the check reports a mismatch as SQLITE_CORRUPT_VTAB
             return False
         return True
@@ -94,10 +118,6 @@ class SearchIndex(Repository):
     # -- sizes ----------------------------------------------------------------------------------------
     def sizes(self) -> IndexSizes:
         """Row counts of the FTS index and of the stored vectors."""
-        fts_rows = (
-            int(self._sql(f"SELECT count(*) FROM {FTS_TABLE}_docsize").scalar() or 0) if self.has_fts() else 0
-        )
-        vectors = sum(
-            int(self._sql(f"SELECT count(*) FROM {t.name}").scalar() or 0) for t in VECTOR_TABLES.values()
-        )
+        fts_rows = int(self._execute(_FTS_ROWS).scalar() or 0) if self.has_fts() else 0
+        vectors = sum(int(self._execute(stmt).scalar() or 0) for stmt in _VECTOR_COUNTS)
         return IndexSizes(fts_rows, vectors)

@@ -32,55 +32,165 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, now_ms, row_as
+from domains.search_ingest import search_indexing_jobs, search_job_leases
 
 __all__ = ["JOBS_TOPIC", "JOB_STATUSES", "JobQueue", "JobRow", "LeaseLost"]
 
 JOBS_TOPIC = "search/jobs"
 JOB_STATUSES = ("queued", "running", "done", "dead")
 
-_SELECT = (
-    "SELECT j.id, j.job_kind, j.target_uri, j.status, j.detail_json, j.error_text, j.created_at, j.updated_at, "
-    "COALESCE(l.attempts, 0) AS attempts, COALESCE(l.max_attempts, 5) AS max_attempts, l.lease_owner, "
-    "l.lease_until_ms, COALESCE(l.next_run_at_ms, 0) AS next_run_at_ms "
-    "FROM search_indexing_jobs j LEFT JOIN search_job_leases l ON l.job_id = j.id"
+_jobs, _leases = search_indexing_jobs, search_job_leases
+_j, _l = search_indexing_jobs.alias("j"), search_job_leases.alias("l")
+_ACTIVE_STATUSES: list[sa.ColumnElement[Any]] = [
+    sa.literal_column("'queued'"),
+    sa.literal_column("'running'"),
+]
+_NOW = sa.func.datetime(sa.literal_column("'now'"))
+
+
+def _ms(name: str) -> sa.Cast[int]:
+    """A millisecond parameter, CAST: the engine binds ints wider than 32 bits as decimal text
+    (``codex.engine.safe_params``), and an expression such as ``COALESCE(…)`` has no column affinity
+    to turn that text back into a number."""
+    return sa.cast(sa.bindparam(name), sa.Integer)
+
+
+_SELECT = sa.select(
+    _j.c.id,
+    _j.c.job_kind,
+    _j.c.target_uri,
+    _j.c.status,
+    _j.c.detail_json,
+    _j.c.error_text,
+    _j.c.created_at,
+    _j.c.updated_at,
+    sa.func.coalesce(_l.c.attempts, 0).label("attempts"),
+    sa.func.coalesce(_l.c.max_attempts, 5).label("max_attempts"),
+    _l.c.lease_owner,
+    _l.c.lease_until_ms,
+    sa.func.coalesce(_l.c.next_run_at_ms, 0).label("next_run_at_ms"),
+).select_from(_j.outerjoin(_l, _l.c.job_id == _j.c.id))
+"""A job with its lease bookkeeping (:class:`JobRow`)."""
+_GET = _SELECT.where(_j.c.id == sa.bindparam("job_id"))
+_COUNT = sa.select(sa.func.count()).select_from(_jobs)
+_COUNT_STATUS = _COUNT.where(_jobs.c.status == sa.bindparam("status"))
+_COUNTS = sa.select(_jobs.c.status, sa.func.count().label("n")).group_by(_jobs.c.status)
+_SAME_ACTIVE = (
+    _jobs.c.job_kind == sa.bindparam("kind"),
+    _jobs.c.target_uri == sa.bindparam("uri"),
+    _jobs.c.status.in_(_ACTIVE_STATUSES),
 )
+# Parameters of an UPDATE are never named after a column of its table (SQLAlchemy would take them for
+# SET values): the lease updates take ``:lease_job``.
 _ENQUEUE = (
-    "INSERT INTO search_indexing_jobs (job_kind, target_uri, detail_json) SELECT ?, ?, ? WHERE NOT EXISTS "
-    "(SELECT 1 FROM search_indexing_jobs WHERE job_kind = ? AND target_uri = ? AND status IN ('queued', 'running')) "
-    "RETURNING id"
+    sa.insert(_jobs)
+    .from_select(
+        ["job_kind", "target_uri", "detail_json"],
+        sa.select(
+            sa.bindparam("kind", type_=sa.Text),
+            sa.bindparam("uri", type_=sa.Text),
+            sa.bindparam("detail", type_=sa.Text),
+        ).where(~sa.exists().where(*_SAME_ACTIVE)),
+    )
+    .returning(_jobs.c.id)
 )
-_ACTIVE = (
-    "SELECT id FROM search_indexing_jobs WHERE job_kind = ? AND target_uri = ? AND status IN ('queued', 'running') "
-    "ORDER BY id LIMIT 1"
+"""Queue a job unless one of the same kind and target is active (no row back then)."""
+_ACTIVE = sa.select(_jobs.c.id).where(*_SAME_ACTIVE).order_by(_jobs.c.id).limit(1)
+_ADD_LEASE = sa.insert(_leases).values(
+    job_id=sa.bindparam("job_id"), max_attempts=sa.bindparam("max_attempts"), next_run_at_ms=_ms("next_run")
 )
-_ADOPT = (
-    "INSERT INTO search_job_leases (job_id) SELECT j.id FROM search_indexing_jobs j "
-    "WHERE j.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM search_job_leases l WHERE l.job_id = j.id)"
+_ADOPT = sa.insert(_leases).from_select(
+    ["job_id"],
+    sa.select(_j.c.id).where(_j.c.status.in_(_ACTIVE_STATUSES), ~sa.exists().where(_l.c.job_id == _j.c.id)),
 )
+"""Give every active job without one its lease row."""
 _EXHAUSTED = (
-    "UPDATE search_indexing_jobs SET status = 'dead', updated_at = datetime('now'), error_text = "
-    "'lease expired on the last attempt' || COALESCE(' (last error: ' || error_text || ')', '') "
-    "WHERE status = 'running' AND id IN (SELECT job_id FROM search_job_leases "
-    "WHERE COALESCE(lease_until_ms, 0) < CAST(? AS INTEGER) AND attempts >= max_attempts) RETURNING id"
+    sa.update(_jobs)
+    .where(
+        _jobs.c.status == sa.literal_column("'running'"),
+        _jobs.c.id.in_(
+            sa.select(_leases.c.job_id).where(
+                sa.func.coalesce(_leases.c.lease_until_ms, 0) < _ms("now"),
+                _leases.c.attempts >= _leases.c.max_attempts,
+            )
+        ),
+    )
+    .values(
+        status=sa.literal_column("'dead'"),
+        updated_at=_NOW,
+        error_text=sa.literal_column("'lease expired on the last attempt'", sa.Text)
+        + sa.func.coalesce(
+            sa.literal_column("' (last error: '", sa.Text)
+            + _jobs.c.error_text
+            + sa.literal_column("')'", sa.Text),
+            sa.literal_column("''"),
+        ),
+    )
+    .returning(_jobs.c.id)
 )
-# The claim: one UPDATE … RETURNING, atomic inside the write transaction. Millisecond parameters are
-# CAST: the engine binds ints wider than 32 bits as decimal text (codex.engine.safe_params), and an
-# expression such as COALESCE(...) has no column affinity to turn that text back into a number.
+"""Running jobs whose lease expired on their last attempt become ``dead``."""
 _CLAIM = (
-    "UPDATE search_job_leases SET lease_owner = ?, lease_until_ms = CAST(? AS INTEGER), attempts = attempts + 1 "
-    "WHERE job_id IN (SELECT l.job_id FROM search_job_leases l JOIN search_indexing_jobs j ON j.id = l.job_id "
-    "WHERE (j.status = 'queued' AND l.next_run_at_ms <= CAST(? AS INTEGER)) "
-    "OR (j.status = 'running' AND COALESCE(l.lease_until_ms, 0) < CAST(? AS INTEGER) "
-    "AND l.attempts < l.max_attempts) "
-    "ORDER BY l.next_run_at_ms, l.job_id LIMIT ?) RETURNING job_id"
+    sa.update(_leases)
+    .where(
+        _leases.c.job_id.in_(
+            sa.select(_l.c.job_id)
+            .select_from(_l.join(_j, _j.c.id == _l.c.job_id))
+            .where(
+                sa.or_(
+                    sa.and_(_j.c.status == sa.literal_column("'queued'"), _l.c.next_run_at_ms <= _ms("now")),
+                    sa.and_(
+                        _j.c.status == sa.literal_column("'running'"),
+                        sa.func.coalesce(_l.c.lease_until_ms, 0) < _ms("now"),
+                        _l.c.attempts < _l.c.max_attempts,
+                    ),
+                )
+            )
+            .order_by(_l.c.next_run_at_ms, _l.c.job_id)
+            .limit(sa.bindparam("lim"))
+        )
+    )
+    .values(lease_owner=sa.bindparam("worker"), lease_until_ms=_ms("until"), attempts=_leases.c.attempts + 1)
+    .returning(_leases.c.job_id)
+)
+"""The claim: one ``UPDATE … RETURNING``, atomic inside the write transaction."""
+_RUNNING = (
+    sa.update(_jobs)
+    .where(_jobs.c.id == sa.bindparam("job_id"))
+    .values(status=sa.literal_column("'running'"), updated_at=_NOW)
 )
 _SET_STATUS = (
-    "UPDATE search_indexing_jobs SET status = ?, error_text = ?, updated_at = datetime('now') WHERE id = ?"
+    sa.update(_jobs)
+    .where(_jobs.c.id == sa.bindparam("job_id"))
+    .values(status=sa.bindparam("new_status"), error_text=sa.bindparam("error"), updated_at=_NOW)
 )
-_CLEAR_LEASE = "UPDATE search_job_leases SET lease_owner = NULL, lease_until_ms = NULL WHERE job_id = ?"
+_CLEAR_LEASE = (
+    sa.update(_leases)
+    .where(_leases.c.job_id == sa.bindparam("lease_job"))
+    .values(lease_owner=sa.null(), lease_until_ms=sa.null())
+)
+_EXTEND = (
+    sa.update(_leases)
+    .where(_leases.c.job_id == sa.bindparam("lease_job"))
+    .values(lease_until_ms=_ms("until"))
+)
+_BACK_OFF = _CLEAR_LEASE.values(next_run_at_ms=_ms("next_run"))
+_REQUEUE_LEASE = sqlite.insert(_leases).values(
+    job_id=sa.bindparam("job_id"), attempts=sa.literal_column("0"), next_run_at_ms=_ms("next_run")
+)
+_REQUEUE_LEASE = _REQUEUE_LEASE.on_conflict_do_update(
+    index_elements=[_leases.c.job_id],
+    set_={
+        "attempts": sa.literal_column("0"),
+        "lease_owner": sa.null(),
+        "lease_until_ms": sa.null(),
+        "next_run_at_ms": _REQUEUE_LEASE.excluded.next_run_at_ms,
+    },
+)
+_DELETE = sa.delete(_jobs).where(_jobs.c.id == sa.bindparam("job_id"))
 
 
 class LeaseLost(Conflict):
@@ -143,7 +253,7 @@ class JobQueue(Repository):
 
     def get_one_or_none(self, job_id: int) -> JobRow | None:
         """One job, or None."""
-        row = self._sql(f"{_SELECT} WHERE j.id = ?", (job_id,)).first()
+        row = self._execute(_GET, {"job_id": job_id}).first()
         return None if row is None else row_as(JobRow, row)
 
     def list(
@@ -154,16 +264,12 @@ class JobQueue(Repository):
         Raises:
             InvalidInput: Unknown status.
         """
-        where: builtins.list[str] = ["j.id > ?"]
-        params: builtins.list[Any] = [after_id]
+        stmt = _SELECT.where(_j.c.id > after_id)
         if status is not None:
-            where.append("j.status = ?")
-            params.append(self._check_vocab(status, JOB_STATUSES, "status"))
+            stmt = stmt.where(_j.c.status == self._check_vocab(status, JOB_STATUSES, "status"))
         if job_kind is not None:
-            where.append("j.job_kind = ?")
-            params.append(job_kind)
-        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY j.id LIMIT ?"
-        return [row_as(JobRow, r) for r in self._sql(sql, (*params, clamp_limit(limit)))]
+            stmt = stmt.where(_j.c.job_kind == job_kind)
+        return [row_as(JobRow, r) for r in self._execute(stmt.order_by(_j.c.id).limit(clamp_limit(limit)))]
 
     def count(self, *, status: str | None = None) -> int:
         """Number of jobs (optionally of one status).
@@ -172,18 +278,14 @@ class JobQueue(Repository):
             InvalidInput: Unknown status.
         """
         if status is None:
-            return int(self._sql("SELECT count(*) FROM search_indexing_jobs").scalar() or 0)
+            return int(self._execute(_COUNT).scalar() or 0)
         self._check_vocab(status, JOB_STATUSES, "status")
-        return int(
-            self._sql("SELECT count(*) FROM search_indexing_jobs WHERE status = ?", (status,)).scalar() or 0
-        )
+        return int(self._execute(_COUNT_STATUS, {"status": status}).scalar() or 0)
 
     def counts_by_status(self) -> dict[str, int]:
         """``{status: count}`` for every status (zeros included; unknown statuses are kept too)."""
         out = dict.fromkeys(JOB_STATUSES, 0)
-        for row in self._sql(
-            "SELECT status, count(*) AS n FROM search_indexing_jobs GROUP BY status"
-        ).mappings():
+        for row in self._execute(_COUNTS).mappings():
             out[str(row["status"])] = int(row["n"])
         return out
 
@@ -221,16 +323,14 @@ class JobQueue(Repository):
             raise InvalidInput("max_attempts must be at least 1", field="max_attempts")
         if delay_ms < 0:
             raise InvalidInput("delay_ms must not be negative", field="delay_ms")
-        row = self._raw(_ENQUEUE, (job_kind, target_uri, dump_json(detail), job_kind, target_uri)).fetchone()
+        job = {"kind": job_kind, "uri": target_uri}
+        row = self._execute(_ENQUEUE, job | {"detail": dump_json(detail)}).first()
         if row is None:
-            existing = self._sql(_ACTIVE, (job_kind, target_uri)).scalar_one()
+            existing = self._execute(_ACTIVE, job).scalar_one()
             return self.get(int(existing))
         job_id = int(row[0])
         start = (now_ms() if now is None else now) + delay_ms
-        self._sql(
-            "INSERT INTO search_job_leases (job_id, max_attempts, next_run_at_ms) VALUES (?, ?, CAST(? AS INTEGER))",
-            (job_id, max_attempts, start),
-        )
+        self._execute(_ADD_LEASE, {"job_id": job_id, "max_attempts": max_attempts, "next_run": start})
         self._emit(job_id, "insert", "queued", job_kind, target_uri, 0)
         return self.get(job_id)
 
@@ -261,22 +361,17 @@ class JobQueue(Repository):
         if lease_seconds <= 0:
             raise InvalidInput("lease_seconds must be positive", field="lease_seconds")
         t = now_ms() if now is None else now
-        self._sql(_ADOPT)
-        for (dead_id,) in self._raw(_EXHAUSTED, (t,)).fetchall():
-            self._sql(_CLEAR_LEASE, (dead_id,))
+        self._execute(_ADOPT)
+        for (dead_id,) in self._execute(_EXHAUSTED, {"now": t}).all():
+            self._execute(_CLEAR_LEASE, {"lease_job": dead_id})
             job = self.get(int(dead_id))
             self._emit(job.id, "update", "dead", job.job_kind, job.target_uri, job.attempts)
         until = t + int(lease_seconds * 1000)
-        claimed = [
-            int(r[0])
-            for r in self._raw(_CLAIM, (worker, until, t, t, clamp_limit(limit, maximum=1000))).fetchall()
-        ]
+        params = {"worker": worker, "until": until, "now": t, "lim": clamp_limit(limit, maximum=1000)}
+        claimed = [int(r[0]) for r in self._execute(_CLAIM, params).all()]
         jobs: builtins.list[JobRow] = []
         for job_id in claimed:
-            self._sql(
-                "UPDATE search_indexing_jobs SET status = 'running', updated_at = datetime('now') WHERE id = ?",
-                (job_id,),
-            )
+            self._execute(_RUNNING, {"job_id": job_id})
             job = self.get(job_id)
             self._emit(job.id, "update", "running", job.job_kind, job.target_uri, job.attempts)
             jobs.append(job)
@@ -311,10 +406,7 @@ class JobQueue(Repository):
         self._writable()
         t = now_ms() if now is None else now
         self.check_lease(job_id, worker, now=t)
-        self._sql(
-            "UPDATE search_job_leases SET lease_until_ms = CAST(? AS INTEGER) WHERE job_id = ?",
-            (t + int(lease_seconds * 1000), job_id),
-        )
+        self._execute(_EXTEND, {"lease_job": job_id, "until": t + int(lease_seconds * 1000)})
         return self.get(job_id)
 
     def complete(self, job_id: int, worker: str) -> JobRow:
@@ -326,8 +418,8 @@ class JobQueue(Repository):
         """
         self._writable()
         job = self._owned(job_id, worker)
-        self._sql(_SET_STATUS, ("done", None, job_id))
-        self._sql(_CLEAR_LEASE, (job_id,))
+        self._set_status(job_id, "done", None)
+        self._execute(_CLEAR_LEASE, {"lease_job": job_id})
         self._emit(job_id, "update", "done", job.job_kind, job.target_uri, job.attempts)
         return self.get(job_id)
 
@@ -353,18 +445,14 @@ class JobQueue(Repository):
         job = self._owned(job_id, worker)
         text = (error or "failed")[:4000]
         if not retry or job.attempts >= job.max_attempts:
-            self._sql(_SET_STATUS, ("dead", text, job_id))
-            self._sql(_CLEAR_LEASE, (job_id,))
+            self._set_status(job_id, "dead", text)
+            self._execute(_CLEAR_LEASE, {"lease_job": job_id})
             self._emit(job_id, "update", "dead", job.job_kind, job.target_uri, job.attempts)
             return self.get(job_id)
         t = now_ms() if now is None else now
         delay = min(self.backoff_max_ms, self.backoff_base_ms * 2 ** max(0, job.attempts - 1))
-        self._sql(_SET_STATUS, ("queued", text, job_id))
-        self._sql(
-            "UPDATE search_job_leases SET lease_owner = NULL, lease_until_ms = NULL, next_run_at_ms = CAST(? AS INTEGER) "
-            "WHERE job_id = ?",
-            (t + delay, job_id),
-        )
+        self._set_status(job_id, "queued", text)
+        self._execute(_BACK_OFF, {"lease_job": job_id, "next_run": t + delay})
         self._emit(job_id, "update", "queued", job.job_kind, job.target_uri, job.attempts)
         return self.get(job_id)
 
@@ -381,13 +469,8 @@ class JobQueue(Repository):
             raise InvalidInput(
                 f"job {job_id} is {job.status}; only dead or done jobs are requeued", field="status"
             )
-        self._sql(_SET_STATUS, ("queued", None, job_id))
-        self._sql(
-            "INSERT INTO search_job_leases (job_id, attempts, next_run_at_ms) VALUES (?, 0, CAST(? AS INTEGER)) "
-            "ON CONFLICT(job_id) "
-            "DO UPDATE SET attempts = 0, lease_owner = NULL, lease_until_ms = NULL, next_run_at_ms = excluded.next_run_at_ms",
-            (job_id, now_ms() if now is None else now),
-        )
+        self._set_status(job_id, "queued", None)
+        self._execute(_REQUEUE_LEASE, {"job_id": job_id, "next_run": now_ms() if now is None else now})
         self._emit(job_id, "update", "queued", job.job_kind, job.target_uri, 0)
         return self.get(job_id)
 
@@ -399,7 +482,7 @@ class JobQueue(Repository):
         """
         self._writable()
         job = self.get(job_id)
-        self._sql("DELETE FROM search_indexing_jobs WHERE id = ?", (job_id,))
+        self._execute(_DELETE, {"job_id": job_id})
         self._change(
             JOBS_TOPIC,
             "delete",
@@ -409,6 +492,9 @@ class JobQueue(Repository):
         )
 
     # -- internals ---------------------------------------------------------------------------------------
+    def _set_status(self, job_id: int, status: str, error_text: str | None) -> None:
+        self._execute(_SET_STATUS, {"job_id": job_id, "new_status": status, "error": error_text})
+
     def _owned(self, job_id: int, worker: str) -> JobRow:
         job = self.get(job_id)
         if job.status != "running" or job.lease_owner != worker:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from codex.errors import ConfigError, InvalidInput, NotFound
 from codex.repositories._base import Repository, clamp_limit
@@ -43,6 +44,7 @@ from domains.search_ingest import (
     VECTOR_TABLES,
     search_document_chunks,
     search_documents,
+    search_embedder,
 )
 
 __all__ = ["ChunkRow", "DocumentRow", "DocumentWrite", "EmbedderRow", "SearchRepository"]
@@ -51,24 +53,82 @@ DOCUMENTS_TOPIC = "search/documents"
 EMBEDDER_TOPIC = "search/embedder"
 VECTORS_TOPIC = "search/vectors"
 
-_CHUNK_INSERT = (
-    "INSERT INTO search_document_chunks (id, document_id, chunk_index, body_text, embedding_ref) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_DOC_INSERT = (
-    "INSERT INTO search_documents (id, source_uri, title, mime_type, content_hash, metadata_json) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_DOC_UPDATE = (
-    "UPDATE search_documents SET title = ?, mime_type = ?, content_hash = ?, metadata_json = ?, "
-    "ingested_at = datetime('now') WHERE id = ?"
-)
-_NEXT_ID = (
-    "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
-    "COALESCE((SELECT max(id) FROM {table}), 0)) + 1"
-)
 _IN_BATCH = 500
-_EMBEDDER = "SELECT name, dim, created_at, updated_at, normalised FROM search_embedder WHERE id = 1"
+_chunks, _documents, _embedder = search_document_chunks, search_documents, search_embedder
+_NOW = sa.func.datetime(sa.literal_column("'now'"))
+_sqlite_sequence = sa.table("sqlite_sequence", sa.column("name"), sa.column("seq"))
+
+_DOC_COLUMNS = ("title", "mime_type", "content_hash", "metadata_json")
+_DOC_UPDATE = (
+    sa.update(_documents)
+    .where(_documents.c.id == sa.bindparam("doc_id"))
+    .values({**{c: sa.bindparam(c) for c in _DOC_COLUMNS}, "ingested_at": _NOW})
+)
+_DOC_DELETE = sa.delete(_documents).where(_documents.c.id == sa.bindparam("doc_id"))
+_COUNT_CHUNKS = sa.select(sa.func.count()).select_from(_chunks)
+_COUNT_EMBEDDED = _COUNT_CHUNKS.where(_chunks.c.embedding_ref == sa.bindparam("embedder"))
+_CHUNK_BATCH = (
+    sa.select(_chunks.c.id, _chunks.c.body_text)
+    .where(_chunks.c.id > sa.bindparam("after_id"))
+    .order_by(_chunks.c.id)
+    .limit(sa.bindparam("lim"))
+)
+_NOT_EMBEDDED_BY = _CHUNK_BATCH.where(
+    sa.func.coalesce(_chunks.c.embedding_ref, "") != sa.bindparam("embedder")
+)
+_SET_EMBEDDING_REF = (
+    sa.update(_chunks)
+    .where(_chunks.c.id == sa.bindparam("chunk"))
+    .values(embedding_ref=sa.bindparam("embedder"))
+)
+_OF_DOCUMENTS = _chunks.c.document_id.in_(sa.bindparam("docs", expanding=True))
+_CHUNKS_OF_DOCUMENTS = sa.select(_chunks.c.id, _chunks.c.body_text).where(_OF_DOCUMENTS)
+_DELETE_CHUNKS_OF_DOCUMENTS = sa.delete(_chunks).where(_OF_DOCUMENTS)
+_DELETE_VECTORS_OF_DOCUMENTS = tuple(
+    sa.delete(t).where(t.c.chunk_id.in_(sa.select(_chunks.c.id).where(_OF_DOCUMENTS)))
+    for t in VECTOR_TABLES.values()
+)
+_DELETE_VECTORS_OF_CHUNK = tuple(
+    sa.delete(t).where(t.c.chunk_id == sa.bindparam("chunk")) for t in VECTOR_TABLES.values()
+)
+_EMBEDDER = sa.select(
+    _embedder.c.name, _embedder.c.dim, _embedder.c.created_at, _embedder.c.updated_at, _embedder.c.normalised
+).where(_embedder.c.id == 1)
+
+
+def _set_embedder() -> sa.Insert:
+    stmt = (
+        sqlite.insert(_embedder)
+        .inline()
+        .values(
+            id=sa.literal_column("1"),
+            name=sa.bindparam("name"),
+            dim=sa.bindparam("dim"),
+            normalised=sa.bindparam("normalised"),
+        )
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[_embedder.c.id],
+        set_={
+            "name": stmt.excluded.name,
+            "dim": stmt.excluded.dim,
+            "normalised": stmt.excluded.normalised,
+            "updated_at": _NOW,
+        },
+    )
+
+
+_SET_EMBEDDER = _set_embedder()
+
+
+def _next_id(table: sa.Table) -> sa.Select[Any]:
+    """The next free id of an AUTOINCREMENT table: past both its ``sqlite_sequence`` entry and its rows."""
+    seq = sa.select(_sqlite_sequence.c.seq).where(_sqlite_sequence.c.name == table.name).scalar_subquery()
+    top = sa.select(sa.func.max(table.c.id)).scalar_subquery()
+    return sa.select(sa.func.max(sa.func.coalesce(seq, 0), sa.func.coalesce(top, 0)) + 1)
+
+
+_NEXT_ID = {t.name: _next_id(t) for t in (_documents, _chunks)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +188,16 @@ class EmbedderRow:
     created_at: str
     updated_at: str
     normalised: bool = True
+
+
+def _vector_table(dim: int) -> sa.Table:
+    """The vector table of ``dim`` (``ConfigError`` for a dimension no table holds)."""
+    vector_table_name(dim)
+    return VECTOR_TABLES[int(dim)]
+
+
+def _vector_row(chunk_id: int, embedder: str, dim: int, embedding: bytes) -> dict[str, Any]:
+    return {"chunk_id": chunk_id, "embedder": embedder, "dim": dim, "embedding": embedding}
 
 
 def _escape_like(prefix: str) -> str:
@@ -226,7 +296,7 @@ class SearchRepository(Repository):
 
     def count_chunks(self) -> int:
         """Number of chunks in the corpus."""
-        return int(self._sql("SELECT count(*) FROM search_document_chunks").scalar() or 0)
+        return int(self._execute(_COUNT_CHUNKS).scalar() or 0)
 
     def get_vector(self, chunk_id: int) -> bytes:
         """A chunk's stored embedding (float32 little-endian bytes), from any vector table.
@@ -242,25 +312,14 @@ class SearchRepository(Repository):
 
     def count_embedded(self, embedder: str) -> int:
         """Chunks whose vector was made by ``embedder`` (``embedding_ref``): a re-embed's progress."""
-        return int(
-            self._sql(
-                "SELECT count(*) FROM search_document_chunks WHERE embedding_ref = ?", (embedder,)
-            ).scalar()
-            or 0
-        )
+        return int(self._execute(_COUNT_EMBEDDED, {"embedder": embedder}).scalar() or 0)
 
     def chunks_not_embedded_by(
         self, embedder: str, *, after_id: int = 0, limit: int = 500
     ) -> builtins.list[tuple[int, str]]:
         """``(chunk_id, body_text)`` of chunks whose vector is not ``embedder``'s, by id after ``after_id``."""
-        rows: builtins.list[Sequence[Any]] = list(
-            self._sql(
-                "SELECT id, body_text FROM search_document_chunks WHERE id > ? AND "
-                "COALESCE(embedding_ref, '') != ? ORDER BY id LIMIT ?",
-                (after_id, embedder, clamp_limit(limit)),
-            )
-        )
-        return [(int(r[0]), str(r[1])) for r in rows]
+        params = {"after_id": after_id, "embedder": embedder, "lim": clamp_limit(limit)}
+        return [(int(r.id), str(r.body_text)) for r in self._execute(_NOT_EMBEDDED_BY, params)]
 
     def by_uris(self, uris: Sequence[str]) -> dict[str, DocumentRow]:
         """The documents with these source URIs, by URI (missing ones are absent)."""
@@ -285,7 +344,7 @@ class SearchRepository(Repository):
     # -- the corpus embedder --------------------------------------------------------------------------
     def embedder(self) -> EmbedderRow | None:
         """The corpus embedder, or None before the first vector is stored."""
-        row: Sequence[Any] | None = self._sql(_EMBEDDER).first()
+        row: Sequence[Any] | None = self._execute(_EMBEDDER).first()
         if row is None:
             return None
         return EmbedderRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), bool(row[4]))
@@ -354,12 +413,7 @@ class SearchRepository(Repository):
         self._writable()
         self._check_dim(name, dim)
         existed = self.embedder() is not None
-        self._sql(
-            "INSERT INTO search_embedder (id, name, dim, normalised) VALUES (1, ?, ?, ?) ON CONFLICT(id) "
-            "DO UPDATE SET name = excluded.name, dim = excluded.dim, normalised = excluded.normalised, "
-            "updated_at = datetime('now')",
-            (name, dim, 1 if normalised else 0),
-        )
+        self._execute(_SET_EMBEDDER, {"name": name, "dim": dim, "normalised": normalised})
         self._change(
             EMBEDDER_TOPIC,
             "update" if existed else "insert",
@@ -458,20 +512,26 @@ class SearchRepository(Repository):
                 )
         if any(d.chunks for d in docs):
             self.ensure_embedder(embedder_name, dim, normalised=normalised)
-        table = vector_table_name(dim)
+        vectors = _vector_table(dim)
         existing = self.by_uris(uris)
         replaced = [existing[u].id for u in uris if u in existing]
         self._remove_chunks(replaced)
         if replaced:
-            self._raw_many(
+            self._execute(
                 _DOC_UPDATE,
                 [
-                    (d.title, d.mime_type, d.content_hash, d.metadata_json, existing[d.source_uri].id)
+                    {
+                        "title": d.title,
+                        "mime_type": d.mime_type,
+                        "content_hash": d.content_hash,
+                        "metadata_json": d.metadata_json,
+                        "doc_id": existing[d.source_uri].id,
+                    }
                     for d in docs
                     if d.source_uri in existing
                 ],
             )
-        next_doc = self._next_id("search_documents")
+        next_doc = self._next_id(_documents)
         ids: dict[str, int] = {}
         new_rows = []
         for d in docs:
@@ -479,28 +539,42 @@ class SearchRepository(Repository):
             if found is None:
                 ids[d.source_uri] = next_doc
                 new_rows.append(
-                    (next_doc, d.source_uri, d.title, d.mime_type, d.content_hash, d.metadata_json)
+                    {
+                        "id": next_doc,
+                        "source_uri": d.source_uri,
+                        "title": d.title,
+                        "mime_type": d.mime_type,
+                        "content_hash": d.content_hash,
+                        "metadata_json": d.metadata_json,
+                    }
                 )
                 next_doc += 1
             else:
                 ids[d.source_uri] = found.id
-        if new_rows:
-            self._raw_many(_DOC_INSERT, new_rows)
-        chunk_id = self._next_id("search_document_chunks")
-        chunk_rows, fts_rows, vector_rows = [], [], []
+        self._bulk_insert(_documents, new_rows)
+        chunk_id = self._next_id(_chunks)
+        chunk_rows: builtins.list[dict[str, Any]] = []
+        fts_rows: builtins.list[tuple[int, str]] = []
+        vector_rows: builtins.list[dict[str, Any]] = []
         for d in docs:
             blobs = d.vectors.astype("<f4", copy=False)
             for i, text in enumerate(d.chunks):
-                chunk_rows.append((chunk_id, ids[d.source_uri], i, text, embedder_name))
+                chunk_rows.append(
+                    {
+                        "id": chunk_id,
+                        "document_id": ids[d.source_uri],
+                        "chunk_index": i,
+                        "body_text": text,
+                        "embedding_ref": embedder_name,
+                    }
+                )
                 fts_rows.append((chunk_id, text))
-                vector_rows.append((chunk_id, embedder_name, dim, blobs[i].tobytes()))
+                vector_rows.append(_vector_row(chunk_id, embedder_name, dim, blobs[i].tobytes()))
                 chunk_id += 1
         if chunk_rows:
-            self._raw_many(_CHUNK_INSERT, chunk_rows)
+            self._bulk_insert(_chunks, chunk_rows)
             self.index.fts_insert(fts_rows)
-            self._raw_many(
-                f"INSERT INTO {table} (chunk_id, embedder, dim, embedding) VALUES (?, ?, ?, ?)", vector_rows
-            )
+            self._bulk_insert(vectors, vector_rows)
         for d in docs:
             self._change(
                 DOCUMENTS_TOPIC,
@@ -561,7 +635,7 @@ class SearchRepository(Repository):
         self._writable()
         current = self.get(document_id)
         self._remove_chunks([document_id])
-        self._sql("DELETE FROM search_documents WHERE id = ?", (document_id,))
+        self._execute(_DOC_DELETE, {"doc_id": document_id})
         self._change(
             DOCUMENTS_TOPIC, "delete", "search_document", document_id, {"source_uri": current.source_uri}
         )
@@ -579,11 +653,8 @@ class SearchRepository(Repository):
     # -- vectors of the whole corpus (re-embed) ----------------------------------------------------------
     def iter_chunk_batches(self, *, after_id: int = 0, limit: int = 500) -> builtins.list[tuple[int, str]]:
         """``(chunk_id, body_text)`` pairs with ``id > after_id``, by id (keyset batches for re-embedding)."""
-        rows = self._sql(
-            "SELECT id, body_text FROM search_document_chunks WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, clamp_limit(limit)),
-        )
-        return [(int(r["id"]), str(r["body_text"])) for r in rows.mappings()]
+        rows = self._execute(_CHUNK_BATCH, {"after_id": after_id, "lim": clamp_limit(limit)})
+        return [(int(r.id), str(r.body_text)) for r in rows]
 
     def replace_vectors(
         self,
@@ -620,17 +691,13 @@ class SearchRepository(Repository):
         if matrix.shape != (len(ids), width):
             raise InvalidInput(f"every vector must have {width} dimensions", field="vectors")
         self._check_dim(embedder_name, width)
-        table = vector_table_name(width)
         self._delete_vectors_of_chunks(ids)
         blobs = matrix.astype("<f4", copy=False)
-        self._raw_many(
-            f"INSERT INTO {table} (chunk_id, embedder, dim, embedding) VALUES (?, ?, ?, ?)",
-            [(cid, embedder_name, width, blobs[i].tobytes()) for i, cid in enumerate(ids)],
+        self._bulk_insert(
+            _vector_table(width),
+            [_vector_row(cid, embedder_name, width, blobs[i].tobytes()) for i, cid in enumerate(ids)],
         )
-        self._raw_many(
-            "UPDATE search_document_chunks SET embedding_ref = ? WHERE id = ?",
-            [(embedder_name, cid) for cid in ids],
-        )
+        self._execute(_SET_EMBEDDING_REF, [{"embedder": embedder_name, "chunk": cid} for cid in ids])
         done, total = progress if progress is not None else (len(ids), len(ids))
         self._change(
             VECTORS_TOPIC,
@@ -647,30 +714,25 @@ class SearchRepository(Repository):
         )
 
     # -- internals -------------------------------------------------------------------------------------
-    def _next_id(self, table: str) -> int:
-        return int(self._sql(_NEXT_ID.format(table=table), (table,)).scalar() or 1)
+    def _next_id(self, table: sa.Table) -> int:
+        return int(self._execute(_NEXT_ID[table.name]).scalar() or 1)
+
+    def _bulk_insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows (every one with the same keys) with one ``executemany`` (the gateway's fast path)."""
+        if rows:
+            self._gateway(table, dict).insert_many(rows)
 
     def _delete_vectors_of_chunks(self, chunk_ids: Sequence[int]) -> None:
-        for table in VECTOR_TABLES.values():
-            self._raw_many(f"DELETE FROM {table.name} WHERE chunk_id = ?", [(cid,) for cid in chunk_ids])
+        for stmt in _DELETE_VECTORS_OF_CHUNK:
+            self._execute(stmt, [{"chunk": cid} for cid in chunk_ids])
 
     def _remove_chunks(self, document_ids: Sequence[int]) -> None:
         for i in range(0, len(document_ids), _IN_BATCH):
-            part = list(document_ids[i : i + _IN_BATCH])
-            marks = ", ".join("?" * len(part))
-            found: list[Sequence[Any]] = list(
-                self._sql(
-                    f"SELECT id, body_text FROM search_document_chunks WHERE document_id IN ({marks})", part
-                )
-            )
-            old = [(int(r[0]), str(r[1])) for r in found]
+            part = {"docs": list(document_ids[i : i + _IN_BATCH])}
+            old = [(int(r.id), str(r.body_text)) for r in self._execute(_CHUNKS_OF_DOCUMENTS, part)]
             if not old:
                 continue
             self.index.fts_delete(old)  # needs the old text, so before the rows go
-            for table in VECTOR_TABLES.values():
-                self._sql(
-                    f"DELETE FROM {table.name} WHERE chunk_id IN (SELECT id FROM search_document_chunks "
-                    f"WHERE document_id IN ({marks}))",
-                    part,
-                )
-            self._sql(f"DELETE FROM search_document_chunks WHERE document_id IN ({marks})", part)
+            for stmt in _DELETE_VECTORS_OF_DOCUMENTS:
+                self._execute(stmt, part)
+            self._execute(_DELETE_CHUNKS_OF_DOCUMENTS, part)
