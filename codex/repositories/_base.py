@@ -19,12 +19,14 @@ import sqlalchemy as sa
 
 from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
+from codex.repositories._prepared import Prepared, prepare
 from codex.repositories._rows import row_as, rows_as
 from codex.repositories._topics import append_change
 from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
 from domains._meta import DEFAULT_TENANT, TENANT_COLUMN, is_tenant_owned
 
 __all__ = [
+    "Prepared",
     "Repository",
     "clamp_limit",
     "dump_json",
@@ -34,6 +36,7 @@ __all__ = [
     "like_contains",
     "load_json",
     "now_ms",
+    "prepare",
     "row_as",
     "rows_as",
     "sql_timestamp",
@@ -236,19 +239,27 @@ class Repository:
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 
-    def _raw(self, sql: str, params: tuple[Any, ...]) -> Any:
-        """Run SQL on the DBAPI connection inside the caller's transaction (hottest paths only)."""
+    def _run(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
+        """Run a prepared Core statement on the DBAPI connection, in the caller's transaction (hot paths).
+
+        Returns:
+            The DBAPI cursor (``fetchone``, ``fetchall``, ``rowcount``, ``lastrowid``).
+        """
+        if not self.conn.in_transaction():
+            self.conn.begin()  # what the first ``execute`` would do (autobegin)
         dbapi_conn = raw_connection(self.conn)
         try:
-            return dbapi_conn.execute(sql, safe_params(params))
+            return dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {})))
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 
-    def _raw_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """``executemany`` on the DBAPI connection inside the caller's transaction."""
+    def _run_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`_run` as one ``executemany`` over ``rows``."""
+        if not self.conn.in_transaction():
+            self.conn.begin()
         dbapi_conn = raw_connection(self.conn)
         try:
-            dbapi_conn.executemany(sql, [safe_params(r) for r in rows])
+            dbapi_conn.executemany(prepared.sql, [safe_params(r) for r in prepared.bind_many(rows)])
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 
@@ -303,7 +314,7 @@ class Repository:
         """
         owner = tenant if tenant is not None and self.scope.is_operator else self.tenant
         return append_change(
-            self.conn, self._raw, topic, change_kind, entity_kind, entity_id, dump_json(payload), owner
+            self.conn, self._run, topic, change_kind, entity_kind, entity_id, dump_json(payload), owner
         )
 
     def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
+from codex.repositories._prepared import Prepared, prepare
+from domains._meta import TENANT_COLUMN
+from domains.codex_reactivity import codex_change_log
 
 __all__ = [
     "CHANGE_KINDS",
@@ -34,9 +37,13 @@ RULES = (
     "segments are 1+ characters of A-Z a-z 0-9 . _ : @ = + - starting with a letter, a digit, _ or @, "
     "separated by '/'"
 )
-_INSERT = (
-    "INSERT INTO codex_change_log (topic, entity_kind, entity_id, change_kind, payload_json, tenant_id) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT = prepare(
+    sa.insert(codex_change_log).values(
+        {
+            c: sa.bindparam(c)
+            for c in ("topic", "entity_kind", "entity_id", "change_kind", "payload_json", TENANT_COLUMN)
+        }
+    )
 )
 
 
@@ -65,7 +72,7 @@ def shown(text: object) -> str:
 
 def append_change(
     conn: sa.Connection,
-    raw: Callable[[str, tuple[Any, ...]], Any],
+    run: Callable[[Prepared, Mapping[str, Any]], Any],
     topic: str,
     change_kind: str,
     entity_kind: str | None,
@@ -77,7 +84,7 @@ def append_change(
 
     Args:
         conn: The caller's connection (its ``info`` records the last change id).
-        raw: The repository's DBAPI fast path (``Repository._raw``).
+        run: The repository's DBAPI fast path (``Repository._run``).
         topic: A concrete topic (:func:`validate_topic`).
         change_kind: The verb, 1-64 characters.
         entity_kind: What changed.
@@ -91,16 +98,16 @@ def append_change(
     validate_topic(topic)
     if not change_kind or len(change_kind) > 64:
         raise InvalidInput("change_kind must be 1-64 characters", field="change_kind")
-    cursor = raw(
+    cursor = run(
         _INSERT,
-        (
-            topic,
-            entity_kind,
-            None if entity_id is None else str(entity_id),
-            change_kind,
-            payload_json,
-            tenant,
-        ),
+        {
+            "topic": topic,
+            "entity_kind": entity_kind,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "change_kind": change_kind,
+            "payload_json": payload_json,
+            TENANT_COLUMN: tenant,
+        },
     )
     change_id = int(cursor.lastrowid)
     conn.info["codex_last_change_id"] = change_id

@@ -58,7 +58,7 @@ from sqlalchemy.dialects import sqlite
 
 from codex.engine import WRITE_CACHE
 from codex.errors import InvalidInput, NotFound, QuotaExceeded
-from codex.repositories._base import Repository, clamp_limit
+from codex.repositories._base import Prepared, Repository, clamp_limit, prepare
 from codex.repositories.changelog import validate_topic
 from domains.usage_governance import usage_counter_snapshots, usage_limit_definitions
 
@@ -127,24 +127,28 @@ def _write_counter(amount: Callable[[Any], sa.ColumnElement[Any]], *, capped: bo
     return stmt.on_conflict_do_update(
         index_elements=_COUNTER_KEY,
         set_={"amount": new, "updated_at": _NOW},
-        where=(new <= sa.bindparam("cap", type_=sa.Integer)) if capped else None,
+        # CAST: a cap past 32 bits is bound as text (safe_params), and INTEGER <= TEXT is always true
+        where=(new <= sa.cast(sa.bindparam("cap"), sa.Integer)) if capped else None,
     ).returning(_counters.c.id, _counters.c.amount)
 
 
 _UPSERT_LIMIT = _upsert_limit()
-_ADD = _write_counter(lambda excluded: _counters.c.amount + excluded.amount)
-_ADD_CAPPED = _write_counter(lambda excluded: _counters.c.amount + excluded.amount, capped=True)
-_SET = _write_counter(lambda excluded: excluded.amount)
-_AMOUNT = sa.select(_counters.c.amount).where(
-    *(_counters.c[c] == sa.bindparam(c, type_=_counters.c[c].type) for c in _COUNTER_KEY)
+# the hot paths (every mutation charges usage): compiled once, run on the DBAPI fast path
+_ADD = prepare(_write_counter(lambda excluded: _counters.c.amount + excluded.amount))
+_ADD_CAPPED = prepare(_write_counter(lambda excluded: _counters.c.amount + excluded.amount, capped=True))
+_SET = prepare(_write_counter(lambda excluded: excluded.amount))
+_AMOUNT = prepare(
+    sa.select(_counters.c.amount).where(
+        *(_counters.c[c] == sa.bindparam(c, type_=_counters.c[c].type) for c in _COUNTER_KEY)
+    )
 )
-_LOOKUP: dict[int, sa.Select[Any]] = {}
+_LOOKUP: dict[int, Prepared] = {}
 
 
-def _lookup(levels: int) -> sa.Select[Any]:
+def _lookup(levels: int) -> Prepared:
     """The limits of ``:metric_key`` at ``levels`` scopes (``:kind<i>``, ``:sid<i>``), built once per count."""
-    stmt: sa.Select[Any] | None = _LOOKUP.get(levels)
-    if stmt is None:
+    prepared = _LOOKUP.get(levels)
+    if prepared is None:
         scopes = (
             sa.and_(
                 _limits.c.scope_kind == sa.bindparam(f"kind{i}"),
@@ -155,8 +159,8 @@ def _lookup(levels: int) -> sa.Select[Any]:
         stmt = sa.select(*_LIMIT_COLUMNS).where(
             _limits.c.metric_key == sa.bindparam("metric_key"), sa.or_(*scopes)
         )
-        _LOOKUP[levels] = stmt
-    return stmt
+        prepared = _LOOKUP[levels] = prepare(stmt)
+    return prepared
 
 
 def window_start(period_kind: str, at: datetime | None = None) -> str:
@@ -471,7 +475,7 @@ class UsageRepository(Repository):
         key = ("usage-governing", *params.values())
         if cache is not None and key in cache:
             return cache[key]
-        rows: Sequence[Any] = self._execute(_lookup(len(levels)), params).all()
+        rows: Sequence[Any] = self._run(_lookup(len(levels)), params).fetchall()
         best = (
             _limit_row(min(rows, key=lambda r: (levels.index((r[2], r[3])), _PERIOD_RANK.get(r[4], 99))))
             if rows
@@ -592,7 +596,7 @@ class UsageRepository(Repository):
         row: Any
         if governing is None:
             period_start = ""
-            row = self._execute(_ADD, _counter_params(key, period_start, amount)).first()
+            row = self._run(_ADD, _counter_params(key, period_start, amount)).fetchone()
         else:
             period_start = window_start(governing.period_kind, at)
             if governing.enforcement == "hard":
@@ -600,9 +604,9 @@ class UsageRepository(Repository):
                 row = (
                     None
                     if amount > cap
-                    else self._execute(
+                    else self._run(
                         _ADD_CAPPED, _counter_params(key, period_start, amount) | {"cap": cap}
-                    ).first()
+                    ).fetchone()
                 )
                 if row is None:
                     used = self._current(key, period_start)
@@ -623,7 +627,7 @@ class UsageRepository(Repository):
                         retry_after=None if wait is None else max(1, math.ceil(wait)),
                     )
             else:
-                row = self._execute(_ADD, _counter_params(key, period_start, amount)).first()
+                row = self._run(_ADD, _counter_params(key, period_start, amount)).fetchone()
         counter_id, used = int(row[0]), int(row[1])
         result = self._result(key, period_start, used, governing)
         self._change(
@@ -690,8 +694,8 @@ class UsageRepository(Repository):
         )
 
     def _current(self, key: tuple[str, str, str], period_start: str) -> int:
-        value = self._execute(_AMOUNT, dict(zip(_COUNTER_KEY, (*key, period_start), strict=True))).scalar()
-        return 0 if value is None else int(value)
+        row = self._run(_AMOUNT, dict(zip(_COUNTER_KEY, (*key, period_start), strict=True))).fetchone()
+        return 0 if row is None else int(row[0])
 
     def usage(
         self,
@@ -743,7 +747,7 @@ class UsageRepository(Repository):
         self._period_start(period_start)
         self._int(delta, "delta", None)
         key = (metric_key, scope_kind, scope_id)
-        row = self._execute(_ADD, _counter_params(key, period_start, delta)).one()
+        row = self._run(_ADD, _counter_params(key, period_start, delta)).fetchone()
         return self._counter_changed(metric_key, scope_kind, scope_id, period_start, row, {"delta": delta})
 
     def set_amount(
@@ -765,7 +769,7 @@ class UsageRepository(Repository):
         self._period_start(period_start)
         self._int(amount, "amount", 0)
         key = (metric_key, scope_kind, scope_id)
-        row = self._execute(_SET, _counter_params(key, period_start, amount)).one()
+        row = self._run(_SET, _counter_params(key, period_start, amount)).fetchone()
         return self._counter_changed(metric_key, scope_kind, scope_id, period_start, row, {"set": amount})
 
     def _counter_changed(

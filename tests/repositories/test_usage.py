@@ -186,6 +186,18 @@ def test_hard_limit_refuses_an_amount_larger_than_the_limit_on_a_fresh_counter(s
     assert (ok.used, ok.remaining, ok.period_start) == (4, 0, "")
 
 
+def test_a_hard_limit_past_32_bits_is_enforced(store: Store) -> None:
+    cap = 2**31 + 5  # bound as text for the libSQL driver: compared as a number all the same
+    with store.begin() as conn:
+        usage = UsageRepository(conn)
+        usage.set_limit("tokens", "global", "", "none", cap, "hard")
+        assert usage.consume("tokens", "user", "alice", cap - 1).used == cap - 1
+        with pytest.raises(QuotaExceeded) as info:
+            usage.consume("tokens", "user", "alice", 2)
+        assert info.value.details["used"] == cap - 1
+        assert usage.consume("tokens", "user", "alice", 1).remaining == 0
+
+
 def test_zero_hard_limit_refuses_everything(store: Store) -> None:
     with store.begin() as conn:
         usage = UsageRepository(conn)
