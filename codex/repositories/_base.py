@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from codex.engine import raw_connection, safe_params, translate_db_error
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._prepared import Prepared, prepare
+from codex.repositories._prepared import Prepared, Ran, prepare
 from codex.repositories._rows import row_as, rows_as
 from codex.repositories._topics import append_change
 from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
@@ -239,17 +239,17 @@ class Repository:
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 
-    def _run(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
+    def _run(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Ran:
         """Run a prepared Core statement on the DBAPI connection, in the caller's transaction (hot paths).
 
         Returns:
-            The DBAPI cursor (``fetchone``, ``fetchall``, ``rowcount``, ``lastrowid``).
+            Its rows (read in full), ``rowcount`` and ``lastrowid``.
         """
         if not self.conn.in_transaction():
             self.conn.begin()  # what the first ``execute`` would do (autobegin)
         dbapi_conn = raw_connection(self.conn)
         try:
-            return dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {})))
+            return Ran.of(dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))))
         except ValueError as exc:
             raise translate_db_error(exc) from exc
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "Ran", "prepare"]
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")
 
@@ -57,6 +57,33 @@ class Prepared:
     def bind_many(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """:meth:`bind` for each row of an ``executemany``."""
         return [self.bind(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a prepared statement returned, read in full while its errors could still be translated
+    (libSQL reports a constraint failure of ``INSERT … RETURNING`` when the row is fetched)."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+    lastrowid: int | None
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The first row, or None."""
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row."""
+        return self.rows
+
+    @classmethod
+    def of(cls, cursor: Any) -> Ran:
+        """Read a DBAPI cursor that has just run a statement."""
+        description = cursor.description or ()
+        rows = [tuple(r) for r in cursor.fetchall()] if description else []
+        rowcount = int(cursor.rowcount if cursor.rowcount is not None else -1)
+        return cls(tuple(d[0] for d in description), rows, rowcount, cursor.lastrowid)
 
 
 def prepare(statement: sa.Executable) -> Prepared:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
-from codex.repositories._prepared import Prepared, prepare
+from codex.repositories._prepared import Prepared, Ran, prepare
 from domains._meta import TENANT_COLUMN
 from domains.codex_reactivity import codex_change_log
 
@@ -72,7 +72,7 @@ def shown(text: object) -> str:
 
 def append_change(
     conn: sa.Connection,
-    run: Callable[[Prepared, Mapping[str, Any]], Any],
+    run: Callable[[Prepared, Mapping[str, Any]], Ran],
     topic: str,
     change_kind: str,
     entity_kind: str | None,
@@ -109,6 +109,8 @@ def append_change(
             TENANT_COLUMN: tenant,
         },
     )
-    change_id = int(cursor.lastrowid)
+    if cursor.lastrowid is None:  # pragma: no cover - both drivers report it for an INSERT
+        raise RuntimeError("the driver reported no rowid for the change-log row")
+    change_id = cursor.lastrowid
     conn.info["codex_last_change_id"] = change_id
     return change_id

@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, json_property
+from codex.repositories._base import Repository, clamp_limit, dump_json, json_property, prepare
 from codex.repositories._rows import row_as
 from codex.repositories.changelog import head_expression, validate_topic
 from codex.repositories.gateway import TableGateway
@@ -139,8 +139,8 @@ def _heartbeat(scoped: bool) -> sa.Insert:
     )
 
 
-_UPSERT_SUBSCRIPTION = {scoped: _upsert_subscription(scoped) for scoped in _SCOPES}
-_HEARTBEAT = {scoped: _heartbeat(scoped) for scoped in _SCOPES}
+_UPSERT_SUBSCRIPTION = {scoped: prepare(_upsert_subscription(scoped)) for scoped in _SCOPES}
+_HEARTBEAT = {scoped: prepare(_heartbeat(scoped)) for scoped in _SCOPES}
 
 
 def _server_of(subs: sa.FromClause) -> sa.ColumnElement[Any]:
@@ -214,8 +214,8 @@ def _bump(scoped: bool) -> sa.Insert:
     )
 
 
-_BUMP = {scoped: _bump(scoped).returning(codex_projection_versions.c.version) for scoped in _SCOPES}
-_BUMP_MANY = {scoped: _bump(scoped) for scoped in _SCOPES}
+_BUMP = {scoped: prepare(_bump(scoped).returning(codex_projection_versions.c.version)) for scoped in _SCOPES}
+_BUMP_MANY = {scoped: prepare(_bump(scoped)) for scoped in _SCOPES}
 """:data:`_BUMP` for ``executemany`` (:meth:`ProjectionRepository.bump_many`): no rows back."""
 _CURRENT = {
     scoped: sa.select(sa.func.coalesce(sa.func.max(codex_projection_versions.c.version), 0)).where(
@@ -355,9 +355,7 @@ class SubscriptionRepository(Repository):
         """
         self._writable()
         scoped = self.scope.tenant is not None
-        self._execute(
-            _UPSERT_SUBSCRIPTION[scoped], self._params(id, topic, filter, client_hint) | self._owner()
-        )
+        self._run(_UPSERT_SUBSCRIPTION[scoped], self._params(id, topic, filter, client_hint) | self._owner())
         row = self.get_one_or_none(id)
         if row is None:
             raise Conflict(f"subscription id {id!r} is taken", table="codex_subscriptions", columns=["id"])
@@ -379,7 +377,7 @@ class SubscriptionRepository(Repository):
         owner = self._owner()
         rows = [self._params(*item) | owner for item in items]
         if rows:
-            self._execute(_UPSERT_SUBSCRIPTION[self.scope.tenant is not None], rows)
+            self._run_many(_UPSERT_SUBSCRIPTION[self.scope.tenant is not None], rows)
         return len(rows)
 
     def _owner(self) -> dict[str, str]:
@@ -477,7 +475,7 @@ class SubscriptionRepository(Repository):
             "info": dump_json(info) or "null",
             **self._owner(),
         }
-        self._execute(_HEARTBEAT[self.scope.tenant is not None], params)
+        self._run(_HEARTBEAT[self.scope.tenant is not None], params)
 
     def sweep(self, ttl_seconds: float) -> int:
         """Remove the service's rows (streams and heartbeats) of every server not seen for ``ttl_seconds``.
@@ -630,7 +628,8 @@ class ProjectionRepository(Repository):
         self._writable()
         _name(projection_name, "projection_name", _KEY_MAX)
         scoped, params = self._params(projection_name)
-        return int(self._execute(_BUMP[scoped], params).scalar_one())
+        (version,) = self._run(_BUMP[scoped], params).rows
+        return int(version[0])
 
     def bump_many(self, projection_names: Iterable[str]) -> None:
         """:meth:`bump` each projection (at most once each), in one ``executemany``: one request to a
@@ -645,7 +644,7 @@ class ProjectionRepository(Repository):
             _name(projection_name, "projection_name", _KEY_MAX)
             rows.append(self._params(projection_name)[1])
         if rows:
-            self._execute(_BUMP_MANY[self.scope.tenant is not None], rows)
+            self._run_many(_BUMP_MANY[self.scope.tenant is not None], rows)
 
     def prune(self, projection_name: str, *, keep: int = KEEP_VERSIONS) -> int:
         """Delete all but the newest ``keep`` versions of a projection.
@@ -759,6 +758,9 @@ def _state_statement(scoped: bool) -> sa.Select[Any]:
     ).select_from(one.outerjoin(newest, sa.true()))
 
 
+_STATE = {scoped: prepare(_state_statement(scoped)) for scoped in _SCOPES}
+
+
 class QuerySnapshotRepository(Repository):
     """The tenant-owned ``codex_query_snapshots`` table: named-query results with a Keccak-256 digest.
 
@@ -822,9 +824,10 @@ class QuerySnapshotRepository(Repository):
         params = {"key": query_name, "projection": f"{self.tenant}:{query_name}"}
         if tenant is not None:
             params["tenant"] = tenant
-        row = self._execute(_state_statement(tenant is not None), params).one()
-        snapshot = None if row.id is None else row_as(QuerySnapshotRow, row)
-        return SnapshotState(snapshot, int(row.codex_version or 0), int(row.codex_head or 0))
+        ran = self._run(_STATE[tenant is not None], params)  # one row, with or without a snapshot
+        row = dict(zip(ran.columns, ran.rows[0], strict=True))
+        snapshot = None if row["id"] is None else row_as(QuerySnapshotRow, row)
+        return SnapshotState(snapshot, int(row["codex_version"] or 0), int(row["codex_head"] or 0))
 
     def latest_of_query(self, query_name: str) -> QuerySnapshotRow | None:
         """The newest snapshot of any parameter set of a query (keys ``<query_name>?…``), or None.

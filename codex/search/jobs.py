@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from codex.errors import Conflict, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, now_ms, row_as
+from codex.repositories._base import Repository, clamp_limit, dump_json, load_json, now_ms, prepare, row_as
 from domains.search_ingest import search_indexing_jobs, search_job_leases
 
 __all__ = ["JOBS_TOPIC", "JOB_STATUSES", "JobQueue", "JobRow", "LeaseLost"]
@@ -86,7 +86,7 @@ _SAME_ACTIVE = (
 )
 # Parameters of an UPDATE are never named after a column of its table (SQLAlchemy would take them for
 # SET values): the lease updates take ``:lease_job``.
-_ENQUEUE = (
+_ENQUEUE = prepare(
     sa.insert(_jobs)
     .from_select(
         ["job_kind", "target_uri", "detail_json"],
@@ -100,15 +100,19 @@ _ENQUEUE = (
 )
 """Queue a job unless one of the same kind and target is active (no row back then)."""
 _ACTIVE = sa.select(_jobs.c.id).where(*_SAME_ACTIVE).order_by(_jobs.c.id).limit(1)
-_ADD_LEASE = sa.insert(_leases).values(
-    job_id=sa.bindparam("job_id"), max_attempts=sa.bindparam("max_attempts"), next_run_at_ms=_ms("next_run")
+_ADD_LEASE = prepare(
+    sa.insert(_leases).values(
+        job_id=sa.bindparam("job_id"),
+        max_attempts=sa.bindparam("max_attempts"),
+        next_run_at_ms=_ms("next_run"),
+    )
 )
 _ADOPT = sa.insert(_leases).from_select(
     ["job_id"],
     sa.select(_j.c.id).where(_j.c.status.in_(_ACTIVE_STATUSES), ~sa.exists().where(_l.c.job_id == _j.c.id)),
 )
 """Give every active job without one its lease row."""
-_EXHAUSTED = (
+_EXHAUSTED = prepare(
     sa.update(_jobs)
     .where(
         _jobs.c.status == sa.literal_column("'running'"),
@@ -133,7 +137,7 @@ _EXHAUSTED = (
     .returning(_jobs.c.id)
 )
 """Running jobs whose lease expired on their last attempt become ``dead``."""
-_CLAIM = (
+_CLAIM = prepare(
     sa.update(_leases)
     .where(
         _leases.c.job_id.in_(
@@ -157,17 +161,17 @@ _CLAIM = (
     .returning(_leases.c.job_id)
 )
 """The claim: one ``UPDATE … RETURNING``, atomic inside the write transaction."""
-_RUNNING = (
+_RUNNING = prepare(
     sa.update(_jobs)
     .where(_jobs.c.id == sa.bindparam("job_id"))
     .values(status=sa.literal_column("'running'"), updated_at=_NOW)
 )
-_SET_STATUS = (
+_SET_STATUS = prepare(
     sa.update(_jobs)
     .where(_jobs.c.id == sa.bindparam("job_id"))
     .values(status=sa.bindparam("new_status"), error_text=sa.bindparam("error"), updated_at=_NOW)
 )
-_CLEAR_LEASE = (
+_CLEAR_LEASE = prepare(
     sa.update(_leases)
     .where(_leases.c.job_id == sa.bindparam("lease_job"))
     .values(lease_owner=sa.null(), lease_until_ms=sa.null())
@@ -177,7 +181,11 @@ _EXTEND = (
     .where(_leases.c.job_id == sa.bindparam("lease_job"))
     .values(lease_until_ms=_ms("until"))
 )
-_BACK_OFF = _CLEAR_LEASE.values(next_run_at_ms=_ms("next_run"))
+_BACK_OFF = (
+    sa.update(_leases)
+    .where(_leases.c.job_id == sa.bindparam("lease_job"))
+    .values(lease_owner=sa.null(), lease_until_ms=sa.null(), next_run_at_ms=_ms("next_run"))
+)
 _REQUEUE_LEASE = sqlite.insert(_leases).values(
     job_id=sa.bindparam("job_id"), attempts=sa.literal_column("0"), next_run_at_ms=_ms("next_run")
 )
@@ -324,13 +332,13 @@ class JobQueue(Repository):
         if delay_ms < 0:
             raise InvalidInput("delay_ms must not be negative", field="delay_ms")
         job = {"kind": job_kind, "uri": target_uri}
-        row = self._execute(_ENQUEUE, job | {"detail": dump_json(detail)}).first()
+        row = self._run(_ENQUEUE, job | {"detail": dump_json(detail)}).fetchone()
         if row is None:
             existing = self._execute(_ACTIVE, job).scalar_one()
             return self.get(int(existing))
         job_id = int(row[0])
         start = (now_ms() if now is None else now) + delay_ms
-        self._execute(_ADD_LEASE, {"job_id": job_id, "max_attempts": max_attempts, "next_run": start})
+        self._run(_ADD_LEASE, {"job_id": job_id, "max_attempts": max_attempts, "next_run": start})
         self._emit(job_id, "insert", "queued", job_kind, target_uri, 0)
         return self.get(job_id)
 
@@ -362,16 +370,16 @@ class JobQueue(Repository):
             raise InvalidInput("lease_seconds must be positive", field="lease_seconds")
         t = now_ms() if now is None else now
         self._execute(_ADOPT)
-        for (dead_id,) in self._execute(_EXHAUSTED, {"now": t}).all():
-            self._execute(_CLEAR_LEASE, {"lease_job": dead_id})
+        for (dead_id,) in self._run(_EXHAUSTED, {"now": t}).fetchall():
+            self._run(_CLEAR_LEASE, {"lease_job": dead_id})
             job = self.get(int(dead_id))
             self._emit(job.id, "update", "dead", job.job_kind, job.target_uri, job.attempts)
         until = t + int(lease_seconds * 1000)
         params = {"worker": worker, "until": until, "now": t, "lim": clamp_limit(limit, maximum=1000)}
-        claimed = [int(r[0]) for r in self._execute(_CLAIM, params).all()]
+        claimed = [int(r[0]) for r in self._run(_CLAIM, params).fetchall()]
         jobs: builtins.list[JobRow] = []
         for job_id in claimed:
-            self._execute(_RUNNING, {"job_id": job_id})
+            self._run(_RUNNING, {"job_id": job_id})
             job = self.get(job_id)
             self._emit(job.id, "update", "running", job.job_kind, job.target_uri, job.attempts)
             jobs.append(job)
@@ -419,7 +427,7 @@ class JobQueue(Repository):
         self._writable()
         job = self._owned(job_id, worker)
         self._set_status(job_id, "done", None)
-        self._execute(_CLEAR_LEASE, {"lease_job": job_id})
+        self._run(_CLEAR_LEASE, {"lease_job": job_id})
         self._emit(job_id, "update", "done", job.job_kind, job.target_uri, job.attempts)
         return self.get(job_id)
 
@@ -446,7 +454,7 @@ class JobQueue(Repository):
         text = (error or "failed")[:4000]
         if not retry or job.attempts >= job.max_attempts:
             self._set_status(job_id, "dead", text)
-            self._execute(_CLEAR_LEASE, {"lease_job": job_id})
+            self._run(_CLEAR_LEASE, {"lease_job": job_id})
             self._emit(job_id, "update", "dead", job.job_kind, job.target_uri, job.attempts)
             return self.get(job_id)
         t = now_ms() if now is None else now
@@ -493,7 +501,7 @@ class JobQueue(Repository):
 
     # -- internals ---------------------------------------------------------------------------------------
     def _set_status(self, job_id: int, status: str, error_text: str | None) -> None:
-        self._execute(_SET_STATUS, {"job_id": job_id, "new_status": status, "error": error_text})
+        self._run(_SET_STATUS, {"job_id": job_id, "new_status": status, "error": error_text})
 
     def _owned(self, job_id: int, worker: str) -> JobRow:
         job = self.get(job_id)
