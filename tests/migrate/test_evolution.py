@@ -15,6 +15,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,9 +118,21 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@contextmanager
+def plain_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    """A stdlib connection that commits on success and is closed after (``with sqlite3.connect()`` only
+    commits: Python 3.13 warns about the connection left open)."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
 def file_hash(path: Path) -> str:
     """The database's content (schema and rows): a WAL checkpoint may rewrite bytes, never content."""
-    with sqlite3.connect(path) as conn:
+    with plain_sqlite(path) as conn:
         return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
 
 
@@ -133,7 +147,7 @@ TOPICS_DESCRIPTION = (
 def test_baseline_table_change_goes_through_the_pr_workflow(project: Project, tmp_path: Path) -> None:
     old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
     project.ok("codex", "db", "upgrade", db=old)
-    with sqlite3.connect(old) as conn:
+    with plain_sqlite(old) as conn:
         conn.execute("INSERT INTO topics (slug, label) VALUES ('general', 'General')")
 
     project.edit("domains/topics.py", *TOPICS_DESCRIPTION)
@@ -172,7 +186,7 @@ def test_baseline_table_change_goes_through_the_pr_workflow(project: Project, tm
     project.ok("alembic", "check")
     project.ok("codex", "db", "check")
     project.ok("codex", "db", "review")
-    with sqlite3.connect(old) as conn:
+    with plain_sqlite(old) as conn:
         assert conn.execute("SELECT slug, description FROM topics").fetchall() == [("general", None)]
 
     project.ok("codex", "db", "downgrade", "-1", db=old)
@@ -347,7 +361,7 @@ def test_bad_chain_and_bad_databases_are_one_line_and_touch_nothing(project: Pro
 
     db = tmp_path / "known.db"
     project.ok("codex", "db", "upgrade", db=db)
-    with sqlite3.connect(db) as conn:
+    with plain_sqlite(db) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'feedbeef'")
     before = file_hash(db)
     for args in (["upgrade"], ["verify"], ["current"], ["downgrade", "-1"]):
@@ -356,7 +370,7 @@ def test_bad_chain_and_bad_databases_are_one_line_and_touch_nothing(project: Pro
     assert file_hash(db) == before
 
     legacy = tmp_path / "legacy.db"
-    with sqlite3.connect(legacy) as conn:
+    with plain_sqlite(legacy) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
         conn.execute("INSERT INTO schema_version (version) VALUES (9)")
     before = file_hash(legacy)
