@@ -33,6 +33,7 @@ from outside the prefix never appear), ``mime_type`` (exact), ``min_score`` (on 
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -91,6 +92,8 @@ _OF_DOCUMENT = _documents.c.id == _chunks.c.document_id
 _CHUNKS_WITH_DOCUMENTS = _chunks.join(_documents, _OF_DOCUMENT)
 _FTS_NAME: sa.ColumnClause[Any] = sa.literal_column(FTS_TABLE)
 """The FTS5 table's bare name: ``MATCH`` and the auxiliary functions (``bm25``, ``snippet``) take it."""
+_JSON_VALUE: sa.ColumnClause[Any] = sa.literal_column("value")
+"""The ``value`` column of ``json_each()``: a list of ids is one JSON parameter, not one parameter per id."""
 _CORPUS_EMBEDDER = sa.select(search_embedder.c.name).where(search_embedder.c.id == 1).scalar_subquery()
 
 _Scope = tuple[bool, bool]
@@ -129,11 +132,11 @@ def _scope_ids_statement(scope: _Scope) -> sa.Select[Any]:
 
 @functools.cache
 def _join_statement(scope: _Scope) -> sa.Select[Any]:
-    """The hit columns and text of the chunks ``ids`` (an expanding list) that pass the filters."""
+    """The hit columns and text of the chunks ``ids`` (a JSON array) that pass the filters."""
     stmt = (
         sa.select(*_HIT_COLUMNS, _chunks.c.body_text)
         .select_from(_CHUNKS_WITH_DOCUMENTS)
-        .where(_chunks.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .where(_chunks.c.id.in_(sa.select(_JSON_VALUE).select_from(sa.func.json_each(sa.bindparam("ids")))))
     )
     return _scoped(stmt, scope)
 
@@ -416,7 +419,9 @@ class Retriever(Repository):
         if not found:
             return []
         ids = [cid for cid, _ in found]
-        rows: list[Sequence[Any]] = list(self._execute(_join_statement(scope), {**params, "ids": ids}))
+        rows: list[Sequence[Any]] = list(
+            self._execute(_join_statement(scope), {**params, "ids": json.dumps(ids)})
+        )
         by_id = {int(r[0]): r for r in rows}
         hits = [_leg(by_id[cid], _excerpt(str(by_id[cid][6])), score) for cid, score in found if cid in by_id]
         return hits[:limit]
