@@ -33,7 +33,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +43,8 @@ import sqlalchemy as sa
 
 from codex.engine import translate_db_error
 from codex.errors import ConfigError
-from domains.search_ingest import VECTOR_TABLES
+from domains.codex_reactivity import codex_change_log
+from domains.search_ingest import VECTOR_TABLES, search_document_chunks, search_embedder
 
 __all__ = [
     "BACKENDS",
@@ -63,13 +64,41 @@ RELOAD_AFTER = 2000
 """A change backlog longer than this reloads the whole matrix instead of replaying document by document."""
 
 VECTOR_TOPICS = ("search/documents", "search/embedder", "search/vectors")
-_CHANGES = (
-    "SELECT id, topic, entity_id, payload_json FROM codex_change_log WHERE id > ? "
-    "AND topic IN ('search/documents', 'search/embedder', 'search/vectors') ORDER BY id LIMIT ?"
-)
-_HEAD = "SELECT COALESCE(MAX(id), 0) FROM codex_change_log"
-_EMBEDDER = "SELECT name, dim, normalised FROM search_embedder WHERE id = 1"
 _IN_BATCH = 500
+
+_log, _chunks, _embedder = codex_change_log, search_document_chunks, search_embedder
+_CHANGES = (
+    sa.select(_log.c.id, _log.c.topic, _log.c.entity_id, _log.c.payload_json)
+    .where(_log.c.id > sa.bindparam("after"), _log.c.topic.in_([sa.literal(t) for t in VECTOR_TOPICS]))
+    .order_by(_log.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_HEAD = sa.select(sa.func.coalesce(sa.func.max(_log.c.id), 0))
+_EMBEDDER = sa.select(_embedder.c.name, _embedder.c.dim, _embedder.c.normalised).where(_embedder.c.id == 1)
+
+
+def _rows_of(table: sa.Table) -> sa.Select[Any]:
+    """``(chunk id, document id, embedding)`` of the ``embedder``'s rows of a vector table, by chunk id."""
+    return (
+        sa.select(table.c.chunk_id, _chunks.c.document_id, table.c.embedding)
+        .select_from(table.join(_chunks, _chunks.c.id == table.c.chunk_id))
+        .where(table.c.embedder == sa.bindparam("embedder"))
+        .order_by(table.c.chunk_id)
+    )
+
+
+_ROWS = {dim: _rows_of(table) for dim, table in VECTOR_TABLES.items()}
+"""Every row of the embedder, per dimension."""
+_ROWS_OF_DOCUMENTS = {
+    dim: stmt.where(_chunks.c.document_id.in_(sa.bindparam("documents", expanding=True)))
+    for dim, stmt in _ROWS.items()
+}
+"""The embedder's rows of the chunks of ``documents`` (a list), per dimension."""
+_ROWS_OF_CHUNKS = {
+    dim: stmt.where(VECTOR_TABLES[dim].c.chunk_id.between(sa.bindparam("first"), sa.bindparam("last")))
+    for dim, stmt in _ROWS.items()
+}
+"""The embedder's rows of the chunk ids ``first`` to ``last``, per dimension."""
 
 Ids = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
@@ -329,27 +358,31 @@ class CorpusVectors:
 
     # -- reading the database -------------------------------------------------------------------------
     @staticmethod
-    def _sql(conn: sa.Connection, sql: str, params: Sequence[Any] = ()) -> sa.CursorResult[Any]:
+    def _execute(
+        conn: sa.Connection, stmt: sa.Executable, params: Mapping[str, Any] | None = None
+    ) -> sa.CursorResult[Any]:
         try:
-            return conn.exec_driver_sql(sql, tuple(params))
+            return conn.execute(stmt, params)
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 
     def _corpus(self, conn: sa.Connection) -> tuple[str, int] | None:
-        row: Sequence[Any] | None = self._sql(conn, _EMBEDDER).first()
+        row: Sequence[Any] | None = self._execute(conn, _EMBEDDER).first()
         return None if row is None else (str(row[0]), int(row[1]))
 
-    def _read_rows(self, conn: sa.Connection, where: str, params: Sequence[Any]) -> tuple[Ids, Ids, Floats]:
-        """``(chunk ids, document ids, normalised vectors)`` of the corpus embedder's rows matching ``where``."""
+    def _read_rows(
+        self, conn: sa.Connection, statements: Mapping[int, sa.Select[Any]], params: Mapping[str, Any]
+    ) -> tuple[Ids, Ids, Floats]:
+        """``(chunk ids, document ids, normalised vectors)`` of the corpus embedder's rows.
+
+        Args:
+            conn: The connection (its current transaction).
+            statements: The statement per dimension (``_ROWS``, ``_ROWS_OF_DOCUMENTS``, ``_ROWS_OF_CHUNKS``).
+            params: Its parameters besides ``embedder``.
+        """
         assert self.embedder is not None
-        table = vector_table_name(self.dim)
         rows: list[Sequence[Any]] = list(
-            self._sql(
-                conn,
-                f"SELECT v.chunk_id, c.document_id, v.embedding FROM {table} v JOIN search_document_chunks c "
-                f"ON c.id = v.chunk_id WHERE v.embedder = ?{where} ORDER BY v.chunk_id",
-                (self.embedder, *params),
-            )
+            self._execute(conn, statements[self.dim], {**params, "embedder": self.embedder})
         )
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
@@ -369,7 +402,7 @@ class CorpusVectors:
         """
         with self._lock:
             started = time.perf_counter()
-            head = int(self._sql(conn, _HEAD).scalar() or 0)
+            head = int(self._execute(conn, _HEAD).scalar() or 0)
             corpus = self._corpus(conn)
             if corpus is None:
                 self.embedder = None
@@ -378,7 +411,7 @@ class CorpusVectors:
                 self.embedder, dim = corpus
                 vector_table_name(dim)  # a clear error for a dimension without a table
                 self._reset(dim)
-                ids, docs, matrix = self._read_rows(conn, "", ())
+                ids, docs, matrix = self._read_rows(conn, _ROWS, {})
                 self._append(ids, docs, matrix)
             self.backend.rebuild(self._matrix, self._size)
             self.cursor = head
@@ -392,7 +425,9 @@ class CorpusVectors:
             if not self._loaded:
                 self.load(conn)
                 return
-            rows: list[Sequence[Any]] = list(self._sql(conn, _CHANGES, (self.cursor, RELOAD_AFTER + 1)))
+            rows: list[Sequence[Any]] = list(
+                self._execute(conn, _CHANGES, {"after": self.cursor, "limit": RELOAD_AFTER + 1})
+            )
             if not rows:
                 return
             if len(rows) > RELOAD_AFTER or any(r[1] == "search/embedder" for r in rows):
@@ -417,13 +452,12 @@ class CorpusVectors:
         doc_list = sorted(documents)
         for i in range(0, len(doc_list), _IN_BATCH):
             part = doc_list[i : i + _IN_BATCH]
-            where = f" AND c.document_id IN ({', '.join('?' * len(part))})"
-            self._append(*self._read_rows(conn, where, part))
+            self._append(*self._read_rows(conn, _ROWS_OF_DOCUMENTS, {"documents": part}))
         for first, last in chunk_ranges:
             if self._size:
                 live_ids = self._ids[: self._size]
                 self._kill(np.flatnonzero((live_ids >= first) & (live_ids <= last)).tolist())
-            self._append(*self._read_rows(conn, " AND v.chunk_id BETWEEN ? AND ?", (first, last)))
+            self._append(*self._read_rows(conn, _ROWS_OF_CHUNKS, {"first": first, "last": last}))
         if len(self._dead) > max(1024, self._size // 4):
             self._compact()
 

@@ -32,6 +32,8 @@ from outside the prefix never appear), ``mime_type`` (exact), ``min_score`` (on 
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -43,10 +45,11 @@ import sqlalchemy as sa
 from codex.errors import InvalidInput
 from codex.repositories._base import Repository
 from codex.search._embedders import Embedder, default_embedder, embed_matrix, pack_vector, tokenize
-from codex.search._index import FTS_TABLE, SearchIndex
+from codex.search._index import FTS_TABLE, SearchIndex, _fts
 from codex.search._models import get_embedder
 from codex.search._vectors import corpus_vectors, vector_table_name
 from codex.search.repository import EmbedderRow, SearchRepository
+from domains.search_ingest import VECTOR_TABLES, search_document_chunks, search_documents, search_embedder
 
 __all__ = [
     "FUSIONS",
@@ -75,7 +78,84 @@ _MAX_TOKENS = 64
 _SCOPED_AFTER = 4096  # candidates: past this, a filtered query is scored over its scope's rows only
 _LAST_CHANGE = "codex_last_change_id"  # conn.info key: the transaction wrote change rows (codex.store)
 _EXCERPT = 240
-_COLUMNS = "c.id, c.document_id, c.chunk_index, d.source_uri, d.title, d.mime_type"
+
+_chunks, _documents = search_document_chunks, search_documents
+_HIT_COLUMNS = (
+    _chunks.c.id,
+    _chunks.c.document_id,
+    _chunks.c.chunk_index,
+    _documents.c.source_uri,
+    _documents.c.title,
+    _documents.c.mime_type,
+)
+_OF_DOCUMENT = _documents.c.id == _chunks.c.document_id
+_CHUNKS_WITH_DOCUMENTS = _chunks.join(_documents, _OF_DOCUMENT)
+_FTS_NAME: sa.ColumnClause[Any] = sa.literal_column(FTS_TABLE)
+"""The FTS5 table's bare name: ``MATCH`` and the auxiliary functions (``bm25``, ``snippet``) take it."""
+_JSON_VALUE: sa.ColumnClause[Any] = sa.literal_column("value")
+"""The ``value`` column of ``json_each()``: a list of ids is one JSON parameter, not one parameter per id."""
+_CORPUS_EMBEDDER = sa.select(search_embedder.c.name).where(search_embedder.c.id == 1).scalar_subquery()
+
+_Scope = tuple[bool, bool]
+"""Which filters a statement carries: ``(uri_prefix, mime_type)``; their values are its parameters."""
+
+
+def _scoped(stmt: sa.Select[Any], scope: _Scope) -> sa.Select[Any]:
+    """``stmt`` with the filters of ``scope`` on ``search_documents`` in its WHERE clause."""
+    by_prefix, by_mime = scope
+    if by_prefix:
+        prefix = sa.func.substr(_documents.c.source_uri, 1, sa.bindparam("prefix_len"))
+        stmt = stmt.where(prefix == sa.bindparam("uri_prefix"))
+    if by_mime:
+        stmt = stmt.where(_documents.c.mime_type == sa.bindparam("mime_type"))
+    return stmt
+
+
+@functools.cache
+def _fts_statement(scope: _Scope) -> sa.Select[Any]:
+    """The text leg: parameters ``match``, ``limit`` and the filters'."""
+    snippet = sa.func.snippet(_FTS_NAME, 0, SNIPPET_OPEN, SNIPPET_CLOSE, "…", 24).label("snippet")
+    score = sa.func.bm25(_FTS_NAME).label("score")
+    stmt = (
+        sa.select(*_HIT_COLUMNS, snippet, score)
+        .select_from(_fts.join(_chunks, _chunks.c.id == _fts.c.rowid).join(_documents, _OF_DOCUMENT))
+        .where(_FTS_NAME.op("MATCH")(sa.bindparam("match")))
+    )
+    return _scoped(stmt, scope).order_by(score, _chunks.c.id).limit(sa.bindparam("limit"))
+
+
+@functools.cache
+def _scope_ids_statement(scope: _Scope) -> sa.Select[Any]:
+    """The chunk ids the filters allow: the filters' parameters."""
+    return _scoped(sa.select(_chunks.c.id).select_from(_CHUNKS_WITH_DOCUMENTS), scope)
+
+
+@functools.cache
+def _join_statement(scope: _Scope) -> sa.Select[Any]:
+    """The hit columns and text of the chunks ``ids`` (a JSON array) that pass the filters."""
+    stmt = (
+        sa.select(*_HIT_COLUMNS, _chunks.c.body_text)
+        .select_from(_CHUNKS_WITH_DOCUMENTS)
+        .where(_chunks.c.id.in_(sa.select(_JSON_VALUE).select_from(sa.func.json_each(sa.bindparam("ids")))))
+    )
+    return _scoped(stmt, scope)
+
+
+@functools.cache
+def _scan_statement(dim: int, scope: _Scope) -> sa.Select[Any]:
+    """The exact vector scan over the corpus embedder's rows of ``dim``: parameters ``vector``, ``limit``.
+
+    The WHERE clause tests the ``distance`` label (SQLite resolves it), so the distance is computed once a row.
+    """
+    table = VECTOR_TABLES[dim]
+    query = sa.bindparam("vector", type_=table.c.embedding.type)
+    distance = sa.func.vector_distance_cos(table.c.embedding, query).label("distance")
+    stmt = (
+        sa.select(*_HIT_COLUMNS, _chunks.c.body_text, distance)
+        .select_from(table.join(_chunks, _chunks.c.id == table.c.chunk_id).join(_documents, _OF_DOCUMENT))
+        .where(sa.literal_column(distance.name).is_not(None), table.c.embedder == _CORPUS_EMBEDDER)
+    )
+    return _scoped(stmt, scope).order_by(distance, _chunks.c.id).limit(sa.bindparam("limit"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +344,14 @@ class Retriever(Repository):
         self.index = SearchIndex(conn)
 
     @staticmethod
-    def _filters(uri_prefix: str | None, mime_type: str | None) -> tuple[str, list[Any]]:
-        sql, params = "", []
+    def _filters(uri_prefix: str | None, mime_type: str | None) -> tuple[_Scope, dict[str, Any]]:
+        """The filters given (a statement's cache key) and their parameters."""
+        params: dict[str, Any] = {}
         if uri_prefix:
-            sql += " AND substr(d.source_uri, 1, ?) = ?"
-            params += [len(uri_prefix), uri_prefix]
+            params.update(prefix_len=len(uri_prefix), uri_prefix=uri_prefix)
         if mime_type:
-            sql += " AND d.mime_type = ?"
-            params.append(mime_type)
-        return sql, params
+            params["mime_type"] = mime_type
+        return (bool(uri_prefix), bool(mime_type)), params
 
     def fts(
         self, query: str, *, limit: int, uri_prefix: str | None = None, mime_type: str | None = None
@@ -281,14 +360,10 @@ class Retriever(Repository):
         match = fts_query(query)
         if not match:
             return []
-        where, params = self._filters(uri_prefix, mime_type)
-        sql = (
-            f"SELECT {_COLUMNS}, snippet({FTS_TABLE}, 0, ?, ?, '…', 24) AS snippet, bm25({FTS_TABLE}) AS score "
-            f"FROM {FTS_TABLE} JOIN search_document_chunks c ON c.id = {FTS_TABLE}.rowid "
-            f"JOIN search_documents d ON d.id = c.document_id WHERE {FTS_TABLE} MATCH ?{where} "
-            "ORDER BY score, c.id LIMIT ?"
+        scope, params = self._filters(uri_prefix, mime_type)
+        rows: list[Sequence[Any]] = list(
+            self._execute(_fts_statement(scope), {**params, "match": match, "limit": limit})
         )
-        rows: list[Sequence[Any]] = list(self._sql(sql, (SNIPPET_OPEN, SNIPPET_CLOSE, match, *params, limit)))
         return [_leg(r, str(r[6]), float(r[7])) for r in rows]
 
     def vector(
@@ -321,41 +396,31 @@ class Retriever(Repository):
             # shared in-memory copy (committed state only) must not follow.
             return self.scan(vector, limit=limit, uri_prefix=uri_prefix, mime_type=mime_type, dim=corpus.dim)
         vectors = corpus_vectors(self.conn)
-        where, params = self._filters(uri_prefix, mime_type)
-        fetch = limit if not where else max(4 * limit, 100)
+        scope, params = self._filters(uri_prefix, mime_type)
+        filtered = any(scope)
+        fetch = max(4 * limit, 100) if filtered else limit
         while True:
             found = vectors.top(vector, fetch)
-            hits = self._join(found, where, params, limit)
+            hits = self._join(found, scope, params, limit)
             if len(hits) >= limit or len(found) < fetch:
                 return hits
             fetch *= 8
-            if where and fetch > _SCOPED_AFTER:
+            if filtered and fetch > _SCOPED_AFTER:
                 break
         # A narrow scope: score only the rows the filters allow (chosen in SQL), then join them.
-        allowed = [
-            int(r[0])
-            for r in self._sql(
-                "SELECT c.id FROM search_document_chunks c JOIN search_documents d ON d.id = c.document_id "
-                f"WHERE 1 = 1{where}",
-                params,
-            )
-        ]
+        allowed = [int(r[0]) for r in self._execute(_scope_ids_statement(scope), params)]
         found = vectors.top(vector, limit, allowed_ids=np.asarray(allowed, dtype=np.int64))
-        return self._join(found, where, params, limit)
+        return self._join(found, scope, params, limit)
 
     def _join(
-        self, found: Sequence[tuple[int, float]], where: str, params: Sequence[Any], limit: int
+        self, found: Sequence[tuple[int, float]], scope: _Scope, params: dict[str, Any], limit: int
     ) -> list[LegHit]:
         """The chunk and document rows of scored candidates, in score order, filters applied in SQL."""
         if not found:
             return []
         ids = [cid for cid, _ in found]
         rows: list[Sequence[Any]] = list(
-            self._sql(
-                f"SELECT {_COLUMNS}, c.body_text FROM search_document_chunks c JOIN search_documents d "
-                f"ON d.id = c.document_id WHERE c.id IN ({', '.join('?' * len(ids))}){where}",
-                (*ids, *params),
-            )
+            self._execute(_join_statement(scope), {**params, "ids": json.dumps(ids)})
         )
         by_id = {int(r[0]): r for r in rows}
         hits = [_leg(by_id[cid], _excerpt(str(by_id[cid][6])), score) for cid, score in found if cid in by_id]
@@ -376,14 +441,10 @@ class Retriever(Repository):
             if corpus is None:
                 return []
             dim = corpus.dim
-        table = vector_table_name(dim)
-        where, params = self._filters(uri_prefix, mime_type)
-        rows = self._sql(
-            f"SELECT {_COLUMNS}, c.body_text, vector_distance_cos(v.embedding, ?) AS distance FROM {table} v "
-            "JOIN search_document_chunks c ON c.id = v.chunk_id JOIN search_documents d ON d.id = c.document_id "
-            f"WHERE distance IS NOT NULL AND v.embedder = (SELECT name FROM search_embedder WHERE id = 1){where} "
-            "ORDER BY distance, c.id LIMIT ?",
-            (pack_vector(vector), *params, limit),
+        vector_table_name(dim)  # a clear error for a dimension without a table
+        scope, params = self._filters(uri_prefix, mime_type)
+        rows = self._execute(
+            _scan_statement(dim, scope), {**params, "vector": pack_vector(vector), "limit": limit}
         ).all()
         return self._vector_hits(rows)
 
