@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -40,7 +39,6 @@ __all__ = [
     "row_as",
     "rows_as",
     "sql_timestamp",
-    "translating",
 ]
 
 T = TypeVar("T")
@@ -124,20 +122,6 @@ def sql_timestamp(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-@contextmanager
-def translating() -> Iterator[None]:
-    """Translate driver errors raised inside the block into :mod:`codex.errors`, as ``_execute`` does.
-
-    For fetching the rows of a write ``… RETURNING`` that ``Repository._execute`` does not buffer (SQL
-    run through ``_sql``, or a ``text()`` statement): libSQL may report a constraint violation (foreign
-    keys are checked at the end of the statement) only when the row is fetched.
-    """
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        raise translate_db_error(exc) from exc
 
 
 def insert_next_index(table: sa.Table, index: str, parent: str, columns: Sequence[str]) -> sa.Insert:
@@ -229,13 +213,6 @@ class Repository:
                 # fetched, not when it executes: buffer the rows here so it is translated too.
                 result = result.freeze()()  # type: ignore[assignment]
             return result
-        except sa.exc.DBAPIError as exc:
-            raise translate_db_error(exc) from exc
-
-    def _sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sa.CursorResult[Any]:
-        """Run a cached SQL string through ``exec_driver_sql`` (hot paths; qmark parameters)."""
-        try:
-            return self.conn.exec_driver_sql(sql, tuple(params) if isinstance(params, list) else params)
         except sa.exc.DBAPIError as exc:
             raise translate_db_error(exc) from exc
 
