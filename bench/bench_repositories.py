@@ -43,7 +43,7 @@ import libsql_experimental
 from codex.config import LocalDb
 from codex.errors import QuotaExceeded
 from codex.repositories import ChangeLogRepository
-from codex.repositories.reactivity import SubscriptionRepository
+from codex.repositories.subscriptions import SubscriptionRepository
 from codex.repositories.usage import UsageRepository
 from codex.store import Store, open_store
 

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from codex.api.errors import ApiError
 from codex.config import CodexSettings
 from codex.reactive.patterns import TopicPattern
-from codex.repositories.reactivity import SubscriptionRepository
+from codex.repositories.subscriptions import SubscriptionRepository
 from codex.repositories.tenancy import TokenRepository
 from codex.store import Store
 

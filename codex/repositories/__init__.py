@@ -97,8 +97,6 @@ from codex.repositories.reactivity import (
     QuerySnapshotRow,
     RecordedResult,
     SchemaLineageRepository,
-    SubscriptionRepository,
-    SubscriptionRow,
     snapshot_key,
 )
 from codex.repositories.routing_calibration import (
@@ -111,6 +109,7 @@ from codex.repositories.routing_calibration import (
     ReliabilityRow,
 )
 from codex.repositories.skills import SkillManifestRow, SkillRepository
+from codex.repositories.subscriptions import SubscriptionRepository, SubscriptionRow
 from codex.repositories.tenancy import (
     DEFAULT_TENANT,
     SCOPES,

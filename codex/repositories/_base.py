@@ -27,6 +27,7 @@ from domains._meta import DEFAULT_TENANT, TENANT_COLUMN, is_tenant_owned
 __all__ = [
     "Prepared",
     "Repository",
+    "check_name",
     "clamp_limit",
     "dump_json",
     "escape_like",
@@ -39,6 +40,7 @@ __all__ = [
     "row_as",
     "rows_as",
     "sql_timestamp",
+    "text_literals",
 ]
 
 T = TypeVar("T")
@@ -153,6 +155,25 @@ def insert_next_index(table: sa.Table, index: str, parent: str, columns: Sequenc
         )
         .returning(*table.c)
     )
+
+
+def text_literals(*values: str) -> list[sa.ColumnElement[Any]]:
+    """Constant SQL text literals, rendered inline (an ``IN`` list without expanding parameters per call).
+
+    Only for constants of the code, never for input: the text is not escaped.
+    """
+    return [sa.literal_column(f"'{value}'") for value in values]
+
+
+def check_name(value: str, what: str, maximum: int = 256) -> str:
+    """``value`` when it is a non-empty string of at most ``maximum`` characters.
+
+    Raises:
+        InvalidInput: Otherwise (``field=what``).
+    """
+    if not isinstance(value, str) or not value or len(value) > maximum:
+        raise InvalidInput(f"{what} must be a non-empty string of at most {maximum} characters", field=what)
+    return value
 
 
 def clamp_limit(limit: int, *, maximum: int = 10_000) -> int:

@@ -18,7 +18,7 @@ from websockets.sync.client import connect as ws_connect
 
 from codex.config import DbConfig, LocalDb
 from codex.repositories.changelog import ChangeLogRepository
-from codex.repositories.reactivity import SubscriptionRepository
+from codex.repositories.subscriptions import SubscriptionRepository
 from codex.store import Store, open_store
 from tests.api.conftest import Server, start_server
 

@@ -13,10 +13,10 @@ from codex.repositories.reactivity import (
     ProjectionRepository,
     QuerySnapshotRepository,
     SchemaLineageRepository,
-    SubscriptionRepository,
     canonical_json,
     snapshot_key,
 )
+from codex.repositories.subscriptions import SubscriptionRepository
 from codex.schema import keccak256_hex
 from codex.store import Store
 
