@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import sqlalchemy as sa
 
-from codex.engine import raw_connection, safe_params, translate_db_error
+from codex.engine import translate_db_error
 from codex.errors import InvalidInput, NotFound
-from codex.repositories._prepared import Prepared, Ran, prepare
+from codex.repositories._prepared import Prepared, Ran, prepare, run_prepared, run_prepared_many
 from codex.repositories._rows import row_as, rows_as
 from codex.repositories._topics import append_change
 from codex.repositories.gateway import OPERATOR, Scope, TableGateway, scope_of
@@ -238,28 +238,13 @@ class Repository:
             raise translate_db_error(exc) from exc
 
     def _run(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Ran:
-        """Run a prepared Core statement on the DBAPI connection, in the caller's transaction (hot paths).
-
-        Returns:
-            Its rows (read in full), ``rowcount`` and ``lastrowid``.
-        """
-        if not self.conn.in_transaction():
-            self.conn.begin()  # what the first ``execute`` would do (autobegin)
-        dbapi_conn = raw_connection(self.conn)
-        try:
-            return Ran.of(dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))))
-        except ValueError as exc:
-            raise translate_db_error(exc) from exc
+        """Run a prepared Core statement on the DBAPI connection, in the caller's transaction (hot paths;
+        :func:`codex.repositories._prepared.run_prepared`)."""
+        return run_prepared(self.conn, prepared, params)
 
     def _run_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         """:meth:`_run` as one ``executemany`` over ``rows``."""
-        if not self.conn.in_transaction():
-            self.conn.begin()
-        dbapi_conn = raw_connection(self.conn)
-        try:
-            dbapi_conn.executemany(prepared.sql, [safe_params(r) for r in prepared.bind_many(rows)])
-        except ValueError as exc:
-            raise translate_db_error(exc) from exc
+        run_prepared_many(self.conn, prepared, rows)
 
     def _affect_one(self, stmt: sa.Executable, missing: str, params: Any = None) -> None:
         """Run an UPDATE/DELETE that must touch a row; raise ``NotFound(missing)`` when none matched."""

@@ -18,7 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-__all__ = ["Prepared", "Ran", "prepare"]
+from codex.engine import raw_connection, safe_params, translate_db_error
+
+__all__ = ["Prepared", "Ran", "prepare", "run_prepared", "run_prepared_many"]
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")
 
@@ -112,3 +114,35 @@ def prepare(statement: sa.Executable) -> Prepared:
         n: proc for n, b in used.items() if (proc := b.type.dialect_impl(_DIALECT).bind_processor(_DIALECT))
     }
     return Prepared(statement, str(compiled), names, constants, processors)
+
+
+def _dbapi(conn: sa.Connection) -> Any:
+    if not conn.in_transaction():
+        conn.begin()  # what the first ``execute`` would do (autobegin)
+    return raw_connection(conn)
+
+
+def run_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Ran:
+    """Run ``prepared`` on ``conn``'s DBAPI connection, in its transaction (begun if need be).
+
+    Returns:
+        Its rows (read in full, so that a failure while fetching is translated too), ``rowcount`` and
+        ``lastrowid``.
+
+    Raises:
+        CodexError: The driver's error, translated (:func:`codex.engine.translate_db_error`).
+    """
+    dbapi_conn = _dbapi(conn)
+    try:
+        return Ran.of(dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))))
+    except ValueError as exc:
+        raise translate_db_error(exc) from exc
+
+
+def run_prepared_many(conn: sa.Connection, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+    """:func:`run_prepared` as one ``executemany`` over ``rows``."""
+    dbapi_conn = _dbapi(conn)
+    try:
+        dbapi_conn.executemany(prepared.sql, [safe_params(r) for r in prepared.bind_many(rows)])
+    except ValueError as exc:
+        raise translate_db_error(exc) from exc

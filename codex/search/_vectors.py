@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from codex.engine import translate_db_error
 from codex.errors import ConfigError
+from codex.repositories._prepared import prepare, run_prepared
 from domains.codex_reactivity import codex_change_log
 from domains.search_ingest import VECTOR_TABLES, search_document_chunks, search_embedder
 
@@ -67,14 +68,16 @@ VECTOR_TOPICS = ("search/documents", "search/embedder", "search/vectors")
 _IN_BATCH = 500
 
 _log, _chunks, _embedder = codex_change_log, search_document_chunks, search_embedder
-_CHANGES = (
+_CHANGES = prepare(
     sa.select(_log.c.id, _log.c.topic, _log.c.entity_id, _log.c.payload_json)
     .where(_log.c.id > sa.bindparam("after"), _log.c.topic.in_([sa.literal(t) for t in VECTOR_TOPICS]))
     .order_by(_log.c.id)
     .limit(sa.bindparam("limit"))
 )
-_HEAD = sa.select(sa.func.coalesce(sa.func.max(_log.c.id), 0))
-_EMBEDDER = sa.select(_embedder.c.name, _embedder.c.dim, _embedder.c.normalised).where(_embedder.c.id == 1)
+_HEAD = prepare(sa.select(sa.func.coalesce(sa.func.max(_log.c.id), 0)))
+_EMBEDDER = prepare(
+    sa.select(_embedder.c.name, _embedder.c.dim, _embedder.c.normalised).where(_embedder.c.id == 1)
+)
 
 
 def _rows_of(table: sa.Table) -> sa.Select[Any]:
@@ -367,7 +370,7 @@ class CorpusVectors:
             raise translate_db_error(exc) from exc
 
     def _corpus(self, conn: sa.Connection) -> tuple[str, int] | None:
-        row: Sequence[Any] | None = self._execute(conn, _EMBEDDER).first()
+        row = run_prepared(conn, _EMBEDDER).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
     def _read_rows(
@@ -402,7 +405,7 @@ class CorpusVectors:
         """
         with self._lock:
             started = time.perf_counter()
-            head = int(self._execute(conn, _HEAD).scalar() or 0)
+            head = int(run_prepared(conn, _HEAD).rows[0][0] or 0)
             corpus = self._corpus(conn)
             if corpus is None:
                 self.embedder = None
@@ -425,9 +428,7 @@ class CorpusVectors:
             if not self._loaded:
                 self.load(conn)
                 return
-            rows: list[Sequence[Any]] = list(
-                self._execute(conn, _CHANGES, {"after": self.cursor, "limit": RELOAD_AFTER + 1})
-            )
+            rows = run_prepared(conn, _CHANGES, {"after": self.cursor, "limit": RELOAD_AFTER + 1}).rows
             if not rows:
                 return
             if len(rows) > RELOAD_AFTER or any(r[1] == "search/embedder" for r in rows):

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from codex.errors import ConfigError, InvalidInput, NotFound
-from codex.repositories._base import Repository, clamp_limit
+from codex.repositories._base import Repository, clamp_limit, prepare
 from codex.search._embedders import EmbedderMismatch
 from codex.search._index import SearchIndex
 from codex.search._vectors import vector_table_name
@@ -91,9 +91,15 @@ _DELETE_VECTORS_OF_DOCUMENTS = tuple(
 _DELETE_VECTORS_OF_CHUNK = tuple(
     sa.delete(t).where(t.c.chunk_id == sa.bindparam("chunk")) for t in VECTOR_TABLES.values()
 )
-_EMBEDDER = sa.select(
-    _embedder.c.name, _embedder.c.dim, _embedder.c.created_at, _embedder.c.updated_at, _embedder.c.normalised
-).where(_embedder.c.id == 1)
+_EMBEDDER = prepare(
+    sa.select(
+        _embedder.c.name,
+        _embedder.c.dim,
+        _embedder.c.created_at,
+        _embedder.c.updated_at,
+        _embedder.c.normalised,
+    ).where(_embedder.c.id == 1)
+)
 
 
 def _set_embedder() -> sa.Insert:
@@ -344,7 +350,7 @@ class SearchRepository(Repository):
     # -- the corpus embedder --------------------------------------------------------------------------
     def embedder(self) -> EmbedderRow | None:
         """The corpus embedder, or None before the first vector is stored."""
-        row: Sequence[Any] | None = self._execute(_EMBEDDER).first()
+        row = self._run(_EMBEDDER).fetchone()
         if row is None:
             return None
         return EmbedderRow(str(row[0]), int(row[1]), str(row[2]), str(row[3]), bool(row[4]))

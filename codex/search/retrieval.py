@@ -43,7 +43,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
-from codex.repositories._base import Repository
+from codex.repositories._base import Prepared, Repository, prepare
 from codex.search._embedders import Embedder, default_embedder, embed_matrix, pack_vector, tokenize
 from codex.search._index import FTS_TABLE, SearchIndex, _fts
 from codex.search._models import get_embedder
@@ -112,7 +112,7 @@ def _scoped(stmt: sa.Select[Any], scope: _Scope) -> sa.Select[Any]:
 
 
 @functools.cache
-def _fts_statement(scope: _Scope) -> sa.Select[Any]:
+def _fts_statement(scope: _Scope) -> Prepared:
     """The text leg: parameters ``match``, ``limit`` and the filters'."""
     snippet = sa.func.snippet(_FTS_NAME, 0, SNIPPET_OPEN, SNIPPET_CLOSE, "…", 24).label("snippet")
     score = sa.func.bm25(_FTS_NAME).label("score")
@@ -121,28 +121,28 @@ def _fts_statement(scope: _Scope) -> sa.Select[Any]:
         .select_from(_fts.join(_chunks, _chunks.c.id == _fts.c.rowid).join(_documents, _OF_DOCUMENT))
         .where(_FTS_NAME.op("MATCH")(sa.bindparam("match")))
     )
-    return _scoped(stmt, scope).order_by(score, _chunks.c.id).limit(sa.bindparam("limit"))
+    return prepare(_scoped(stmt, scope).order_by(score, _chunks.c.id).limit(sa.bindparam("limit")))
 
 
 @functools.cache
-def _scope_ids_statement(scope: _Scope) -> sa.Select[Any]:
+def _scope_ids_statement(scope: _Scope) -> Prepared:
     """The chunk ids the filters allow: the filters' parameters."""
-    return _scoped(sa.select(_chunks.c.id).select_from(_CHUNKS_WITH_DOCUMENTS), scope)
+    return prepare(_scoped(sa.select(_chunks.c.id).select_from(_CHUNKS_WITH_DOCUMENTS), scope))
 
 
 @functools.cache
-def _join_statement(scope: _Scope) -> sa.Select[Any]:
+def _join_statement(scope: _Scope) -> Prepared:
     """The hit columns and text of the chunks ``ids`` (a JSON array) that pass the filters."""
     stmt = (
         sa.select(*_HIT_COLUMNS, _chunks.c.body_text)
         .select_from(_CHUNKS_WITH_DOCUMENTS)
         .where(_chunks.c.id.in_(sa.select(_JSON_VALUE).select_from(sa.func.json_each(sa.bindparam("ids")))))
     )
-    return _scoped(stmt, scope)
+    return prepare(_scoped(stmt, scope))
 
 
 @functools.cache
-def _scan_statement(dim: int, scope: _Scope) -> sa.Select[Any]:
+def _scan_statement(dim: int, scope: _Scope) -> Prepared:
     """The exact vector scan over the corpus embedder's rows of ``dim``: parameters ``vector``, ``limit``.
 
     The WHERE clause tests the ``distance`` label (SQLite resolves it), so the distance is computed once a row.
@@ -155,7 +155,7 @@ def _scan_statement(dim: int, scope: _Scope) -> sa.Select[Any]:
         .select_from(table.join(_chunks, _chunks.c.id == table.c.chunk_id).join(_documents, _OF_DOCUMENT))
         .where(sa.literal_column(distance.name).is_not(None), table.c.embedder == _CORPUS_EMBEDDER)
     )
-    return _scoped(stmt, scope).order_by(distance, _chunks.c.id).limit(sa.bindparam("limit"))
+    return prepare(_scoped(stmt, scope).order_by(distance, _chunks.c.id).limit(sa.bindparam("limit")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +361,7 @@ class Retriever(Repository):
         if not match:
             return []
         scope, params = self._filters(uri_prefix, mime_type)
-        rows: list[Sequence[Any]] = list(
-            self._execute(_fts_statement(scope), {**params, "match": match, "limit": limit})
-        )
+        rows = self._run(_fts_statement(scope), {**params, "match": match, "limit": limit}).rows
         return [_leg(r, str(r[6]), float(r[7])) for r in rows]
 
     def vector(
@@ -408,7 +406,7 @@ class Retriever(Repository):
             if filtered and fetch > _SCOPED_AFTER:
                 break
         # A narrow scope: score only the rows the filters allow (chosen in SQL), then join them.
-        allowed = [int(r[0]) for r in self._execute(_scope_ids_statement(scope), params)]
+        allowed = [int(r[0]) for r in self._run(_scope_ids_statement(scope), params).rows]
         found = vectors.top(vector, limit, allowed_ids=np.asarray(allowed, dtype=np.int64))
         return self._join(found, scope, params, limit)
 
@@ -419,9 +417,7 @@ class Retriever(Repository):
         if not found:
             return []
         ids = [cid for cid, _ in found]
-        rows: list[Sequence[Any]] = list(
-            self._execute(_join_statement(scope), {**params, "ids": json.dumps(ids)})
-        )
+        rows = self._run(_join_statement(scope), {**params, "ids": json.dumps(ids)}).rows
         by_id = {int(r[0]): r for r in rows}
         hits = [_leg(by_id[cid], _excerpt(str(by_id[cid][6])), score) for cid, score in found if cid in by_id]
         return hits[:limit]
@@ -443,9 +439,9 @@ class Retriever(Repository):
             dim = corpus.dim
         vector_table_name(dim)  # a clear error for a dimension without a table
         scope, params = self._filters(uri_prefix, mime_type)
-        rows = self._execute(
-            _scan_statement(dim, scope), {**params, "vector": pack_vector(vector), "limit": limit}
-        ).all()
+        rows = self._run(
+            _scan_statement(dim, scope), {**params, "limit": limit, "vector": pack_vector(vector)}
+        ).rows
         return self._vector_hits(rows)
 
     @staticmethod
