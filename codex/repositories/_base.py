@@ -296,9 +296,7 @@ class Repository:
             The change id (the cursor).
         """
         owner = tenant if tenant is not None and self.scope.is_operator else self.tenant
-        return append_change(
-            self.conn, self._run, topic, change_kind, entity_kind, entity_id, dump_json(payload), owner
-        )
+        return append_change(self.conn, topic, change_kind, entity_kind, entity_id, dump_json(payload), owner)
 
     def _tenant_of(self, table: sa.Table, row_id: int, what: str) -> str:
         """The tenant of a (parent) row in scope: the tenant of the rows written under it.

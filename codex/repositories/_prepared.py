@@ -11,16 +11,17 @@ renders; nothing is written by hand.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from codex.engine import raw_connection, safe_params, translate_db_error
+from codex.engine import dbapi_connection, safe_params, translate_db_error
 
-__all__ = ["Prepared", "Ran", "prepare", "run_prepared", "run_prepared_many"]
+__all__ = ["Prepared", "Ran", "execute_prepared", "prepare", "run_prepared", "run_prepared_many"]
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")
 
@@ -42,6 +43,10 @@ class Prepared:
     names: tuple[str, ...]
     constants: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
+    returns_rows: bool = True
+    """False for a statement that returns no rows (no ``RETURNING``): its cursor is not read."""
+    plain: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+    """For a statement whose every parameter is given by name, unprocessed: the values in order."""
 
     def bind(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional parameters for ``params`` (by name; constants fill the rest).
@@ -49,6 +54,8 @@ class Prepared:
         Raises:
             KeyError: A parameter the statement needs is missing from ``params``.
         """
+        if self.plain is not None:
+            return self.plain(params)
         values = []
         for name in self.names:
             value = params[name] if name in params else self.constants[name]
@@ -61,8 +68,7 @@ class Prepared:
         return [self.bind(row) for row in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class Ran:
+class Ran(NamedTuple):
     """What a prepared statement returned, read in full while its errors could still be translated
     (libSQL reports a constraint failure of ``INSERT … RETURNING`` when the row is fetched)."""
 
@@ -80,12 +86,14 @@ class Ran:
         return self.rows
 
     @classmethod
-    def of(cls, cursor: Any) -> Ran:
-        """Read a DBAPI cursor that has just run a statement."""
-        description = cursor.description or ()
+    def of(cls, cursor: Any, returns_rows: bool = True) -> Ran:
+        """Read a DBAPI cursor that has just run a statement (its rows only when it ``returns_rows``)."""
+        description = (cursor.description or ()) if returns_rows else ()
         rows = [tuple(r) for r in cursor.fetchall()] if description else []
-        rowcount = int(cursor.rowcount if cursor.rowcount is not None else -1)
-        return cls(tuple(d[0] for d in description), rows, rowcount, cursor.lastrowid)
+        rowcount = cursor.rowcount
+        return cls(
+            tuple(d[0] for d in description), rows, -1 if rowcount is None else rowcount, cursor.lastrowid
+        )
 
 
 def prepare(statement: sa.Executable) -> Prepared:
@@ -113,13 +121,35 @@ def prepare(statement: sa.Executable) -> Prepared:
     processors = {
         n: proc for n, b in used.items() if (proc := b.type.dialect_impl(_DIALECT).bind_processor(_DIALECT))
     }
-    return Prepared(statement, str(compiled), names, constants, processors)
+    plain = None
+    if not constants and not processors:
+        if len(names) == 1:
+            only = names[0]
+            plain = lambda params: (params[only],)  # noqa: E731
+        elif names:
+            plain = operator.itemgetter(*names)
+    returns_rows = bool(getattr(statement, "is_select", False) or compiled.effective_returning)
+    return Prepared(statement, str(compiled), names, constants, processors, returns_rows, plain)
 
 
 def _dbapi(conn: sa.Connection) -> Any:
     if not conn.in_transaction():
         conn.begin()  # what the first ``execute`` would do (autobegin)
-    return raw_connection(conn)
+    return dbapi_connection(conn)
+
+
+def execute_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
+    """Run ``prepared`` (a statement that returns no rows) and return the DBAPI cursor, for its
+    ``rowcount`` and ``lastrowid``: the change-log append, the hottest statement, reads nothing else.
+
+    Raises:
+        CodexError: The driver's error, translated (:func:`codex.engine.translate_db_error`).
+    """
+    dbapi_conn = _dbapi(conn)
+    try:
+        return dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {})))
+    except ValueError as exc:
+        raise translate_db_error(exc) from exc
 
 
 def run_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Ran:
@@ -134,7 +164,9 @@ def run_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, A
     """
     dbapi_conn = _dbapi(conn)
     try:
-        return Ran.of(dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))))
+        return Ran.of(
+            dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))), prepared.returns_rows
+        )
     except ValueError as exc:
         raise translate_db_error(exc) from exc
 

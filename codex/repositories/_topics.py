@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import sqlalchemy as sa
 
 from codex.errors import InvalidInput
-from codex.repositories._prepared import Prepared, Ran, prepare
+from codex.repositories._prepared import execute_prepared, prepare
 from domains._meta import TENANT_COLUMN
 from domains.codex_reactivity import codex_change_log
 
@@ -72,7 +70,6 @@ def shown(text: object) -> str:
 
 def append_change(
     conn: sa.Connection,
-    run: Callable[[Prepared, Mapping[str, Any]], Ran],
     topic: str,
     change_kind: str,
     entity_kind: str | None,
@@ -84,7 +81,6 @@ def append_change(
 
     Args:
         conn: The caller's connection (its ``info`` records the last change id).
-        run: The repository's DBAPI fast path (``Repository._run``).
         topic: A concrete topic (:func:`validate_topic`).
         change_kind: The verb, 1-64 characters.
         entity_kind: What changed.
@@ -98,7 +94,8 @@ def append_change(
     validate_topic(topic)
     if not change_kind or len(change_kind) > 64:
         raise InvalidInput("change_kind must be 1-64 characters", field="change_kind")
-    cursor = run(
+    cursor = execute_prepared(
+        conn,
         _INSERT,
         {
             "topic": topic,
@@ -109,8 +106,6 @@ def append_change(
             TENANT_COLUMN: tenant,
         },
     )
-    if cursor.lastrowid is None:  # pragma: no cover - both drivers report it for an INSERT
-        raise RuntimeError("the driver reported no rowid for the change-log row")
-    change_id = cursor.lastrowid
+    change_id = int(cursor.lastrowid)
     conn.info["codex_last_change_id"] = change_id
     return change_id
