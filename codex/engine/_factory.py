@@ -248,7 +248,10 @@ def safe_params(params: Any) -> Any:
     ``'1099511627776.0'``). Tuples, lists and mappings are handled; anything else is returned as is.
     """
     if isinstance(params, tuple):
-        return tuple(str(v) if _wide(v) else v for v in params) if any(_wide(v) for v in params) else params
+        for value in params:  # inline: this runs for every statement of the hot paths
+            if type(value) is int and not -_INT32 - 1 <= value <= _INT32:
+                return tuple(str(v) if _wide(v) else v for v in params)
+        return params
     if isinstance(params, list):
         return [str(v) if _wide(v) else v for v in params]
     if isinstance(params, dict):
