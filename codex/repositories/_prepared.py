@@ -139,8 +139,9 @@ def _dbapi(conn: sa.Connection) -> Any:
 
 
 def execute_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any:
-    """Run ``prepared`` (a statement that returns no rows) and return the DBAPI cursor, for its
-    ``rowcount`` and ``lastrowid``: the change-log append, the hottest statement, reads nothing else.
+    """Run ``prepared`` on ``conn``'s DBAPI connection, in its transaction (begun if need be), and return
+    the DBAPI cursor. For a statement without rows: the change-log append, the hottest statement, reads
+    only ``lastrowid``. Anything that fetches rows goes through :func:`run_prepared`.
 
     Raises:
         CodexError: The driver's error, translated (:func:`codex.engine.translate_db_error`).
@@ -162,11 +163,9 @@ def run_prepared(conn: sa.Connection, prepared: Prepared, params: Mapping[str, A
     Raises:
         CodexError: The driver's error, translated (:func:`codex.engine.translate_db_error`).
     """
-    dbapi_conn = _dbapi(conn)
+    cursor = execute_prepared(conn, prepared, params)
     try:
-        return Ran.of(
-            dbapi_conn.execute(prepared.sql, safe_params(prepared.bind(params or {}))), prepared.returns_rows
-        )
+        return Ran.of(cursor, prepared.returns_rows)
     except ValueError as exc:
         raise translate_db_error(exc) from exc
 
