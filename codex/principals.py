@@ -53,10 +53,24 @@ _auth_cache: WeakKeyDictionary[Store, dict[str, tuple[float, Principal]]] = Weak
 _auth_lock = threading.Lock()
 
 
-def _cache_key(secret: str | None) -> str:
+def _secret_key(secret: str | None) -> tuple[str, str]:
+    """The secret as sent (stripped) and its cache key (SHA-256 hex).
+
+    Raises:
+        ApiError: 401 when there is no secret.
+    """
     if not secret:
         raise ApiError(401, "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
-    return hashlib.sha256(secret.strip().encode()).hexdigest()
+    value = secret.strip()
+    return value, hashlib.sha256(value.encode()).hexdigest()
+
+
+def _cached(store: Store, key: str) -> Principal | None:
+    with _auth_lock:
+        hit = _auth_cache.get(store, {}).get(key)
+    if hit is not None and time.monotonic() - hit[0] < AUTH_CACHE_SECONDS:
+        return hit[1]
+    return None
 
 
 def cached_principal(store: Store, secret: str | None) -> Principal | None:
@@ -68,12 +82,7 @@ def cached_principal(store: Store, secret: str | None) -> Principal | None:
     Raises:
         ApiError: 401 when there is no secret.
     """
-    key = _cache_key(secret)
-    with _auth_lock:
-        hit = _auth_cache.get(store, {}).get(key)
-    if hit is not None and time.monotonic() - hit[0] < AUTH_CACHE_SECONDS:
-        return hit[1]
-    return None
+    return _cached(store, _secret_key(secret)[1])
 
 
 def authenticate_secret(store: Store, secret: str | None) -> Principal:
@@ -82,11 +91,11 @@ def authenticate_secret(store: Store, secret: str | None) -> Principal:
     Raises:
         ApiError: 401 when the token is missing, unknown, expired or revoked.
     """
-    hit = cached_principal(store, secret)  # refuses a missing secret
+    value, key = _secret_key(secret)
+    hit = _cached(store, key)
     if hit is not None:
         return hit
-    value = (secret or "").strip()
-    key, now = _cache_key(value), time.monotonic()
+    now = time.monotonic()
     with store.connect() as conn:
         token = TokenRepository(conn).authenticate(value)
     with _auth_lock:

@@ -76,7 +76,6 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         state = request.app.state.codex
         store: Store = state.store
-        principal = None
         if request.headers.get("authorization"):  # the usual case: a cached token costs no thread
             secret = _secret(request)
             principal = cached_principal(store, secret)
