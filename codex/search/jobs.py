@@ -171,21 +171,11 @@ _SET_STATUS = prepare(
     .where(_jobs.c.id == sa.bindparam("job_id"))
     .values(status=sa.bindparam("new_status"), error_text=sa.bindparam("error"), updated_at=_NOW)
 )
-_CLEAR_LEASE = prepare(
-    sa.update(_leases)
-    .where(_leases.c.job_id == sa.bindparam("lease_job"))
-    .values(lease_owner=sa.null(), lease_until_ms=sa.null())
-)
-_EXTEND = (
-    sa.update(_leases)
-    .where(_leases.c.job_id == sa.bindparam("lease_job"))
-    .values(lease_until_ms=_ms("until"))
-)
-_BACK_OFF = (
-    sa.update(_leases)
-    .where(_leases.c.job_id == sa.bindparam("lease_job"))
-    .values(lease_owner=sa.null(), lease_until_ms=sa.null(), next_run_at_ms=_ms("next_run"))
-)
+_LEASE_OF_JOB = sa.update(_leases).where(_leases.c.job_id == sa.bindparam("lease_job"))
+_RELEASE = {"lease_owner": sa.null(), "lease_until_ms": sa.null()}
+_CLEAR_LEASE = prepare(_LEASE_OF_JOB.values(_RELEASE))
+_EXTEND = _LEASE_OF_JOB.values(lease_until_ms=_ms("until"))
+_BACK_OFF = _LEASE_OF_JOB.values(_RELEASE | {"next_run_at_ms": _ms("next_run")})
 _REQUEUE_LEASE = sqlite.insert(_leases).values(
     job_id=sa.bindparam("job_id"), attempts=sa.literal_column("0"), next_run_at_ms=_ms("next_run")
 )
