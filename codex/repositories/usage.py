@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,6 +60,7 @@ from codex.engine import WRITE_CACHE
 from codex.errors import InvalidInput, NotFound, QuotaExceeded
 from codex.repositories._base import Prepared, Repository, clamp_limit, prepare
 from codex.repositories.changelog import validate_topic
+from codex.repositories.usage_windows import PERIOD_KINDS, utc, window_end, window_start
 from domains.usage_governance import usage_counter_snapshots, usage_limit_definitions
 
 __all__ = [
@@ -75,7 +76,6 @@ __all__ = [
 ]
 
 SCOPE_KINDS = ("user", "tenant", "global")
-PERIOD_KINDS = ("daily", "monthly", "none")
 ENFORCEMENTS = ("hard", "soft")
 
 _PERIOD_RANK = {kind: rank for rank, kind in enumerate(PERIOD_KINDS)}
@@ -161,58 +161,6 @@ def _lookup(levels: int) -> Prepared:
         )
         prepared = _LOOKUP[levels] = prepare(stmt)
     return prepared
-
-
-def window_start(period_kind: str, at: datetime | None = None) -> str:
-    """The counter window (``period_start``) a limit of ``period_kind`` counts into at ``at``.
-
-    Args:
-        period_kind: ``daily``, ``monthly`` or ``none``.
-        at: The instant (default now); naive values are read as UTC, aware ones converted to UTC.
-
-    Returns:
-        ``'YYYY-MM-DD'`` (daily), ``'YYYY-MM-01'`` (monthly) or ``''`` (none).
-
-    Raises:
-        InvalidInput: Unknown period kind.
-
-    Example:
-        >>> window_start("monthly", datetime(2026, 3, 21, 23, 59))
-        '2026-03-01'
-    """
-    Repository._check_vocab(period_kind, PERIOD_KINDS, "period_kind")
-    if period_kind == "none":
-        return ""
-    when = _utc(at)
-    return when.strftime("%Y-%m-%d") if period_kind == "daily" else when.strftime("%Y-%m-01")
-
-
-def window_end(period_kind: str, at: datetime | None = None) -> datetime | None:
-    """When the counter window of a ``period_kind`` limit containing ``at`` ends (UTC), or None.
-
-    A ``none`` window never ends. ``QuotaExceeded`` reports this as ``resets_at`` and ``retry_after``.
-
-    Raises:
-        InvalidInput: Unknown period kind.
-
-    Example:
-        >>> window_end("monthly", datetime(2026, 12, 21, 23, 59))
-        datetime.datetime(2027, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
-    """
-    Repository._check_vocab(period_kind, PERIOD_KINDS, "period_kind")
-    if period_kind == "none":
-        return None
-    when = _utc(at)
-    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period_kind == "daily":
-        return day + timedelta(days=1)
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def _utc(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(UTC)
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,7 +559,7 @@ class UsageRepository(Repository):
                 if row is None:
                     used = self._current(key, period_start)
                     resets = window_end(governing.period_kind, at)
-                    wait = None if resets is None else (resets - _utc(at)).total_seconds()
+                    wait = None if resets is None else (resets - utc(at)).total_seconds()
                     raise QuotaExceeded(
                         f"usage limit reached for {metric_key} ({scope_kind}:{scope_id or '*'}): "
                         f"{used} of {cap} used in window {period_start or 'none'!r}, {amount} requested",
